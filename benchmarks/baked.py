@@ -1,0 +1,45 @@
+"""A freshly baked project, the shared venv that runs it, and the environment of a production run."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+TEMPLATE = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(TEMPLATE))
+from tests.conftest import clean_env, ensure_venv  # noqa: E402  (the venv the tests share)
+
+
+def bake(output, **answers):
+    """Bake with the CLI and defaults plus `answers`; HOME is temporary so no user config counts."""
+    home = output / "home"
+    home.mkdir(parents=True)
+    command = [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(output / "out")]
+    command += [str(TEMPLATE), *(f"{key}={value}" for key, value in answers.items())]
+    env = {**os.environ, "HOME": str(home)}
+    subprocess.run(command, env=env, check=True, capture_output=True, timeout=120)
+    (project,) = (output / "out").iterdir()
+    return project
+
+
+def venv_python(scratch):
+    """The shared venv's python, baked with PostgreSQL as the tests do, so its driver is in too."""
+    return ensure_venv(bake(scratch / "venv-bake", database="postgresql"))
+
+
+def production_env():
+    """Gunicorn's environment: production settings, a real random secret, SQLite, plain HTTP."""
+    return clean_env(
+        APP_CONFIG="production",
+        SECRET_KEY=secrets.token_hex(32),
+        DATABASE_URL="sqlite:///benchmark.sqlite",  # a relative path lands in the instance folder
+        SESSION_COOKIE_SECURE="0",
+    )
+
+
+def upgrade_database(python, project, env):
+    """Create the tables, as a deployment does before the first start."""
+    flask = python.parent / "flask"
+    subprocess.run([flask, "db", "upgrade"], cwd=project, env=env, check=True,
+                   capture_output=True, timeout=120)  # fmt: skip

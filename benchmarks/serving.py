@@ -1,0 +1,133 @@
+"""The baked app under Gunicorn against a bare one-route Flask app: throughput, p99, worker memory.
+
+Both servers run with the project's own gunicorn.conf.py, 2 sync workers, on loopback. wrk loads
+them in turn, round after round, so a noisy neighbour slows both alike.
+"""
+
+import os
+import re
+import signal
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+from baked import bake, production_env, upgrade_database, venv_python
+from measure import LOCAL, Row, free_port, median, wait_for_http
+
+BENCHMARKS = Path(__file__).resolve().parent
+WORKERS = 2
+PAGES = ["/", "/auth/login"]
+TARGETS = {"/": ">= 0.6x", "/auth/login": ">= 0.4x"}
+REQUESTS_PER_WORKER = 1000
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+@contextmanager
+def gunicorn(python, project, env, log, app=None):
+    """Serve `app` (default: the project's own) with the project's Gunicorn settings; yield base URL."""
+    port = free_port()
+    command = [python.parent / "gunicorn", "--config", "gunicorn.conf.py",
+               "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS), "--worker-class", "sync"]  # fmt: skip
+    if app:
+        command += ["--pythonpath", str(BENCHMARKS), app]
+    with open(log, "ab") as errors:
+        server = subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.DEVNULL,
+                                  stderr=errors, start_new_session=True)  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_http(url + "/", server)
+        yield url, server.pid
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+def workers(master):
+    """Process ids of the Gunicorn workers: the master's children."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+        except (OSError, ValueError):
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == master:
+            children.append(int(entry.name))
+    return children
+
+
+def rss_mib(pid):
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+) kB", status)[1]) / 1024
+
+
+def fetch(url):
+    with LOCAL.open(url, timeout=10) as response:
+        response.read()
+
+
+def serve_requests(url, pages, count):
+    """Send `count` requests, spread over `pages`, two at a time (one per worker)."""
+    urls = [url + pages[n % len(pages)] for n in range(count)]
+    with ThreadPoolExecutor(WORKERS) as pool:
+        list(pool.map(fetch, urls))
+
+
+def wrk(url, seconds):
+    """Requests per second and p99 latency (ms) of one wrk run; refuse error answers."""
+    command = ["wrk", "-t1", "-c4", f"-d{seconds}s", "--latency", url]
+    out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 30)
+    text = out.stdout
+    if "Non-2xx" in text or "Socket errors" in text:
+        raise RuntimeError(f"wrk {url} saw failed requests:\n{text}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text)[1])
+    value, unit = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)$", text, re.M).groups()
+    return rps, float(value) * UNITS[unit]
+
+
+def run(rounds, seconds):
+    with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
+        scratch = Path(tmp)
+        python = venv_python(scratch)
+        project = bake(scratch / "app")
+        env = production_env()
+        upgrade_database(python, project, env)
+        log = scratch / "gunicorn.log"
+        try:
+            return measure(python, project, env, log, rounds, seconds)
+        except Exception:
+            print(log.read_text(errors="replace")[-3000:])
+            raise
+
+
+def measure(python, project, env, log, rounds, seconds):
+    with (
+        gunicorn(python, project, env, log) as (app_url, app_master),
+        gunicorn(python, project, env, log, app="hello_app:app") as (bare_url, bare_master),
+    ):
+        serve_requests(app_url, PAGES, REQUESTS_PER_WORKER * WORKERS)
+        serve_requests(bare_url, ["/"], REQUESTS_PER_WORKER * WORKERS)
+        app_rss = max(rss_mib(pid) for pid in workers(app_master))
+        bare_rss = max(rss_mib(pid) for pid in workers(bare_master))
+        runs = {("bare", "/"): [], **{("app", page): [] for page in PAGES}}
+        for _ in range(rounds):
+            for (name, page), results in runs.items():
+                base = bare_url if name == "bare" else app_url
+                results.append(wrk(base + page, seconds))
+    bare_rps = median(rps for rps, _ in runs["bare", "/"])
+    bare_p99 = median(p99 for _, p99 in runs["bare", "/"])
+    rows = []
+    for page in PAGES:
+        rps = median(rps for rps, _ in runs["app", page])
+        p99 = median(p99 for _, p99 in runs["app", page])
+        rows.append(Row(f"GET {page} throughput", rps, "req/s", bare_rps, "bare Flask /",
+                        TARGETS[page]))  # fmt: skip
+        rows.append(Row(f"GET {page} p99 latency", p99, "ms", bare_p99, "bare Flask /"))
+    rows.append(Row(f"worker RSS after {REQUESTS_PER_WORKER:,} requests", app_rss, "MiB",
+                    bare_rss, "bare Flask worker", "< 60"))  # fmt: skip
+    return rows

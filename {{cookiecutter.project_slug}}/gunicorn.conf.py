@@ -1,0 +1,25 @@
+"""Gunicorn settings: `gunicorn` run in this folder reads them and serves the app.
+
+Gunicorn does not read .env: the app's settings (SECRET_KEY, DATABASE_URL, ...) come from
+the real environment (Docker Compose's env_file, systemd's EnvironmentFile).
+"""
+
+import multiprocessing
+import os
+
+wsgi_app = "{{ cookiecutter.project_slug }}:create_app()"
+
+# Loopback by default: only nginx on the same machine should reach Gunicorn. The Docker
+# image sets GUNICORN_BIND=0.0.0.0:8000 so nginx can reach it over the compose network.
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+
+timeout = 30  # a worker silent this long is killed and replaced
+graceful_timeout = 20  # on stop or reload, requests in flight get this long to finish
+
+accesslog = "-"  # both logs to stdout/stderr: Docker and journald keep them
+errorlog = "-"
+
+# Gunicorn itself trusts X-Forwarded-* only from these addresses; the app's ProxyFix
+# (TRUSTED_PROXIES) decides what the app believes.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")

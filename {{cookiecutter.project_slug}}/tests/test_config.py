@@ -1,0 +1,61 @@
+import pytest
+
+from {{ cookiecutter.project_slug }} import create_app
+from {{ cookiecutter.project_slug }}.config import PLACEHOLDER_SECRET
+
+STRONG_SECRET = "a3f1" * 16
+
+
+@pytest.fixture
+def production_env(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", STRONG_SECRET)
+    monkeypatch.delenv("SESSION_COOKIE_SECURE", raising=False)
+    monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    return monkeypatch
+
+
+def test_production_is_the_default(production_env):
+    production_env.delenv("APP_CONFIG", raising=False)
+    app = create_app()
+    assert not app.debug
+    assert not app.testing
+
+
+def test_production_ignores_flask_debug(production_env):
+    production_env.setenv("FLASK_DEBUG", "1")
+    assert not create_app("production").debug
+
+
+@pytest.mark.parametrize("secret", [None, "", "short", PLACEHOLDER_SECRET, "x" * 31])
+def test_production_refuses_a_weak_secret(production_env, secret):
+    if secret is None:
+        production_env.delenv("SECRET_KEY")
+    else:
+        production_env.setenv("SECRET_KEY", secret)
+    with pytest.raises(RuntimeError, match="SECRET_KEY must be set"):
+        create_app("production")
+
+
+def test_production_cookies(production_env):
+    config = create_app("production").config
+    for prefix in ("SESSION_COOKIE_", "REMEMBER_COOKIE_"):
+        assert config[prefix + "HTTPONLY"]
+        assert config[prefix + "SAMESITE"] == "Lax"
+        assert config[prefix + "SECURE"]
+
+
+def test_secure_cookies_can_be_turned_off_for_plain_http(production_env):
+    production_env.setenv("SESSION_COOKIE_SECURE", "0")
+    config = create_app("production").config
+    assert not config["SESSION_COOKIE_SECURE"]
+    assert not config["REMEMBER_COOKIE_SECURE"]
+
+
+def test_database_url_from_environment(production_env):
+    production_env.setenv("DATABASE_URL", "sqlite:///elsewhere.sqlite")
+    assert create_app("production").config["SQLALCHEMY_DATABASE_URI"].endswith("elsewhere.sqlite")
+
+
+def test_unknown_config_name():
+    with pytest.raises(RuntimeError, match="is not one of"):
+        create_app("staging")

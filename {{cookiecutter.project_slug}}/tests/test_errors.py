@@ -1,0 +1,48 @@
+import pytest
+
+from {{ cookiecutter.project_slug }} import create_app
+
+
+def test_404_page(client):
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert "404 Not Found" in response.text
+    assert "Back to the home page" in response.text
+
+
+@pytest.mark.settings(TESTING=False, PROPAGATE_EXCEPTIONS=False)
+def test_500_page_shows_no_traceback(app, client):
+    @app.get("/boom")
+    def boom():
+        raise ValueError("secret internals")
+
+    response = client.get("/boom")
+    assert response.status_code == 500
+    assert "500 Internal Server Error" in response.text
+    assert "secret internals" not in response.text
+    assert "Traceback" not in response.text
+
+
+def test_413_for_a_body_over_the_limit(client):
+    body = "x" * (1024 * 1024 + 1)
+    response = client.post("/auth/login", data={"username": body})
+    assert response.status_code == 413
+    assert "413 Request Entity Too Large" in response.text
+
+
+@pytest.mark.settings(WTF_CSRF_ENABLED=True)
+def test_400_page_for_a_missing_csrf_token(client):
+    response = client.post("/auth/register", data={"username": "x"})
+    assert response.status_code == 400
+    assert "The CSRF token is missing." in response.text
+
+
+def test_405_page(client):
+    response = client.get("/auth/logout")
+    assert response.status_code == 405
+    assert "405 Method Not Allowed" in response.text
+
+
+def test_debug_is_off_in_production(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "f" * 64)
+    assert not create_app("production").debug

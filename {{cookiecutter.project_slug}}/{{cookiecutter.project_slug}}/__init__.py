@@ -1,0 +1,55 @@
+"""{{ cookiecutter.project_slug }}: the application factory."""
+
+import os
+from collections.abc import Mapping
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .config import load_config
+
+
+def create_app(config=None):
+    """Create the app.
+
+    `config` is a configuration name ("development", "testing", "production"), or a mapping
+    of settings applied over the testing configuration. By default APP_CONFIG names it.
+    """
+    app = Flask(__name__, instance_relative_config=True)
+    if isinstance(config, Mapping):
+        app.config.from_object(load_config("testing"))
+        app.config.update(config)
+    else:
+        app.config.from_object(load_config(config or os.environ.get("APP_CONFIG", "production")))
+    os.makedirs(app.instance_path, exist_ok=True)  # SQLite's default home
+
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies:
+        # Believe X-Forwarded-* from that many proxies in front (nginx: 1), and no more.
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies
+        )
+
+    register_extensions(app)
+    register_blueprints(app)
+    return app
+
+
+def register_extensions(app):
+    from . import models  # noqa: F401  (registers the models and the user loader)
+    from .extensions import csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+
+
+def register_blueprints(app):
+    from . import auth, cli, errors, main
+
+    app.register_blueprint(main.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(errors.bp)
+    app.register_blueprint(cli.bp)

@@ -1,0 +1,39 @@
+"""Public pages, with URL parameters as worked examples."""
+
+from flask import Blueprint, render_template
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from .extensions import db, limiter
+from .models import User
+
+bp = Blueprint("main", __name__)
+
+
+@bp.get("/")
+def index():
+    return render_template("index.html")
+
+
+@bp.get("/hello/<name>")
+def hello(name):
+    """A string parameter: /hello/Ada. Jinja escapes it when the page shows it."""
+    return render_template("hello.html", name=name)
+
+
+@bp.get("/users/<int:user_id>")
+def user(user_id):
+    """An int converter: /users/1 matches, /users/abc is a 404 before this runs."""
+    return render_template("user.html", user=db.get_or_404(User, user_id))
+
+
+@bp.get("/healthz")
+@limiter.exempt
+def healthz():
+    """For load balancers and Docker's HEALTHCHECK: 200 when the database answers."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        db.session.rollback()
+        return {"status": "database unavailable"}, 503
+    return {"status": "ok"}
