@@ -28,9 +28,9 @@ UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 def gunicorn(python, project, env, log, app=None):
     """Serve `app` (default: the project's own) with the project's Gunicorn settings; yield base URL."""
     port = free_port()
-    command = [python.parent / "gunicorn", "--config", "gunicorn.conf.py",
-               "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS), "--worker-class", "sync"]  # fmt: skip
-    if app:
+    env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": str(WORKERS)}
+    command = [python.parent / "gunicorn", "--config", "gunicorn.conf.py"]
+    if app:  # the bare app: same settings file, only the app differs
         command += ["--pythonpath", str(BENCHMARKS), app]
     with open(log, "ab") as errors:
         server = subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.DEVNULL,

@@ -113,7 +113,9 @@ def show_log_on_failure(name, log):
 
 def postgres_bin():
     """Debian keeps the server programs in /usr/lib/postgresql/<version>/bin, off PATH."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3])
+    )
     if found:
         return found[-1].parent
     return Path(need("initdb")).parent
@@ -299,7 +301,8 @@ def main_config(folder, site):
     """A minimal nginx.conf that keeps every file in `folder` and includes the site file."""
     user = "user root root;\n" if os.geteuid() == 0 else ""  # workers must read pytest's tmp
     temp = "\n".join(
-        f"    {kind}_temp_path {folder}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        f"    {kind}_temp_path {folder}/{kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
     return f"""{user}worker_processes 1;
 daemon off;
@@ -329,7 +332,15 @@ def write_nginx_files(project, folder, port, upstreams):
 def nginx_command(conf):
     """The nginx command line for a config written by write_nginx_files (add -t to check)."""
     folder = Path(conf).parent
-    return [need("nginx", *SBIN), "-p", str(folder), "-e", str(folder / "error.log"), "-c", str(conf)]
+    return [
+        need("nginx", *SBIN),
+        "-p",
+        str(folder),
+        "-e",
+        str(folder / "error.log"),
+        "-c",
+        str(conf),
+    ]
 
 
 @contextlib.contextmanager

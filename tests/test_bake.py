@@ -1,0 +1,119 @@
+"""Every combination of options bakes a complete, clean project whose own tests pass."""
+
+import itertools
+import py_compile
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import TEMPLATE
+
+SLUG = "my_flask_app"
+TEMPLATE_TREE = TEMPLATE / "{{cookiecutter.project_slug}}"
+
+# Files that belong to one option and must be gone when it is off.
+DOCKER_FILES = {"Dockerfile", ".dockerignore", "compose.yaml", "compose.prod.yaml"}
+NGINX_FILES = {f"nginx/{SLUG}.conf", f"deploy/{SLUG}.service"}
+
+COMBINATIONS = [
+    {"database": database, "use_docker": docker, "use_nginx": nginx}
+    for database, docker, nginx in itertools.product(
+        ["sqlite", "postgresql"], [True, False], [True, False]
+    )
+]
+LICENCES = [{"open_source_license": name} for name in ["BSD-3-Clause", "Apache-2.0", "none"]]
+ALL_BAKES = COMBINATIONS + LICENCES
+
+
+def bake_id(answers):
+    return "-".join(str(value) for value in answers.values())
+
+
+def files_in(folder):
+    return {
+        path.relative_to(folder).as_posix()
+        for path in folder.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+
+
+def expected_files(answers):
+    """The template's files under their baked names, less those of the options not chosen."""
+    files = {name.replace("{{cookiecutter.project_slug}}", SLUG) for name in files_in(TEMPLATE_TREE)}
+    files = {name for name in files if not name.startswith("licenses/")} | {".env"}
+    if answers.get("open_source_license", "MIT") != "none":
+        files.add("LICENSE")
+    if not answers.get("use_docker", True):
+        files -= DOCKER_FILES
+    if not answers.get("use_nginx", True):
+        files -= NGINX_FILES
+    return files
+
+
+@pytest.fixture(params=ALL_BAKES, ids=bake_id)
+def answers(request):
+    return request.param
+
+
+@pytest.fixture
+def project(bake, answers):
+    return bake(**answers)
+
+
+def test_option_files_exist_in_the_template():
+    assert DOCKER_FILES | NGINX_FILES <= expected_files({})
+
+
+def test_exactly_the_expected_files(project, answers):
+    assert files_in(project) == expected_files(answers)
+
+
+def test_no_template_markers_left(project):
+    for name in files_in(project):
+        text = (project / name).read_text()
+        if name.endswith(".html") or name.startswith(".github/workflows/"):
+            continue  # Flask's Jinja templates and Actions expressions are meant to stay
+        assert "{{" not in text and "{%" not in text, name
+        assert "cookiecutter" not in text, name
+
+
+def test_python_files_compile(project):
+    for path in project.rglob("*.py"):
+        py_compile.compile(str(path), doraise=True)
+
+
+def test_data_files_parse(project):
+    tomllib.loads((project / "pyproject.toml").read_text())
+    for path in [*project.rglob("*.yaml"), *project.rglob("*.yml")]:
+        yaml.safe_load(path.read_text())
+
+
+def test_database_driver_only_with_postgresql(project, answers):
+    dependencies = tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"]
+    has_driver = any(name.startswith("psycopg") for name in dependencies)
+    assert has_driver == (answers.get("database") == "postgresql")
+
+
+def test_licence(project, answers):
+    licence = answers.get("open_source_license", "MIT")
+    metadata = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    if licence == "none":
+        assert not (project / "LICENSE").exists()
+        assert "license" not in metadata
+    else:
+        assert metadata["license"] == licence
+        assert "Your Name" in (project / "LICENSE").read_text() or licence == "Apache-2.0"
+
+
+def test_ruff_is_clean(project, run_in_project):
+    for command in (["check", "."], ["format", "--check", "."]):
+        result = run_in_project(project, "ruff", *command)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_baked_tests_pass(project, run_in_project):
+    result = run_in_project(project, "python", "-m", "pytest", "-q", "-p", "no:cacheprovider")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " passed" in result.stdout

@@ -1,0 +1,156 @@
+"""The baked project's tooling: CI workflow, pre-commit and Dependabot are valid, and their checks pass.
+
+GitHub runs the workflow on a fresh checkout, so the steps here run on a git clone of the
+baked project (no .env, nothing ignored) with the shared venv's commands first on PATH.
+"""
+
+import os
+import re
+import subprocess
+import sys
+from importlib.metadata import version
+
+import pytest
+import yaml
+from conftest import clean_env
+
+WORKFLOW = ".github/workflows/ci.yml"
+DEPENDABOT = ".github/dependabot.yml"
+PRE_COMMIT = ".pre-commit-config.yaml"
+
+GIT = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "init.defaultBranch=main"]
+
+
+def git(cwd, *args):
+    return subprocess.run([*GIT, *args], cwd=cwd, check=True, capture_output=True, text=True)
+
+
+def checkout(project, tmp_path):
+    """What actions/checkout gives the workflow: the committed files alone."""
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "Bake")
+    clone = tmp_path / "checkout"
+    git(tmp_path, "clone", "-q", str(project), str(clone))
+    return clone
+
+
+def load(project, name):
+    return yaml.safe_load((project / name).read_text())
+
+
+def run_steps(job):
+    return [step["run"] for step in job["steps"] if "run" in step]
+
+
+def run_like_github(command, cwd, baked_python):
+    """A run step as GitHub's bash runs it, with the shared venv activated.
+
+    PYTHONPATH stands in for the editable install, which puts the project folder on sys.path.
+    """
+    venv_bin = baked_python.parent
+    env = clean_env(
+        PATH=f"{venv_bin}{os.pathsep}{os.environ['PATH']}",
+        VIRTUAL_ENV=str(venv_bin.parent),
+        PYTHONPATH=str(cwd),
+    )
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", command],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.mark.parametrize("use_docker", [True, False])
+def test_workflow_and_dependabot_match_github_schemas(bake, use_docker):
+    project = bake(use_docker=use_docker)
+    for name, schema in [(WORKFLOW, "vendor.github-workflows"), (DEPENDABOT, "vendor.dependabot")]:
+        result = subprocess.run(
+            [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, project / name],
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("use_docker", [True, False])
+def test_dependabot_updates_docker_images_only_with_docker(bake, use_docker):
+    project = bake(use_docker=use_docker)
+    ecosystems = {update["package-ecosystem"] for update in load(project, DEPENDABOT)["updates"]}
+    expected = {"pip", "github-actions", "pre-commit"} | ({"docker"} if use_docker else set())
+    assert ecosystems == expected
+
+
+def test_workflow_sets_up_the_chosen_python(bake):
+    project = bake(python_version="3.13")
+    setup = next(s for s in load(project, WORKFLOW)["jobs"]["test"]["steps"] if "setup-python" in s.get("uses", ""))
+    assert (project / setup["with"]["python-version-file"]).read_text().strip() == "3.13"
+
+
+@pytest.mark.parametrize("use_docker", [True, False])
+def test_workflow_builds_the_image_when_a_dockerfile_exists(bake, use_docker):
+    project = bake(use_docker=use_docker)
+    (build,) = [s for s in load(project, WORKFLOW)["jobs"]["image"]["steps"] if "docker build" in s.get("run", "")]
+    assert build["if"] == "hashFiles('Dockerfile') != ''"
+    assert (project / "Dockerfile").exists() == use_docker
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_workflow_test_job_passes_on_a_fresh_checkout(bake, baked_python, tmp_path, database):
+    clone = checkout(bake(database=database), tmp_path)
+    assert not (clone / ".env").exists()
+    for command in run_steps(load(clone, WORKFLOW)["jobs"]["test"]):
+        if command.startswith("pip install"):
+            # The shared venv already holds the dependencies: a dry run still resolves
+            # them and builds the project, without changing the venv.
+            command += " --dry-run"
+        result = run_like_github(command, clone, baked_python)
+        assert result.returncode == 0, f"{command}\n{result.stdout}{result.stderr}"
+
+
+def readme_commands(readme):
+    """Commands the README shows: lines of its code blocks and `code` spans, split at &&."""
+    blocks = re.findall(r"^```\w*\n(.*?)^```", readme, re.MULTILINE | re.DOTALL)
+    shown = [line for block in blocks for line in block.splitlines()]
+    shown += re.findall(r"`([^`\n]+)`", re.sub(r"^```.*?^```", "", readme, flags=re.M | re.S))
+    return {part.strip() for line in shown for part in line.split("&&")}
+
+
+def test_readme_shows_the_commands_ci_runs(bake):
+    project = bake()
+    shown = readme_commands((project / "README.md").read_text())
+    for command in run_steps(load(project, WORKFLOW)["jobs"]["test"]):
+        assert command in shown
+
+
+def test_pre_commit_config_is_valid_and_runs_the_agreed_hooks(bake, run_in_project):
+    project = bake()
+    result = run_in_project(project, "pre-commit", "validate-config", PRE_COMMIT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    repos = load(project, PRE_COMMIT)["repos"]
+    hook_ids = {hook["id"] for repo in repos for hook in repo["hooks"]}
+    assert hook_ids == {"ruff-check", "ruff-format", "end-of-file-fixer", "trailing-whitespace"}
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [{}, {"database": "postgresql", "open_source_license": "Apache-2.0", "use_nginx": False}],
+)
+def test_baked_files_pass_the_whitespace_hooks(bake, tmp_path, answers):
+    """The pre-commit-hooks package at the pinned version, run on every committed text file."""
+    clone = checkout(bake(**answers), tmp_path)
+    (hooks_repo,) = [r for r in load(clone, PRE_COMMIT)["repos"] if r["repo"].endswith("/pre-commit-hooks")]
+    assert hooks_repo["rev"] == f"v{version('pre-commit-hooks')}"
+    files = git(clone, "ls-files").stdout.split()
+    text_files = [name for name in files if b"\0" not in (clone / name).read_bytes()]
+    for module in ["end_of_file_fixer", "trailing_whitespace_fixer"]:
+        result = subprocess.run(
+            [sys.executable, "-m", f"pre_commit_hooks.{module}", *text_files],
+            cwd=clone,
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, f"{module} changed files:\n{result.stdout}"
