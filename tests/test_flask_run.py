@@ -31,7 +31,9 @@ def installed_python(tmp_path, baked_python, bake):
     (Path(site_packages(python)) / "shared.pth").write_text(site_packages(baked_python))
     subprocess.run(
         [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", "."],
-        cwd=project, check=True, env=clean_env(),
+        cwd=project,
+        check=True,
+        env=clean_env(),
     )
     return project, python
 
@@ -50,7 +52,11 @@ def test_flask_run_serves_the_app(installed_python):
     project, python = installed_python
     env = clean_env()
     upgrade = subprocess.run(
-        [python, "-m", "flask", "db", "upgrade"], cwd=project, env=env, capture_output=True, text=True
+        [python, "-m", "flask", "db", "upgrade"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert upgrade.returncode == 0, upgrade.stderr
     assert (project / "instance" / "my_flask_app.sqlite").exists()
@@ -60,7 +66,10 @@ def test_flask_run_serves_the_app(installed_python):
     with open(log, "w") as out:
         server = subprocess.Popen(
             [python, "-m", "flask", "run", "--port", str(port), "--no-reload"],
-            cwd=project, env=env, stdout=out, stderr=subprocess.STDOUT,
+            cwd=project,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     try:
         wait_until(lambda: answers_http(f"http://127.0.0.1:{port}/"), "flask run", server, log)
