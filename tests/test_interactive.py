@@ -16,6 +16,7 @@ import tomllib
 import urllib.request
 
 import pexpect
+
 from conftest import TEMPLATE, clean_env
 from servers import answers_http, free_port, wait_until
 
@@ -147,6 +148,7 @@ def test_prompts_bake_the_answers_and_the_next_steps_work(tmp_path, baked_python
     assert (tmp_path / "home" / "replay").is_dir()  # the replay went where the config says
 
     cd, *steps = next_steps(output)
+    assert {"flask db upgrade", "flask run", "pytest"} <= set(steps)
     assert shlex.split(cd) == ["cd", str(project)]
     for step in steps:
         assert subprocess.run(["bash", "-n", "-c", step]).returncode == 0, step

@@ -59,8 +59,9 @@ def test_nested_slug_is_refused_but_cookiecutter_leaves_its_parent_folder(tmp_pa
 
 def test_absolute_path_slug_is_refused_and_nothing_is_written(tmp_path):
     target = tmp_path / "elsewhere"
-    result = cookiecutter_cli(tmp_path / "home", "--no-input", "-o", tmp_path / "out",
-                              project_slug=target)
+    result = cookiecutter_cli(
+        tmp_path / "home", "--no-input", "-o", tmp_path / "out", project_slug=target
+    )
     refused_by_hook(result, "is not a lower-case Python identifier")
     assert not target.exists()
 

