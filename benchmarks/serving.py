@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from baked import bake, production_env, upgrade_database, venv_python
@@ -78,16 +79,35 @@ def serve_requests(url, pages, count):
         list(pool.map(fetch, urls))
 
 
-def wrk(url, seconds):
-    """Requests per second and p99 latency (ms) of one wrk run; refuse error answers."""
+def cpu_seconds(pids):
+    """User + system CPU time the processes have used so far."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Load:
+    rps: float
+    p99_ms: float
+    cpu_us: float  # the workers' CPU time per request: steady even when neighbours are busy
+
+
+def wrk(url, seconds, pids):
+    """Load `url` for `seconds`; refuse a run with error answers or failed connections."""
     command = ["wrk", "-t1", "-c4", f"-d{seconds}s", "--latency", url]
+    cpu = cpu_seconds(pids)
     out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 30)
+    cpu = cpu_seconds(pids) - cpu
     text = out.stdout
     if "Non-2xx" in text or "Socket errors" in text:
         raise RuntimeError(f"wrk {url} saw failed requests:\n{text}")
+    requests = int(re.search(r"(\d+) requests in", text)[1])
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text)[1])
     value, unit = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)$", text, re.M).groups()
-    return rps, float(value) * UNITS[unit]
+    return Load(rps, float(value) * UNITS[unit], cpu / requests * 1e6)
 
 
 def run(rounds, seconds):
@@ -110,24 +130,30 @@ def measure(python, project, env, log, rounds, seconds):
         gunicorn(python, project, env, log) as (app_url, app_master),
         gunicorn(python, project, env, log, app="hello_app:app") as (bare_url, bare_master),
     ):
+        app_workers, bare_workers = workers(app_master), workers(bare_master)
         serve_requests(app_url, PAGES, REQUESTS_PER_WORKER * WORKERS)
         serve_requests(bare_url, ["/"], REQUESTS_PER_WORKER * WORKERS)
-        app_rss = max(rss_mib(pid) for pid in workers(app_master))
-        bare_rss = max(rss_mib(pid) for pid in workers(bare_master))
-        runs = {("bare", "/"): [], **{("app", page): [] for page in PAGES}}
+        app_rss = max(rss_mib(pid) for pid in app_workers)
+        bare_rss = max(rss_mib(pid) for pid in bare_workers)
+        loads = {"bare": []} | {page: [] for page in PAGES}
         for _ in range(rounds):
-            for (name, page), results in runs.items():
-                base = bare_url if name == "bare" else app_url
-                results.append(wrk(base + page, seconds))
-    bare_rps = median(rps for rps, _ in runs["bare", "/"])
-    bare_p99 = median(p99 for _, p99 in runs["bare", "/"])
+            loads["bare"].append(wrk(bare_url + "/", seconds, bare_workers))
+            for page in PAGES:
+                loads[page].append(wrk(app_url + page, seconds, app_workers))
+
+    def typical(page, field):
+        return median(getattr(load, field) for load in loads[page])
+
     rows = []
     for page in PAGES:
-        rps = median(rps for rps, _ in runs["app", page])
-        p99 = median(p99 for _, p99 in runs["app", page])
-        rows.append(Row(f"GET {page} throughput", rps, "req/s", bare_rps, "bare Flask /",
-                        TARGETS[page]))  # fmt: skip
-        rows.append(Row(f"GET {page} p99 latency", p99, "ms", bare_p99, "bare Flask /"))
+        rows += [
+            Row(f"GET {page} throughput", typical(page, "rps"), "req/s",
+                typical("bare", "rps"), "bare Flask /", TARGETS[page]),
+            Row(f"GET {page} p99 latency", typical(page, "p99_ms"), "ms",
+                typical("bare", "p99_ms"), "bare Flask /"),
+            Row(f"GET {page} worker CPU/request", typical(page, "cpu_us"), "us",
+                typical("bare", "cpu_us"), "bare Flask /"),
+        ]  # fmt: skip
     rows.append(Row(f"worker RSS after {REQUESTS_PER_WORKER:,} requests", app_rss, "MiB",
                     bare_rss, "bare Flask worker", "< 60"))  # fmt: skip
     return rows

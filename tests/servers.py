@@ -347,8 +347,8 @@ def nginx_command(conf):
 def nginx(project, upstreams):
     """nginx with the baked site config on 127.0.0.1:<free port>, proxying to `upstreams`.
 
-    `upstreams` are host:port addresses (Server.address). Requests must carry a Host the
-    site knows (`localhost`): the default server drops the others.
+    `upstreams` are host:port addresses (Server.address). The site answers the Host names
+    127.0.0.1 (Server.url) and localhost; its default server drops the others.
     """
     port = free_port()
     folder = Path(tempfile.mkdtemp(prefix="e2e-nginx-"))

@@ -299,7 +299,8 @@ def test_forwarded_https_makes_external_urls_https(browser):
 def final_stage(dockerfile):
     """The instructions of the Dockerfile's last stage, one line each."""
     lines = dockerfile.replace("\\\n", " ").splitlines()
-    lines = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    lines = [line.strip() for line in lines]
+    lines = [line for line in lines if line and not line.startswith("#")]
     last_from = max(i for i, line in enumerate(lines) if line.startswith("FROM "))
     return lines[last_from + 1 :]
 

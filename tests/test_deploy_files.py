@@ -122,6 +122,9 @@ def test_production_compose_runs_migrations_then_gunicorn(bake, answers):
         "migrate": {"condition": "service_completed_successfully"}
     }
     assert "command" not in services["web"]  # the image's: gunicorn
+    if answers["use_nginx"]:
+        # Nothing pins a replica to a name or a host port, so `--scale web=3` can start three.
+        assert not {"ports", "container_name"} & set(services["web"])
     if not postgres:
         assert services["web"]["volumes"] == services["migrate"]["volumes"]  # one SQLite file
     assert "create_all" not in (project / "compose.prod.yaml").read_text()

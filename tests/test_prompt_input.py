@@ -115,22 +115,25 @@ def app_name(project):
     raise AssertionError("config.py sets no APP_NAME")
 
 
+PARSERS = {
+    ".py": lambda text: compile(text, "<baked file>", "exec"),
+    ".toml": tomllib.loads,
+    ".yml": lambda text: list(yaml.safe_load_all(text)),
+    ".yaml": lambda text: list(yaml.safe_load_all(text)),
+    ".json": json.loads,
+}
+
+
 def assert_files_parse(project):
     """Every Python, TOML, YAML and JSON file of the project is valid in its language."""
     for path in project.rglob("*"):
-        if not path.is_file():
-            continue
-        text = (
-            path.read_text() if path.suffix in {".py", ".toml", ".yml", ".yaml", ".json"} else ""
-        )
-        if path.suffix == ".py":
-            compile(text, str(path), "exec")
-        elif path.suffix == ".toml":
-            tomllib.loads(text)
-        elif path.suffix in {".yml", ".yaml"}:
-            list(yaml.safe_load_all(text))
-        elif path.suffix == ".json":
-            json.loads(text)
+        parse = PARSERS.get(path.suffix)
+        if parse and path.is_file():
+            try:
+                parse(path.read_text())
+            except Exception as error:
+                name = path.relative_to(project)
+                raise AssertionError(f"{name} does not parse: {error}") from error
 
 
 def assert_answers_round_trip(project, answers):
@@ -185,7 +188,7 @@ def assert_refused_by_hook(error, folder, stderr):
 def check_bake(folder, answers, typed, capfd, reference):
     """Bake `answers`; the result must be a sound project or a clean refusal.
 
-    Returns the project path, or None when the answers were refused.
+    Returns (project path, answers cookiecutter recorded), or None when refused.
     """
     capfd.readouterr()
     try:
