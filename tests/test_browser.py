@@ -1,8 +1,9 @@
 """The baked app in a real browser: sign up, log in and log out through its forms.
 
-Gunicorn serves a baked project (production settings) on a free loopback port; Debian's
-headless Chromium, driven by Playwright, uses the pages as a person would. Every page must
-have the stylesheet applied and log no console errors. Screenshots go to tests/artifacts/;
+Gunicorn serves a baked project (production settings) behind its nginx site on free
+loopback ports; Debian's headless Chromium, driven by Playwright, uses the pages as a person
+would. Every page must have the stylesheet applied and log no console errors, so a page that
+breaks nginx's Content-Security-Policy fails here. Screenshots go to tests/artifacts/;
 with UPDATE_SCREENSHOT=1 the login page also becomes docs/screenshot.png for the README.
 """
 
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import TEMPLATE, clean_env
-from servers import gunicorn, missing
+from servers import gunicorn, missing, nginx
 
 try:
     from playwright.sync_api import sync_playwright
@@ -40,18 +41,22 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def served_app(bake, run_in_project, baked_python, tmp_path):
-    """A default bake, migrated, served by Gunicorn over plain HTTP on loopback."""
+    """A default bake, migrated, served by Gunicorn behind nginx over plain HTTP on loopback."""
     project = bake()
     env = {
         "APP_CONFIG": "production",
         "SECRET_KEY": secrets.token_hex(32),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite'}",
         "SESSION_COOKIE_SECURE": "0",  # no TLS on loopback
+        "TRUSTED_PROXIES": "1",
     }
     migrated = run_in_project(project, "flask", "db", "upgrade", env=env)
     assert migrated.returncode == 0, migrated.stderr
-    with gunicorn(project, baked_python, clean_env(**env), workers=1) as server:
-        yield server
+    with (
+        gunicorn(project, baked_python, clean_env(**env), workers=1) as app_server,
+        nginx(project, [app_server.address]) as proxy,
+    ):
+        yield proxy
 
 
 @pytest.fixture

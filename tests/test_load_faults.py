@@ -1,0 +1,282 @@
+"""Under load and faults the production stack keeps answering: nginx, Gunicorn, PostgreSQL.
+
+Everything runs on loopback and is bounded: `wrk` drives a few seconds of traffic at 64
+connections through nginx to Gunicorn (4 sync workers) while a test kills a worker, stops
+Gunicorn or restarts PostgreSQL. Each run prints its figures; `pytest -s` shows them.
+"""
+
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cookiecutter.main import cookiecutter
+
+import servers
+from conftest import TEMPLATE, clean_env
+
+pytestmark = pytest.mark.e2e
+
+SLUG = "my_flask_app"
+WORKERS = 4
+CONNECTIONS = 64
+PAGES = ["/", "/hello/load", "/healthz", "/users/1"]  # /users/1 queries the database: 404
+DATABASE_PAGES = ["/healthz", "/users/1"]
+
+# wrk's Lua hooks: cycle through the paths given after `--`, count answers by status and
+# print one RESULT line that the test parses.
+COUNTING_SCRIPT = """
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) paths, turn, statuses = args, 0, {} end
+function request()
+  turn = turn % #paths + 1
+  return wrk.format("GET", paths[turn])
+end
+function response(status) statuses[status] = (statuses[status] or 0) + 1 end
+function done(summary, latency)
+  local counts = {}
+  for _, thread in ipairs(threads) do
+    for status, count in pairs(thread:get("statuses")) do
+      table.insert(counts, status .. "=" .. count)
+    end
+  end
+  local e = summary.errors
+  print(string.format("RESULT %d %d %.3f %s", summary.requests,
+    e.connect + e.read + e.write + e.timeout, latency:percentile(99) / 1000,
+    table.concat(counts, ",")))
+end
+"""
+
+
+@dataclass
+class Load:
+    """What one wrk run saw."""
+
+    requests: int
+    socket_errors: int  # connect, read, write and timeout errors
+    p99_ms: float
+    statuses: Counter
+
+    @property
+    def server_errors(self):
+        return sum(count for status, count in self.statuses.items() if status >= 500)
+
+    @property
+    def failed(self):
+        return self.socket_errors + self.server_errors
+
+    def report(self, title):
+        print(
+            f"\n{title}: {self.requests} requests, {self.socket_errors} socket errors, "
+            f"{self.server_errors} 5xx, p99 {self.p99_ms:.1f} ms, "
+            f"statuses {dict(sorted(self.statuses.items()))}"
+        )
+
+
+def start_wrk(url, paths, seconds, script, connections=CONNECTIONS):
+    """wrk in the background; finish_wrk() collects its figures."""
+    command = [servers.need("wrk"), "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout=5s"]
+    command += ["-s", str(script), url, "--", *paths]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def finish_wrk(process, seconds):
+    """Wait for a wrk run (bounded) and parse its RESULT line."""
+    try:
+        output, _ = process.communicate(timeout=seconds + 30)
+    finally:
+        servers.stop_process(process)
+    line = next((line for line in output.splitlines() if line.startswith("RESULT ")), None)
+    assert line, f"wrk printed no result:\n{output}"
+    requests, socket_errors, p99_ms, *counts = line.split()[1:]
+    statuses = Counter()
+    for pair in counts[0].split(",") if counts else []:
+        status, count = pair.split("=")
+        statuses[int(status)] += int(count)
+    return Load(int(requests), int(socket_errors), float(p99_ms), statuses)
+
+
+def run_wrk(url, paths, seconds, script, connections=CONNECTIONS):
+    return finish_wrk(start_wrk(url, paths, seconds, script, connections), seconds)
+
+
+def worker_pids(master):
+    """The pids of the processes whose parent is `master`: Gunicorn's workers."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            if parent == master:
+                pids.append(int(stat.parent.name))
+    return sorted(pids)
+
+
+def wait_for(condition, what, seconds=15):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def get(url):
+    """(status, seconds taken) of a GET; error statuses are answers too."""
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            status = response.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    return status, time.monotonic() - started
+
+
+@dataclass
+class Database:
+    project: Path
+    server: servers.Postgres
+    url: str
+
+
+@pytest.fixture(scope="module")
+def database(baked_python, tmp_path_factory):
+    """A baked PostgreSQL project, migrated, with its own throwaway cluster."""
+    output = tmp_path_factory.mktemp("load")
+    answers = {"database": "postgresql"}
+    project = Path(
+        cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(output), extra_context=answers)
+    )
+    with servers.postgres() as server:
+        url = server.create_database(SLUG, secrets.token_hex(16))
+        upgrade = subprocess.run(
+            [str(baked_python.parent / "flask"), "db", "upgrade"],
+            cwd=project,
+            env=clean_env(DATABASE_URL=url),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert upgrade.returncode == 0, upgrade.stderr
+        yield Database(project, server, url)
+
+
+@dataclass
+class Stack:
+    gunicorn: servers.Server
+    nginx: servers.Server
+    script: Path
+
+
+@pytest.fixture
+def stack(database, baked_python, tmp_path):
+    """Gunicorn in production mode behind nginx, both fresh for each test."""
+    env = clean_env(
+        APP_CONFIG="production",
+        SECRET_KEY=secrets.token_hex(32),
+        DATABASE_URL=database.url,
+        TRUSTED_PROXIES="1",
+        SESSION_COOKIE_SECURE="0",  # nginx speaks plain HTTP here
+    )
+    script = tmp_path / "count.lua"
+    script.write_text(COUNTING_SCRIPT)
+    with (
+        servers.gunicorn(database.project, baked_python, env, workers=WORKERS) as gunicorn,
+        servers.nginx(database.project, [gunicorn.address]) as nginx,
+    ):
+        yield Stack(gunicorn, nginx, script)
+
+
+def test_load_through_nginx_gives_no_errors(stack):
+    load = run_wrk(stack.nginx.url, PAGES, 3, stack.script)
+    load.report(f"{CONNECTIONS} connections for 3 s through nginx")
+    assert load.requests > 0
+    assert load.socket_errors == 0
+    assert set(load.statuses) <= {200, 404}, load.statuses
+
+
+def test_a_killed_worker_is_replaced_and_the_service_keeps_answering(stack):
+    master = stack.gunicorn.process.pid
+    before = worker_pids(master)
+    assert len(before) == WORKERS
+    run = start_wrk(stack.nginx.url, PAGES, 6, stack.script)
+    time.sleep(2)
+    os.kill(before[0], signal.SIGKILL)
+    load = finish_wrk(run, 6)
+    load.report("SIGKILL to one of 4 workers during 6 s of load")
+    print(f"failed requests: {load.failed}")
+    wait_for(lambda: len(worker_pids(master)) == WORKERS, "the master to replace the worker")
+    assert before[0] not in worker_pids(master)
+    assert stack.gunicorn.process.poll() is None
+    # A sync worker serves one request at a time: at most that one can be lost.
+    assert load.failed <= 1
+    assert set(load.statuses) <= {200, 404, 502}, load.statuses
+    assert get(f"{stack.nginx.url}/healthz")[0] == 200
+
+
+def test_sigterm_to_the_master_lets_the_request_in_flight_finish(stack, database):
+    # A lock on the user table holds /users/1 inside its query for a few seconds.
+    hold = 'BEGIN; LOCK TABLE "user" IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;'
+    locker = threading.Thread(target=database.server.psql, args=(hold, SLUG))
+    locker.start()
+    answer = {}
+    try:
+        waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        wait_for(lambda: "pg_sleep" in database.server.psql(
+            "SELECT string_agg(query, ' ') FROM pg_stat_activity WHERE state = 'active'"
+        ), "the lock")
+        request = threading.Thread(
+            target=lambda: answer.update(zip(["status", "seconds"], get(f"{stack.nginx.url}/users/1")))
+        )
+        request.start()
+        wait_for(lambda: database.server.psql(waiting) == "1", "the request to wait on the lock")
+        stopping = time.monotonic()
+        stack.gunicorn.process.send_signal(signal.SIGTERM)
+        request.join(30)
+        exit_code = stack.gunicorn.process.wait(30)
+        stopped = time.monotonic() - stopping
+    finally:
+        locker.join(30)
+    print(
+        f"\nSIGTERM with a request in flight: it answered {answer.get('status')} after "
+        f"{answer.get('seconds', 0):.2f} s; the master exited {exit_code} after {stopped:.2f} s"
+    )
+    assert answer["status"] == 404  # the query finished: there is no user 1
+    assert exit_code == 0
+
+
+def test_the_app_answers_again_after_postgres_restarts_during_load(stack, database):
+    run = start_wrk(stack.nginx.url, DATABASE_PAGES, 7, stack.script)
+    time.sleep(2)
+    database.server.stop()
+    time.sleep(1)
+    database.server.start()
+    during = finish_wrk(run, 7)
+    during.report("PostgreSQL down for 1 s during 7 s of load")
+    after = run_wrk(stack.nginx.url, DATABASE_PAGES, 2, stack.script)
+    after.report("the 2 s after, same Gunicorn")
+    assert stack.gunicorn.process.poll() is None
+    assert during.socket_errors == 0  # while the database was down the app said so
+    assert after.failed == 0
+    assert set(after.statuses) == {200, 404}
+
+
+def test_pooled_connections_survive_a_quiet_postgres_restart(stack, database):
+    # Every worker holds a pooled connection; the restart breaks them all while no request
+    # runs. pool_pre_ping must notice on the next checkout: not one request may fail.
+    warm = run_wrk(stack.nginx.url, ["/users/1"], 1, stack.script, connections=WORKERS * 2)
+    assert warm.failed == 0
+    database.server.stop()
+    database.server.start()
+    after = run_wrk(stack.nginx.url, ["/users/1"], 2, stack.script, connections=WORKERS * 2)
+    after.report("first requests after a quiet PostgreSQL restart")
+    assert after.requests > WORKERS
+    assert after.failed == 0
+    assert set(after.statuses) == {404}
