@@ -7,6 +7,7 @@ then audited on a fresh client, as a first-time visitor arrives. Prints JSON.
 
 import importlib
 import json
+import os
 import sys
 
 from sqlalchemy import event
@@ -47,4 +48,5 @@ def main(package, pages):
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, os.getcwd())  # the baked project's folder: its package is not installed
     main(sys.argv[1], sys.argv[2:])

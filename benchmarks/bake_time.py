@@ -13,9 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from baked import TEMPLATE
 from measure import Row, median
-
-TEMPLATE = Path(__file__).resolve().parent.parent
 
 
 def floor_template(root):
@@ -30,40 +29,45 @@ def floor_template(root):
 
 def cli_bake(template, output, env):
     """Seconds for one `cookiecutter --no-input` process."""
-    command = [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(output), str(template)]
+    command = [sys.executable, "-m", "cookiecutter", "--no-input", "-o", output, template]
     start = time.perf_counter()
     subprocess.run(command, env=env, check=True, capture_output=True, timeout=120)
     return time.perf_counter() - start
 
 
 def api_bakes(template, output, env, rounds):
-    """Seconds per bake of `cookiecutter.main.cookiecutter` in one process, after a warm-up bake."""
-    command = [sys.executable, __file__, str(template), str(output), str(rounds)]
-    done = subprocess.run(command, env=env, check=True, capture_output=True, text=True, timeout=300)
+    """Seconds per bake of cookiecutter's API in one process, after a warm-up bake."""
+    command = [sys.executable, __file__, template, output, str(rounds)]
+    done = subprocess.run(
+        command, env=env, capture_output=True, text=True, check=True, timeout=300
+    )
     return json.loads(done.stdout.splitlines()[-1])  # the hooks print above it
 
 
 def run(rounds):
     with tempfile.TemporaryDirectory(prefix="bench-bake-") as tmp:
         root = Path(tmp)
-        floor = floor_template(root)
+        floor_path = floor_template(root)
         env = {**os.environ, "HOME": str(root / "home")}
         (root / "home").mkdir()
         cli = {"template": [], "floor": []}
         for n in range(rounds + 1):  # interleaved; round 0 warms caches and is dropped
-            for name, template in (("floor", floor), ("template", TEMPLATE)):
+            for name, template in (("floor", floor_path), ("template", TEMPLATE)):
                 seconds = cli_bake(template, root / f"cli-{name}-{n}", env)
                 if n:
                     cli[name].append(seconds)
         api_template = api_bakes(TEMPLATE, root / "api-template", env, rounds)
-        api_floor = api_bakes(floor, root / "api-floor", env, rounds)
-    floor_label = "one-file template"
+        api_floor = api_bakes(floor_path, root / "api-floor", env, rounds)
+    label = "one-file template"
     return [
-        Row("bake: CLI, defaults", median(cli["template"]) * 1000, "ms",
-            median(cli["floor"]) * 1000, floor_label, "<= 1.3x"),
-        Row("bake: API in process", median(api_template) * 1000, "ms",
-            median(api_floor) * 1000, floor_label),
-    ]  # fmt: skip
+        Row("bake: CLI, defaults", ms(cli["template"]), "ms", ms(cli["floor"]), label, "<= 1.3x"),
+        Row("bake: API in process", ms(api_template), "ms", ms(api_floor), label),
+    ]
+
+
+def ms(seconds):
+    """The median, in milliseconds."""
+    return median(seconds) * 1000
 
 
 def time_api_bakes(template, output, rounds):

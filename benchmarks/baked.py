@@ -1,4 +1,4 @@
-"""A freshly baked project, the shared venv that runs it, and the environment of a production run."""
+"""A freshly baked project, the shared venv that runs it, and a production environment."""
 
 import os
 import secrets
@@ -12,7 +12,7 @@ from tests.conftest import clean_env, ensure_venv  # noqa: E402  (the venv the t
 
 
 def bake(output, **answers):
-    """Bake with the CLI and defaults plus `answers`; HOME is temporary so no user config counts."""
+    """Bake with the CLI, defaults plus `answers`; a temporary HOME keeps user config out."""
     home = output / "home"
     home.mkdir(parents=True)
     command = [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(output / "out")]
@@ -41,5 +41,11 @@ def production_env():
 def upgrade_database(python, project, env):
     """Create the tables, as a deployment does before the first start."""
     flask = python.parent / "flask"
-    subprocess.run([flask, "db", "upgrade"], cwd=project, env=env, check=True,
-                   capture_output=True, timeout=120)  # fmt: skip
+    subprocess.run(
+        [flask, "db", "upgrade"],
+        cwd=project,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )

@@ -46,7 +46,9 @@ class Row:
         return CHECKS[op](self.value, float(bound))
 
     def cells(self):
-        floor = "-" if self.floor is None else f"{number(self.floor, self.unit)} ({self.floor_label})"
+        floor = "-"
+        if self.floor is not None:
+            floor = f"{number(self.floor, self.unit)} ({self.floor_label})"
         ratio = "-" if self.ratio is None else f"{self.ratio:.2f}x"
         target = "-" if not self.target else self.target
         if target[-1].isdigit():
@@ -62,15 +64,24 @@ def number(value, unit):
 
 
 def table(rows):
-    """A Markdown table, so the README can quote the output as it is."""
-    lines = [HEADER, *(row.cells() for row in rows)]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(HEADER))]
+    """The measures as a Markdown table, so the README can quote the output as it is."""
+    return markdown(HEADER, [row.cells() for row in rows])
+
+
+def markdown(header, lines):
+    """A Markdown table with padded columns."""
+    lines = [tuple(header), *(tuple(str(cell) for cell in line) for line in lines)]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
 
     def render(cells):
-        return "| " + " | ".join(cell.ljust(width) for cell, width in zip(cells, widths)) + " |"
+        return (
+            "| "
+            + " | ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+            + " |"
+        )
 
     rule = "|" + "|".join("-" * (width + 2) for width in widths) + "|"
-    return "\n".join([render(HEADER), rule, *(render(cells) for cells in lines[1:])])
+    return "\n".join([render(lines[0]), rule, *(render(cells) for cells in lines[1:])])
 
 
 def median(values):

@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -27,15 +28,21 @@ UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 @contextmanager
 def gunicorn(python, project, env, log, app=None):
-    """Serve `app` (default: the project's own) with the project's Gunicorn settings; yield base URL."""
+    """Serve `app` (default: the project's) with the project's Gunicorn settings; yield its URL."""
     port = free_port()
     env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": str(WORKERS)}
     command = [python.parent / "gunicorn", "--config", "gunicorn.conf.py"]
     if app:  # the bare app: same settings file, only the app differs
         command += ["--pythonpath", str(BENCHMARKS), app]
     with open(log, "ab") as errors:
-        server = subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.DEVNULL,
-                                  stderr=errors, start_new_session=True)  # fmt: skip
+        server = subprocess.Popen(
+            command,
+            cwd=project,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+            start_new_session=True,
+        )
     try:
         url = f"http://127.0.0.1:{port}"
         wait_for_http(url + "/", server)
@@ -121,7 +128,7 @@ def run(rounds, seconds):
         try:
             return measure(python, project, env, log, rounds, seconds)
         except Exception:
-            print(log.read_text(errors="replace")[-3000:])
+            print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
             raise
 
 
@@ -141,19 +148,18 @@ def measure(python, project, env, log, rounds, seconds):
             for page in PAGES:
                 loads[page].append(wrk(app_url + page, seconds, app_workers))
 
-    def typical(page, field):
-        return median(getattr(load, field) for load in loads[page])
+    def compare(measure, page, field, unit, target=None):
+        """Medians of one field: this page of the app against the bare app's one page."""
+        value, floor = (
+            median(getattr(load, field) for load in loads[key]) for key in (page, "bare")
+        )
+        return Row(f"GET {page} {measure}", value, unit, floor, "bare Flask /", target)
 
     rows = []
     for page in PAGES:
-        rows += [
-            Row(f"GET {page} throughput", typical(page, "rps"), "req/s",
-                typical("bare", "rps"), "bare Flask /", TARGETS[page]),
-            Row(f"GET {page} p99 latency", typical(page, "p99_ms"), "ms",
-                typical("bare", "p99_ms"), "bare Flask /"),
-            Row(f"GET {page} worker CPU/request", typical(page, "cpu_us"), "us",
-                typical("bare", "cpu_us"), "bare Flask /"),
-        ]  # fmt: skip
-    rows.append(Row(f"worker RSS after {REQUESTS_PER_WORKER:,} requests", app_rss, "MiB",
-                    bare_rss, "bare Flask worker", "< 60"))  # fmt: skip
+        rows.append(compare("throughput", page, "rps", "req/s", TARGETS[page]))
+        rows.append(compare("p99 latency", page, "p99_ms", "ms"))
+        rows.append(compare("worker CPU/request", page, "cpu_us", "us"))
+    measure = f"worker RSS after {REQUESTS_PER_WORKER:,} requests"
+    rows.append(Row(measure, app_rss, "MiB", bare_rss, "bare Flask worker", "< 60"))
     return rows

@@ -22,12 +22,13 @@ BOOLEANS = ["use_docker", "use_nginx"]
 FREE_TEXT = {"project_name": 100, "description": 300, "author_name": 100}
 SLUG_MAX_LENGTH = 64
 
-# Import names the baked project depends on, or that its own layout already uses.
+# Import names the baked project depends on, or that its own layout already uses; and
+# `test`, the standard library's own test package, which sys.stdlib_module_names leaves out.
 TAKEN_NAMES = {
     "alembic", "click", "dotenv", "flask", "flask_limiter", "flask_login", "flask_migrate",
     "flask_sqlalchemy", "flask_wtf", "gunicorn", "itsdangerous", "jinja2", "limits",
     "markupsafe", "migrations", "psycopg", "pytest", "sqlalchemy", "tests", "werkzeug",
-    "wtforms", "instance", "nginx", "deploy",
+    "wtforms", "instance", "nginx", "deploy", "test",
 }  # fmt: skip
 
 

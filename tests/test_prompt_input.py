@@ -224,6 +224,7 @@ def test_typed_answers_bake_a_sound_project_or_are_refused(
 @example(answers={"description": "{{ 6 * 7 }}", "author_name": "{% raw %}{{{% endraw %}"})
 @example(answers={"description": "{% if %}"})
 @example(answers={"project_name": "App {{ nope }}"})
+@example(answers={"project_name": "a" * 300})  # its default slug is 300 characters long
 def test_extra_context_bakes_a_sound_project_or_is_refused(
     tmp_path_factory, capfd, reference, answers
 ):

@@ -23,6 +23,13 @@ def test_500_page_shows_no_traceback(app, client):
     assert "Traceback" not in response.text
 
 
+def test_503_page_when_the_database_is_unreachable():
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite:////nonexistent/folder/app.sqlite"})
+    response = app.test_client().get("/users/1")
+    assert response.status_code == 503
+    assert "503 Service Unavailable" in response.text
+
+
 def test_413_for_a_body_over_the_limit(client):
     body = "x" * (1024 * 1024 + 1)
     response = client.post("/auth/login", data={"username": body})

@@ -1,0 +1,51 @@
+"""The benchmark command works on a fresh clone: its quick mode prints one well-formed table.
+
+Only the shape is checked here; the figures themselves are judged by reading the table, never
+by a pass/fail test, since they depend on how busy the machine is.
+"""
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import TEMPLATE
+
+HEADER = ["measure", "template", "bare floor, same run", "ratio", "target", "met"]
+MEASURES = [
+    "bake: CLI, defaults",
+    "bake: API in process",
+    "GET / throughput",
+    "GET / p99 latency",
+    "GET / worker CPU/request",
+    "GET /auth/login throughput",
+    "GET /auth/login p99 latency",
+    "GET /auth/login worker CPU/request",
+    "worker RSS after 1,000 requests",
+    "cold start: import + create_app()",
+    "cold start floor: import flask + SQLAlchemy ORM",
+]
+FIGURE = r"\d+(\.\d)? (ms|us|req/s|MiB|s)"
+ROW = re.compile(
+    rf"\| (?P<measure>.+?) +\| {FIGURE} +\| (-|{FIGURE} \(.+\)) +\| (-|\d+\.\d\dx) +"
+    r"\| (-|(<=|<|>=) [\d.]+(x| \S+)) +\| (yes|NO|-) +\|"
+)
+
+
+@pytest.mark.e2e
+def test_quick_run_prints_a_table_with_every_measure():
+    done = subprocess.run(
+        [sys.executable, "benchmarks/run.py", "--quick"],
+        cwd=TEMPLATE,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    header, rule, *rows = done.stdout.strip().splitlines()
+    assert [cell.strip() for cell in header.split("|")[1:-1]] == HEADER
+    assert set(rule) == {"|", "-"}
+    matches = [ROW.fullmatch(row) for row in rows]
+    assert all(matches), [row for row, match in zip(rows, matches, strict=True) if not match]
+    assert [match["measure"] for match in matches] == MEASURES
