@@ -1,8 +1,10 @@
 """Where the baked app's request time goes, and what an anonymous page view touches.
 
 py-spy samples the Gunicorn workers from outside (nothing is added to the app's venv) while wrk
-loads one page; each sample is charged to the innermost component on its stack, so the shares
-add up to 100%. audit_request.py then lists the SQL, cookies and file reads of one page view.
+loads one page. Only samples holding the GIL count: Python's own work, not the time a worker
+waits for a CPU or in a socket call. Each sample is charged to the innermost component on its
+stack, so the shares add up to 100%. audit_request.py then lists the SQL, cookies and file
+reads of one page view.
 """
 
 import json
@@ -77,7 +79,7 @@ def sample(master, url, seconds, out):
         kwargs={"capture_output": True, "timeout": seconds + 30},
     )
     load.start()
-    options = f"--pid {master} --subprocesses --nonblocking --rate 250 --duration {seconds}"
+    options = f"--pid {master} --subprocesses --nonblocking --gil --rate 250 --duration {seconds}"
     command = [py_spy(), "record", *options.split(), "--format", "raw", "--output", out]
     subprocess.run(command, check=True, capture_output=True, timeout=seconds + 60)
     load.join()
@@ -101,7 +103,8 @@ def time_table(samples):
         for name in names
     ]
     lines.append(("(samples)", *(samples[page].total() for page in PAGES)))
-    return markdown(("where worker time goes", *(f"GET {page}" for page in PAGES)), lines)
+    header = ("share of the workers' Python time", *(f"GET {page}" for page in PAGES))
+    return markdown(header, lines)
 
 
 def audit_table(audited):

@@ -101,6 +101,20 @@ def run_in_project(baked_python):
     return run
 
 
+GIT = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com"]
+
+
+def git(cwd, *args):
+    """Run git with a throwaway identity; fail the test if git fails."""
+    return subprocess.run(
+        [*GIT, "-c", "init.defaultBranch=main", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+
+
 def pytest_report_header():
     return f"template: {TEMPLATE} (python {sys.version.split()[0]})"
 

@@ -10,6 +10,7 @@ import contextlib
 import os
 import pwd
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -210,6 +211,41 @@ def postgres():
 
 
 # Gunicorn -----------------------------------------------------------------------------
+
+
+@dataclass
+class PostgresProject:
+    project: Path
+    server: Postgres
+    url: str  # DATABASE_URL of the project's own database
+
+
+@contextlib.contextmanager
+def postgres_project(python, output, **answers):
+    """A bake with database=postgresql, its own throwaway cluster, and `flask db upgrade` run.
+
+    `python` is the shared venv's interpreter (conftest's baked_python).
+    """
+    from cookiecutter.main import cookiecutter
+
+    from conftest import TEMPLATE, clean_env
+
+    answers = {"database": "postgresql", **answers}
+    project = Path(
+        cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(output), extra_context=answers)
+    )
+    with postgres() as server:
+        url = server.create_database(project.name, secrets.token_hex(16))
+        upgrade = subprocess.run(
+            [str(Path(python).parent / "flask"), "db", "upgrade"],
+            cwd=project,
+            env=clean_env(DATABASE_URL=url),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert upgrade.returncode == 0, upgrade.stderr
+        yield PostgresProject(project, server, url)
 
 
 @dataclass

@@ -14,23 +14,10 @@ import sys
 
 import pytest
 
-from conftest import TEMPLATE, clean_env
+from conftest import TEMPLATE, clean_env, git
 
 BAKED = "{{cookiecutter.project_slug}}"
 TEMPLATE_FILES = ["cookiecutter.json", "local_extensions.py", "hooks", BAKED]
-GIT = [
-    "git",
-    "-c",
-    "user.name=Test",
-    "-c",
-    "user.email=test@example.com",
-    "-c",
-    "init.defaultBranch=main",
-]
-
-
-def git(cwd, *args):
-    return subprocess.run([*GIT, *args], cwd=cwd, check=True, capture_output=True, text=True)
 
 
 def commit_all(repo, message):

@@ -23,10 +23,9 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from cookiecutter.main import cookiecutter
 
 import servers
-from conftest import TEMPLATE, clean_env
+from conftest import clean_env
 
 pytestmark = pytest.mark.e2e
 
@@ -50,23 +49,9 @@ class Deployment:
 def deployment(baked_python, tmp_path_factory):
     servers.need("nginx", *servers.SBIN)
     output = tmp_path_factory.mktemp("deployment")
-    answers = {"database": "postgresql", "use_nginx": True}
-    project = Path(
-        cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(output), extra_context=answers)
-    )
     with contextlib.ExitStack() as stack:
-        database = stack.enter_context(servers.postgres())
-        url = database.create_database(SLUG, secrets.token_hex(16))
-        flask = str(baked_python.parent / "flask")
-        upgrade = subprocess.run(
-            [flask, "db", "upgrade"],
-            cwd=project,
-            env=clean_env(DATABASE_URL=url),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert upgrade.returncode == 0, upgrade.stderr
+        baked = stack.enter_context(servers.postgres_project(baked_python, output, use_nginx=True))
+        project, database, url = baked.project, baked.server, baked.url
         env = clean_env(
             APP_CONFIG="production",
             SECRET_KEY=secrets.token_hex(32),  # one secret shared by every instance

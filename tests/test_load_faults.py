@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cookiecutter.main import cookiecutter
 
 import servers
-from conftest import TEMPLATE, clean_env
+from conftest import clean_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("load")]  # one server set at a time
 
@@ -139,33 +138,11 @@ def get(url):
     return status, time.monotonic() - started
 
 
-@dataclass
-class Database:
-    project: Path
-    server: servers.Postgres
-    url: str
-
-
 @pytest.fixture(scope="module")
 def database(baked_python, tmp_path_factory):
     """A baked PostgreSQL project, migrated, with its own throwaway cluster."""
-    output = tmp_path_factory.mktemp("load")
-    answers = {"database": "postgresql"}
-    project = Path(
-        cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(output), extra_context=answers)
-    )
-    with servers.postgres() as server:
-        url = server.create_database(SLUG, secrets.token_hex(16))
-        upgrade = subprocess.run(
-            [str(baked_python.parent / "flask"), "db", "upgrade"],
-            cwd=project,
-            env=clean_env(DATABASE_URL=url),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert upgrade.returncode == 0, upgrade.stderr
-        yield Database(project, server, url)
+    with servers.postgres_project(baked_python, tmp_path_factory.mktemp("load")) as baked:
+        yield baked
 
 
 @dataclass

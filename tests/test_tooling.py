@@ -13,25 +13,11 @@ from importlib.metadata import version
 import pytest
 import yaml
 
-from conftest import clean_env
+from conftest import clean_env, git
 
 WORKFLOW = ".github/workflows/ci.yml"
 DEPENDABOT = ".github/dependabot.yml"
 PRE_COMMIT = ".pre-commit-config.yaml"
-
-GIT = [
-    "git",
-    "-c",
-    "user.name=Test",
-    "-c",
-    "user.email=test@example.com",
-    "-c",
-    "init.defaultBranch=main",
-]
-
-
-def git(cwd, *args):
-    return subprocess.run([*GIT, *args], cwd=cwd, check=True, capture_output=True, text=True)
 
 
 def checkout(project, tmp_path):
