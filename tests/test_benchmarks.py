@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from conftest import TEMPLATE
+from servers import need
 
 HEADER = ["measure", "template", "bare floor, same run", "ratio", "target", "met"]
 MEASURES = [
@@ -35,6 +36,7 @@ ROW = re.compile(
 
 @pytest.mark.e2e
 def test_quick_run_prints_a_table_with_every_measure():
+    need("wrk")
     done = subprocess.run(
         [sys.executable, "benchmarks/run.py", "--quick"],
         cwd=TEMPLATE,
