@@ -12,9 +12,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 from baked import TEMPLATE
-from measure import Row, median
+from measure import Row
 
 
 def floor_template(root):

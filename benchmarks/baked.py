@@ -40,12 +40,5 @@ def production_env():
 
 def upgrade_database(python, project, env):
     """Create the tables, as a deployment does before the first start."""
-    flask = python.parent / "flask"
-    subprocess.run(
-        [flask, "db", "upgrade"],
-        cwd=project,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    command = [python.parent / "flask", "db", "upgrade"]
+    subprocess.run(command, cwd=project, env=env, check=True, capture_output=True, timeout=120)

@@ -7,9 +7,10 @@ the ratio. A Gunicorn worker, a `flask` command and each test process pay this c
 import subprocess
 import tempfile
 from pathlib import Path
+from statistics import median
 
 from baked import bake, production_env, venv_python
-from measure import Row, median
+from measure import Row
 
 TIMED = "import time\nstart = time.perf_counter()\n{code}\nprint(time.perf_counter() - start)"
 BARE = "from flask import Flask\nFlask(__name__)"

@@ -1,4 +1,4 @@
-"""What every benchmark part shares: a row of the table, medians, free ports, waiting for servers.
+"""What every benchmark part shares: a row of the table, free ports, waiting for servers.
 
 Each figure is printed beside the limit it is judged against, measured in the same run, so a
 busy machine slows both sides and the ratio still means something.
@@ -6,7 +6,6 @@ busy machine slows both sides and the ratio still means something.
 
 import operator
 import socket
-import statistics
 import time
 import urllib.error
 import urllib.request
@@ -74,18 +73,11 @@ def markdown(header, lines):
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
 
     def render(cells):
-        return (
-            "| "
-            + " | ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
-            + " |"
-        )
+        padded = (cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+        return "| " + " | ".join(padded) + " |"
 
     rule = "|" + "|".join("-" * (width + 2) for width in widths) + "|"
     return "\n".join([render(lines[0]), rule, *(render(cells) for cells in lines[1:])])
-
-
-def median(values):
-    return statistics.median(values)
 
 
 def free_port():

@@ -55,7 +55,9 @@ def charge(raw, package):
     """Busy samples per component, from py-spy's raw (collapsed stack) output."""
     counts = Counter()
     for line in raw.splitlines():
-        stack, count = line.rsplit(" ", 1)
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():  # seen once: a stack cut short; one sample among thousands
+            continue
         for frame in reversed(stack.split(";")):
             match = FRAME_PATH.search(frame)
             name = match and component(match[1], package)
@@ -66,8 +68,11 @@ def charge(raw, package):
 
 
 def py_spy():
-    beside = Path(sys.executable).parent / "py-spy"  # the shim on PATH may pick another Python
-    return str(beside) if beside.exists() else shutil.which("py-spy")
+    beside = Path(sys.executable).parent / "py-spy"  # a pyenv shim on PATH may pick another Python
+    found = str(beside) if beside.exists() else shutil.which("py-spy")
+    if not found:
+        sys.exit("--profile needs py-spy: python3 -m pip install -r requirements.txt")
+    return found
 
 
 def sample(master, url, seconds, out):
@@ -128,8 +133,8 @@ def run(seconds):
         upgrade_database(python, project, env)
         samples = {}
         with gunicorn(python, project, env, scratch / "gunicorn.log") as (url, master):
-            for page in PAGES:
-                raw = sample(master, url + page, seconds, scratch / "raw")
+            for n, page in enumerate(PAGES):
+                raw = sample(master, url + page, seconds, scratch / f"raw-{n}")
                 samples[page] = charge(raw, project.name)
         audited = audit(python, project, env)
     return f"{time_table(samples)}\n\n{audit_table(audited)}"

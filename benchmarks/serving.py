@@ -14,15 +14,16 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 
 from baked import bake, production_env, upgrade_database, venv_python
-from measure import LOCAL, Row, free_port, median, wait_for_http
+from measure import LOCAL, Row, free_port, wait_for_http
 
 BENCHMARKS = Path(__file__).resolve().parent
 WORKERS = 2
 PAGES = ["/", "/auth/login"]
 TARGETS = {"/": ">= 0.6x", "/auth/login": ">= 0.4x"}
-REQUESTS_PER_WORKER = 1000
+REQUESTS_PER_WORKER = 1000  # before the loads: memory after ordinary use, not after a flood
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
@@ -80,41 +81,28 @@ def fetch(url):
 
 
 def serve_requests(url, pages, count):
-    """Send `count` requests, spread over `pages`, two at a time (one per worker)."""
+    """Send `count` requests over `pages`, two at a time: Gunicorn shares them between workers."""
     urls = [url + pages[n % len(pages)] for n in range(count)]
     with ThreadPoolExecutor(WORKERS) as pool:
         list(pool.map(fetch, urls))
-
-
-def cpu_seconds(pids):
-    """User + system CPU time the processes have used so far."""
-    ticks = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
 class Load:
     rps: float
     p99_ms: float
-    cpu_us: float  # the workers' CPU time per request: steady even when neighbours are busy
 
 
-def wrk(url, seconds, pids):
+def wrk(url, seconds):
     """Load `url` for `seconds`; refuse a run with error answers or failed connections."""
     command = ["wrk", "-t1", "-c4", f"-d{seconds}s", "--latency", url]
-    cpu = cpu_seconds(pids)
     out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 30)
-    cpu = cpu_seconds(pids) - cpu
     text = out.stdout
     if "Non-2xx" in text or "Socket errors" in text:
         raise RuntimeError(f"wrk {url} saw failed requests:\n{text}")
-    requests = int(re.search(r"(\d+) requests in", text)[1])
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text)[1])
     value, unit = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)$", text, re.M).groups()
-    return Load(rps, float(value) * UNITS[unit], cpu / requests * 1e6)
+    return Load(rps, float(value) * UNITS[unit])
 
 
 def run(rounds, seconds):
@@ -137,16 +125,15 @@ def measure(python, project, env, log, rounds, seconds):
         gunicorn(python, project, env, log) as (app_url, app_master),
         gunicorn(python, project, env, log, app="hello_app:app") as (bare_url, bare_master),
     ):
-        app_workers, bare_workers = workers(app_master), workers(bare_master)
         serve_requests(app_url, PAGES, REQUESTS_PER_WORKER * WORKERS)
         serve_requests(bare_url, ["/"], REQUESTS_PER_WORKER * WORKERS)
-        app_rss = max(rss_mib(pid) for pid in app_workers)
-        bare_rss = max(rss_mib(pid) for pid in bare_workers)
+        app_rss = max(rss_mib(pid) for pid in workers(app_master))
+        bare_rss = max(rss_mib(pid) for pid in workers(bare_master))
         loads = {"bare": []} | {page: [] for page in PAGES}
         for _ in range(rounds):
-            loads["bare"].append(wrk(bare_url + "/", seconds, bare_workers))
+            loads["bare"].append(wrk(bare_url + "/", seconds))
             for page in PAGES:
-                loads[page].append(wrk(app_url + page, seconds, app_workers))
+                loads[page].append(wrk(app_url + page, seconds))
 
     def compare(measure, page, field, unit, target=None):
         """Medians of one field: this page of the app against the bare app's one page."""
@@ -159,7 +146,6 @@ def measure(python, project, env, log, rounds, seconds):
     for page in PAGES:
         rows.append(compare("throughput", page, "rps", "req/s", TARGETS[page]))
         rows.append(compare("p99 latency", page, "p99_ms", "ms"))
-        rows.append(compare("worker CPU/request", page, "cpu_us", "us"))
     measure = f"worker RSS after {REQUESTS_PER_WORKER:,} requests"
     rows.append(Row(measure, app_rss, "MiB", bare_rss, "bare Flask worker", "< 60"))
     return rows

@@ -19,15 +19,13 @@ MEASURES = [
     "bake: API in process",
     "GET / throughput",
     "GET / p99 latency",
-    "GET / worker CPU/request",
     "GET /auth/login throughput",
     "GET /auth/login p99 latency",
-    "GET /auth/login worker CPU/request",
     "worker RSS after 1,000 requests",
     "cold start: import + create_app()",
     "cold start floor: import flask + SQLAlchemy ORM",
 ]
-FIGURE = r"\d+(\.\d)? (ms|us|req/s|MiB|s)"
+FIGURE = r"\d+(\.\d)? (ms|req/s|MiB|s)"
 ROW = re.compile(
     rf"\| (?P<measure>.+?) +\| {FIGURE} +\| (-|{FIGURE} \(.+\)) +\| (-|\d+\.\d\dx) +"
     r"\| (-|(<=|<|>=) [\d.]+(x| \S+)) +\| (yes|NO|-) +\|"

@@ -3,6 +3,7 @@
 import os
 from collections.abc import Mapping
 
+import click
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -37,10 +38,14 @@ def create_app(config=None):
 
 def register_extensions(app):
     from . import models  # noqa: F401  (registers the models and the user loader)
-    from .extensions import csrf, db, limiter, login_manager, migrate
+    from .extensions import csrf, db, limiter, login_manager
 
     db.init_app(app)
-    migrate.init_app(app, db)
+    if click.get_current_context(silent=True):
+        # Only `flask db ...` needs Alembic, a large import: web workers never load it.
+        from flask_migrate import Migrate
+
+        Migrate(app, db, render_as_batch=True)  # batch mode lets SQLite alter tables
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)

@@ -1,5 +1,6 @@
 """Register, log in and log out."""
 
+import functools
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -13,8 +14,11 @@ from .models import User
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
-# Checked against when the username is unknown, so both failures take the same time.
-UNKNOWN_USER_HASH = generate_password_hash("not a real password")
+
+@functools.cache
+def unknown_user_hash(method):
+    """Checked against when the username is unknown, so both failures take the same time."""
+    return generate_password_hash("not a real password", method=method)
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -42,7 +46,8 @@ def login():
     if form.validate_on_submit():
         user = db.session.scalar(select(User).filter_by(username=form.username.data))
         if user is None:
-            User(password_hash=UNKNOWN_USER_HASH).check_password(form.password.data)
+            method = current_app.config["HASH_METHOD"]
+            User(password_hash=unknown_user_hash(method)).check_password(form.password.data)
         elif user.check_password(form.password.data):
             login_user(user, remember=form.remember.data)
             return redirect(safe_next(request.args.get("next")))

@@ -32,6 +32,7 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}  # survive a database restart
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = "10 per minute"
+    HASH_METHOD = "scrypt"  # how passwords are hashed: werkzeug's default, slow on purpose
 
     def __init__(self):
         self.SECRET_KEY = os.environ.get("SECRET_KEY")
@@ -54,6 +55,7 @@ class TestingConfig(Config):
     TESTING = True
     WTF_CSRF_ENABLED = False  # tests that check CSRF turn it back on
     RATELIMIT_ENABLED = False
+    HASH_METHOD = "pbkdf2:sha256:1000"  # fast password hashes for fast tests only
 
     def __init__(self):
         super().__init__()

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 
+from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import DateTime, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -21,7 +22,8 @@ class User(UserMixin, db.Model):
     )
 
     def set_password(self, password):
-        self.password_hash = generate_password_hash(password)
+        method = current_app.config["HASH_METHOD"]
+        self.password_hash = generate_password_hash(password, method=method)
 
     def check_password(self, password):
         return check_password_hash(self.password_hash, password)
