@@ -53,14 +53,17 @@ def expected_files(answers):
     return files
 
 
-@pytest.fixture(params=ALL_BAKES, ids=bake_id)
+@pytest.fixture(scope="module", params=ALL_BAKES, ids=bake_id)
 def answers(request):
     return request.param
 
 
-@pytest.fixture
-def project(bake, answers):
-    return bake(**answers)
+@pytest.fixture(scope="module")
+def project(cookies_session, answers):
+    """One bake per combination, shared by the checks below (none of them changes it)."""
+    result = cookies_session.bake(extra_context=answers)
+    assert result.exit_code == 0, result.exception
+    return result.project_path
 
 
 def test_option_files_exist_in_the_template():
@@ -111,7 +114,7 @@ def test_licence(project, answers):
 
 
 def test_ruff_is_clean(project, run_in_project):
-    for command in (["check", "."], ["format", "--check", "."]):
+    for command in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):
         result = run_in_project(project, "ruff", *command)
         assert result.returncode == 0, result.stdout + result.stderr
 
