@@ -1,9 +1,12 @@
 """A freshly baked project, the shared venv that runs it, and a production environment."""
 
+import contextlib
 import os
 import secrets
 import subprocess
 import sys
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 TEMPLATE = Path(__file__).resolve().parent.parent
@@ -42,3 +45,23 @@ def upgrade_database(python, project, env):
     """Create the tables, as a deployment does before the first start."""
     command = [python.parent / "flask", "db", "upgrade"]
     subprocess.run(command, cwd=project, env=env, check=True, capture_output=True, timeout=120)
+
+
+@dataclass
+class Scratch:
+    folder: Path  # removed at the end
+    python: Path  # the shared venv's interpreter
+    project: Path  # a default bake, its tables created
+    env: dict  # production_env()
+
+
+@contextlib.contextmanager
+def scratch_project(prefix):
+    """A default bake in a temporary folder, migrated and ready to serve in production."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        folder = Path(tmp)
+        python = venv_python(folder)
+        project = bake(folder / "app")
+        env = production_env()
+        upgrade_database(python, project, env)
+        yield Scratch(folder, python, project, env)

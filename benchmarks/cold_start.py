@@ -5,11 +5,9 @@ the ratio. A Gunicorn worker, a `flask` command and each test process pay this c
 """
 
 import subprocess
-import tempfile
-from pathlib import Path
 from statistics import median
 
-from baked import bake, production_env, venv_python
+from baked import scratch_project
 from measure import Row
 
 TIMED = "import time\nstart = time.perf_counter()\n{code}\nprint(time.perf_counter() - start)"
@@ -28,11 +26,8 @@ def seconds(python, project, env, code):
 
 
 def run(rounds):
-    with tempfile.TemporaryDirectory(prefix="bench-start-") as tmp:
-        scratch = Path(tmp)
-        python = venv_python(scratch)
-        project = bake(scratch / "app")
-        env = production_env()
+    with scratch_project("bench-start-") as baked:
+        python, project, env = baked.python, baked.project, baked.env
         codes = {"app": APP.format(package=project.name), "bare": BARE, "orm": ORM}
         times = {name: [] for name in codes}
         for n in range(2 * rounds + 1):  # interleaved; the first writes bytecode and is dropped

@@ -12,12 +12,11 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 from collections import Counter
 from pathlib import Path
 
-from baked import bake, production_env, upgrade_database, venv_python
+from baked import scratch_project
 from measure import markdown
 from serving import PAGES, gunicorn
 
@@ -125,12 +124,8 @@ def audit_table(audited):
 
 def run(seconds):
     """Two Markdown tables: where worker time goes per page, and what each page view touches."""
-    with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
-        scratch = Path(tmp)
-        python = venv_python(scratch)
-        project = bake(scratch / "app")
-        env = production_env()
-        upgrade_database(python, project, env)
+    with scratch_project("bench-profile-") as baked:
+        scratch, python, project, env = baked.folder, baked.python, baked.project, baked.env
         samples = {}
         with gunicorn(python, project, env, scratch / "gunicorn.log") as (url, master):
             for n, page in enumerate(PAGES):

@@ -9,14 +9,13 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
 
-from baked import bake, production_env, upgrade_database, venv_python
+from baked import scratch_project
 from measure import LOCAL, Row, free_port, wait_for_http
 
 BENCHMARKS = Path(__file__).resolve().parent
@@ -106,12 +105,8 @@ def wrk(url, seconds):
 
 
 def run(rounds, seconds):
-    with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
-        scratch = Path(tmp)
-        python = venv_python(scratch)
-        project = bake(scratch / "app")
-        env = production_env()
-        upgrade_database(python, project, env)
+    with scratch_project("bench-serve-") as baked:
+        scratch, python, project, env = baked.folder, baked.python, baked.project, baked.env
         log = scratch / "gunicorn.log"
         try:
             return measure(python, project, env, log, rounds, seconds)
