@@ -5,9 +5,11 @@ nginx checks the site, systemd-analyze checks the unit, Gunicorn prints the conf
 would run with, and the Docker client's own rules say what goes into the build context.
 """
 
+import functools
 import itertools
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -35,10 +37,27 @@ def combination_id(answers):
     return f"{answers['database']}-{docker}-{nginx}"
 
 
+@pytest.fixture(scope="module")
+def bake(cookies_session):
+    """Bake once per set of answers; this module's tests only read what a bake holds."""
+    projects = {}
+
+    def bake(**answers):
+        key = tuple(sorted(answers.items()))
+        if key not in projects:
+            result = cookies_session.bake(extra_context=answers)
+            assert result.exit_code == 0, result.exception
+            projects[key] = result.project_path
+        return projects[key]
+
+    return bake
+
+
 def run(command, cwd=None):
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
+@functools.cache
 def compose_config(project, filename):
     """The configuration docker-compose resolves from a file, with .env read and merged."""
     result = run([servers.need("docker-compose"), "-f", filename, "config"], cwd=project)
@@ -192,8 +211,9 @@ def test_nginx_body_limit_is_the_apps(bake, run_in_project):
 
 @pytest.mark.parametrize("answers", WITH_NGINX, ids=combination_id)
 def test_systemd_unit_passes_systemd_analyze(bake, answers, baked_python, tmp_path):
-    """Verified with the project at its own path and the shared venv as its .venv."""
-    project = bake(**answers)
+    """Verified on a copy of the project, with the shared venv as its .venv."""
+    project = tmp_path / SLUG
+    shutil.copytree(bake(**answers), project)
     (project / ".venv").symlink_to(baked_python.parent.parent)
     unit = tmp_path / f"{SLUG}.service"
     text = (project / "deploy" / f"{SLUG}.service").read_text()

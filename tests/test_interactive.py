@@ -16,6 +16,7 @@ import tomllib
 import urllib.request
 
 import pexpect
+import pytest
 
 from conftest import TEMPLATE, clean_env
 from servers import answers_http, free_port, wait_until
@@ -130,6 +131,7 @@ def serve_and_fetch(step, project, env):
         process.wait(15)
 
 
+@pytest.mark.e2e  # runs `flask run`, a real server
 def test_prompts_bake_the_answers_and_the_next_steps_work(tmp_path, baked_python):
     child = spawn_cookiecutter(tmp_path)
     output = answer_prompts(child)

@@ -14,6 +14,7 @@ with one `error:` line and nothing on disk.
 import ast
 import functools
 import json
+import os
 import sys
 import tomllib
 from pathlib import Path
@@ -73,7 +74,8 @@ nasty_answers = answers_of(free_text)
 # A line typed at a terminal cannot hold a line break: Enter ends it.
 typed_answers = answers_of(free_text.map(lambda text: text.replace("\n", " ").replace("\r", " ")))
 PROPERTY_SETTINGS = settings(
-    max_examples=30,
+    # A quick sample before each commit; CI, with time to spare, tries three times as many.
+    max_examples=60 if os.environ.get("CI") else 20,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

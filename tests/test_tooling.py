@@ -101,6 +101,7 @@ def test_workflow_builds_the_image_when_a_dockerfile_exists(bake, use_docker):
     assert (project / "Dockerfile").exists() == use_docker
 
 
+@pytest.mark.e2e  # pip reaches PyPI for the build backend, as on GitHub
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_workflow_test_job_passes_on_a_fresh_checkout(bake, baked_python, tmp_path, database):
     clone = checkout(bake(database=database), tmp_path)
