@@ -27,6 +27,7 @@ COMBINATIONS = [
         ["sqlite", "postgresql"], [True, False], [True, False]
     )
 ]
+DEFAULTS = {"database": "sqlite", "use_docker": True, "use_nginx": True}
 WITH_DOCKER = [answers for answers in COMBINATIONS if answers["use_docker"]]
 WITH_NGINX = [answers for answers in COMBINATIONS if answers["use_nginx"]]
 
@@ -43,7 +44,7 @@ def bake(cookies_session):
     projects = {}
 
     def bake(**answers):
-        key = tuple(sorted(answers.items()))
+        key = tuple(sorted({**DEFAULTS, **answers}.items()))
         if key not in projects:
             result = cookies_session.bake(extra_context=answers)
             assert result.exit_code == 0, result.exception
@@ -59,9 +60,13 @@ def run(command, cwd=None):
 
 @functools.cache
 def compose_config(project, filename):
-    """The configuration docker-compose resolves from a file, with .env read and merged."""
+    """The configuration docker-compose resolves from a file, with .env read and merged.
+
+    Asserts docker-compose accepts the file without a warning. Cached: the compose tests
+    share one xdist worker (group "compose") and so read each file once.
+    """
     result = run([servers.need("docker-compose"), "-f", filename, "config"], cwd=project)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0 and not result.stderr, result.stderr
     return yaml.safe_load(result.stdout)
 
 
@@ -112,15 +117,16 @@ def test_build_context_has_the_app_and_no_secrets_or_tests(bake):
 # Compose ------------------------------------------------------------------------------
 
 
+@pytest.mark.xdist_group("compose")
 @pytest.mark.parametrize("filename", ["compose.yaml", "compose.prod.yaml"])
 @pytest.mark.parametrize("answers", WITH_DOCKER, ids=combination_id)
 def test_compose_file_is_valid(bake, answers, filename):
     project = bake(**answers)
-    result = run([servers.need("docker-compose"), "-f", filename, "config", "-q"], cwd=project)
-    assert result.returncode == 0 and not result.stderr, result.stderr
+    assert compose_config(project, filename)["services"]
     assert "version" not in yaml.safe_load((project / filename).read_text())
 
 
+@pytest.mark.xdist_group("compose")
 @pytest.mark.parametrize("answers", WITH_DOCKER, ids=combination_id)
 def test_production_compose_runs_migrations_then_gunicorn(bake, answers):
     project = bake(**answers)
@@ -149,6 +155,7 @@ def test_production_compose_runs_migrations_then_gunicorn(bake, answers):
     assert "create_all" not in (project / "compose.prod.yaml").read_text()
 
 
+@pytest.mark.xdist_group("compose")
 @pytest.mark.parametrize("use_nginx", [True, False])
 def test_production_database_is_healthy_before_migrations(bake, use_nginx):
     project = bake(database="postgresql", use_nginx=use_nginx)
@@ -160,6 +167,7 @@ def test_production_database_is_healthy_before_migrations(bake, use_nginx):
     assert volume.split(":")[0] in config["volumes"]  # named, so it outlives the container
 
 
+@pytest.mark.xdist_group("compose")
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_production_nginx_serves_the_static_folder_the_site_names(bake, database):
     project = bake(database=database)
@@ -170,6 +178,7 @@ def test_production_nginx_serves_the_static_folder_the_site_names(bake, database
     assert nginx["depends_on"] == {"web": {"condition": "service_started"}}
 
 
+@pytest.mark.xdist_group("compose")
 @pytest.mark.parametrize("answers", WITH_DOCKER, ids=combination_id)
 def test_development_compose_runs_flask_on_the_mounted_source(bake, answers):
     project = bake(**answers)
