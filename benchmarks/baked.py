@@ -1,7 +1,6 @@
 """A freshly baked project, the shared venv that runs it, and a production environment."""
 
 import contextlib
-import os
 import secrets
 import subprocess
 import sys
@@ -10,25 +9,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 TEMPLATE = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(TEMPLATE))
-from tests.conftest import clean_env, ensure_venv  # noqa: E402  (the venv the tests share)
+sys.path.insert(0, str(TEMPLATE / "tests"))
+from conftest import clean_env, ensure_venv  # noqa: E402  (the venv the tests share)
+from cookiecutter_cli import cookiecutter_cli  # noqa: E402
 
 
 def bake(output, **answers):
-    """Bake with the CLI, defaults plus `answers`; a temporary HOME keeps user config out."""
-    home = output / "home"
-    home.mkdir(parents=True)
-    command = [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(output / "out")]
-    command += [str(TEMPLATE), *(f"{key}={value}" for key, value in answers.items())]
-    env = {**os.environ, "HOME": str(home)}
-    subprocess.run(command, env=env, check=True, capture_output=True, timeout=120)
+    """Bake with the CLI, defaults plus `answers`, as a user would (a temporary HOME)."""
+    result = cookiecutter_cli(output / "home", "--no-input", "-o", output / "out", **answers)
+    assert result.returncode == 0, result.stderr
     (project,) = (output / "out").iterdir()
     return project
-
-
-def venv_python(scratch):
-    """The shared venv's python, baked with PostgreSQL as the tests do, so its driver is in too."""
-    return ensure_venv(bake(scratch / "venv-bake", database="postgresql"))
 
 
 def production_env():
@@ -60,7 +51,7 @@ def scratch_project(prefix):
     """A default bake in a temporary folder, migrated and ready to serve in production."""
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         folder = Path(tmp)
-        python = venv_python(folder)
+        python = ensure_venv()
         project = bake(folder / "app")
         env = production_env()
         upgrade_database(python, project, env)

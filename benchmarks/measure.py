@@ -5,7 +5,6 @@ busy machine slows both sides and the ratio still means something.
 """
 
 import operator
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -78,13 +77,6 @@ def markdown(header, lines):
 
     rule = "|" + "|".join("-" * (width + 2) for width in widths) + "|"
     return "\n".join([render(lines[0]), rule, *(render(cells) for cells in lines[1:])])
-
-
-def free_port():
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for_http(url, process, timeout=60):

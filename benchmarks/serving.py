@@ -16,7 +16,9 @@ from pathlib import Path
 from statistics import median
 
 from baked import scratch_project
-from measure import LOCAL, Row, free_port, wait_for_http
+from measure import LOCAL, Row, wait_for_http
+
+from servers import free_port, worker_pids
 
 BENCHMARKS = Path(__file__).resolve().parent
 WORKERS = 2
@@ -54,19 +56,6 @@ def gunicorn(python, project, env, log, app=None):
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
-
-
-def workers(master):
-    """Process ids of the Gunicorn workers: the master's children."""
-    children = []
-    for entry in Path("/proc").iterdir():
-        try:
-            stat = (entry / "stat").read_text()
-        except (OSError, ValueError):
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == master:
-            children.append(int(entry.name))
-    return children
 
 
 def rss_mib(pid):
@@ -122,8 +111,8 @@ def measure(python, project, env, log, rounds, seconds):
     ):
         serve_requests(app_url, PAGES, REQUESTS_PER_WORKER * WORKERS)
         serve_requests(bare_url, ["/"], REQUESTS_PER_WORKER * WORKERS)
-        app_rss = max(rss_mib(pid) for pid in workers(app_master))
-        bare_rss = max(rss_mib(pid) for pid in workers(bare_master))
+        app_rss = max(rss_mib(pid) for pid in worker_pids(app_master))
+        bare_rss = max(rss_mib(pid) for pid in worker_pids(bare_master))
         loads = {"bare": []} | {page: [] for page in PAGES}
         for _ in range(rounds):
             loads["bare"].append(wrk(bare_url + "/", seconds))

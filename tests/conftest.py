@@ -2,14 +2,17 @@
 
 import fcntl
 import hashlib
+import json
 import os
 import subprocess
 import sys
+import tempfile
 import tomllib
 import venv
 from pathlib import Path
 
 import pytest
+import yaml
 
 TEMPLATE = Path(__file__).resolve().parent.parent
 TEMPLATE_PYPROJECT = TEMPLATE / "{{cookiecutter.project_slug}}" / "pyproject.toml"
@@ -32,17 +35,79 @@ def bake(cookies):
     return bake
 
 
-def baked_requirements(project):
-    """The runtime and dev dependencies a baked project declares."""
-    data = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+def default_answers():
+    """The answers --no-input gives to the yes/no and choice questions."""
+    context = json.loads((TEMPLATE / "cookiecutter.json").read_text())
+    return {
+        name: value[0] if isinstance(value, list) else value
+        for name, value in context.items()
+        if isinstance(value, bool | list) and not name.startswith("_")
+    }
+
+
+@pytest.fixture(scope="session")
+def bake_once(cookies_session):
+    """Like `bake`, but one bake per set of answers (defaults included) for the whole session.
+
+    Only for tests that read a project and change nothing in it.
+    """
+    projects = {}
+    defaults = default_answers()
+
+    def bake(**answers):
+        key = tuple(sorted({**defaults, **answers}.items()))
+        if key not in projects:
+            result = cookies_session.bake(extra_context=answers)
+            assert result.exit_code == 0, f"bake failed: {result.exception!r}"
+            projects[key] = result.project_path
+        return projects[key]
+
+    return bake
+
+
+PARSERS = {
+    ".py": lambda text: compile(text, "<baked file>", "exec"),
+    ".toml": tomllib.loads,
+    ".yml": lambda text: list(yaml.safe_load_all(text)),
+    ".yaml": lambda text: list(yaml.safe_load_all(text)),
+    ".json": json.loads,
+}
+
+
+def assert_files_parse(project):
+    """Every Python, TOML, YAML and JSON file of the project is valid in its language."""
+    for path in project.rglob("*"):
+        parse = PARSERS.get(path.suffix)
+        if parse and path.is_file():
+            try:
+                parse(path.read_text())
+            except Exception as error:
+                name = path.relative_to(project)
+                raise AssertionError(f"{name} does not parse: {error}") from error
+
+
+def baked_requirements():
+    """Every runtime and dev dependency a bake can declare: read from a PostgreSQL bake,
+    which adds the database driver to what a SQLite bake needs."""
+    from cookiecutter.main import cookiecutter
+
+    with tempfile.TemporaryDirectory(prefix="venv-bake-") as output:
+        project = cookiecutter(
+            str(TEMPLATE),
+            no_input=True,
+            output_dir=output,
+            extra_context={"database": "postgresql"},
+        )
+        data = tomllib.loads((Path(project) / "pyproject.toml").read_text())["project"]
     return [*data["dependencies"], *data["optional-dependencies"]["dev"]]
 
 
-def ensure_venv(project):
+def ensure_venv():
     """One venv holding every dependency of a baked project, made once for all workers.
 
     Its folder is named after the hash of the template's pyproject.toml, so a change to the
     baked dependencies makes a new one; a lock keeps xdist workers from building it twice.
+    Returns its interpreter.
     """
     digest = hashlib.sha256(TEMPLATE_PYPROJECT.read_bytes()).hexdigest()[:12]
     path = VENV_ROOT / digest
@@ -53,24 +118,15 @@ def ensure_venv(project):
         if not (path / "ready").exists():
             venv.create(path, with_pip=True, clear=True)
             pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-            subprocess.run([*pip, *baked_requirements(project)], check=True)
+            subprocess.run([*pip, *baked_requirements()], check=True)
             (path / "ready").touch()
     return python
 
 
 @pytest.fixture(scope="session")
-def baked_python(tmp_path_factory):
-    """The interpreter of the shared venv; baked with PostgreSQL so its driver is in too."""
-    from cookiecutter.main import cookiecutter
-
-    output = tmp_path_factory.mktemp("venv-bake")
-    project = cookiecutter(
-        str(TEMPLATE),
-        no_input=True,
-        output_dir=str(output),
-        extra_context={"database": "postgresql"},
-    )
-    return ensure_venv(Path(project))
+def baked_python():
+    """The interpreter of the shared venv (the baked package itself is not installed)."""
+    return ensure_venv()
 
 
 def clean_env(**extra):
@@ -101,17 +157,17 @@ def run_in_project(baked_python):
     return run
 
 
-GIT = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com"]
-
-
-def git(cwd, *args):
-    """Run git with a throwaway identity; fail the test if git fails."""
+def git(cwd, *args, check=True):
+    """Run git with a throwaway identity and none of the user's or the system's git config."""
+    identity = ["-c", "user.name=Test", "-c", "user.email=test@example.com"]
     return subprocess.run(
-        [*GIT, "-c", "init.defaultBranch=main", *args],
+        ["git", *identity, "-c", "init.defaultBranch=main", *args],
         cwd=cwd,
-        check=True,
+        env={**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"},
+        check=check,
         capture_output=True,
         text=True,
+        timeout=120,
     )
 
 

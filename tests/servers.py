@@ -87,6 +87,17 @@ def answers_http(url):
         return False
 
 
+def worker_pids(master):
+    """The pids of the processes whose parent is `master`: a Gunicorn master's workers."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            if parent == master:
+                pids.append(int(stat.parent.name))
+    return sorted(pids)
+
+
 def stop_process(process, seconds=15):
     """Ask a process to stop with SIGTERM; kill it if it has not stopped in `seconds`."""
     if process.poll() is not None:

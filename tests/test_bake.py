@@ -1,13 +1,11 @@
 """Every combination of options bakes a complete, clean project whose own tests pass."""
 
 import itertools
-import py_compile
 import tomllib
 
 import pytest
-import yaml
 
-from conftest import TEMPLATE
+from conftest import TEMPLATE, assert_files_parse
 
 SLUG = "my_flask_app"
 TEMPLATE_TREE = TEMPLATE / "{{cookiecutter.project_slug}}"
@@ -59,11 +57,9 @@ def answers(request):
 
 
 @pytest.fixture(scope="module")
-def project(cookies_session, answers):
+def project(bake_once, answers):
     """One bake per combination, shared by the checks below (none of them changes it)."""
-    result = cookies_session.bake(extra_context=answers)
-    assert result.exit_code == 0, result.exception
-    return result.project_path
+    return bake_once(**answers)
 
 
 def test_option_files_exist_in_the_template():
@@ -83,15 +79,8 @@ def test_no_template_markers_left(project):
         assert "cookiecutter" not in text, name
 
 
-def test_python_files_compile(project):
-    for path in project.rglob("*.py"):
-        py_compile.compile(str(path), doraise=True)
-
-
-def test_data_files_parse(project):
-    tomllib.loads((project / "pyproject.toml").read_text())
-    for path in [*project.rglob("*.yaml"), *project.rglob("*.yml")]:
-        yaml.safe_load(path.read_text())
+def test_files_parse(project):
+    assert_files_parse(project)
 
 
 def test_database_driver_only_with_postgresql(project, answers):

@@ -27,7 +27,6 @@ COMBINATIONS = [
         ["sqlite", "postgresql"], [True, False], [True, False]
     )
 ]
-DEFAULTS = {"database": "sqlite", "use_docker": True, "use_nginx": True}
 WITH_DOCKER = [answers for answers in COMBINATIONS if answers["use_docker"]]
 WITH_NGINX = [answers for answers in COMBINATIONS if answers["use_nginx"]]
 
@@ -36,22 +35,6 @@ def combination_id(answers):
     docker = "docker" if answers["use_docker"] else "no-docker"
     nginx = "nginx" if answers["use_nginx"] else "no-nginx"
     return f"{answers['database']}-{docker}-{nginx}"
-
-
-@pytest.fixture(scope="module")
-def bake(cookies_session):
-    """Bake once per set of answers; this module's tests only read what a bake holds."""
-    projects = {}
-
-    def bake(**answers):
-        key = tuple(sorted({**DEFAULTS, **answers}.items()))
-        if key not in projects:
-            result = cookies_session.bake(extra_context=answers)
-            assert result.exit_code == 0, result.exception
-            projects[key] = result.project_path
-        return projects[key]
-
-    return bake
 
 
 def run(command, cwd=None):
@@ -88,16 +71,16 @@ def hadolint():
 
 @pytest.mark.parametrize("python_version", ["3.11", "3.12", "3.13"])
 @pytest.mark.parametrize("answers", WITH_DOCKER, ids=combination_id)
-def test_dockerfile_passes_hadolint_without_warnings(bake, answers, python_version):
-    project = bake(**answers, python_version=python_version)
+def test_dockerfile_passes_hadolint_without_warnings(bake_once, answers, python_version):
+    project = bake_once(**answers, python_version=python_version)
     result = run([hadolint(), "Dockerfile"], cwd=project)
     assert result.returncode == 0 and not result.stdout.strip(), result.stdout
     assert f"ARG PYTHON_VERSION={python_version}\n" in (project / "Dockerfile").read_text()
 
 
-def test_build_context_has_the_app_and_no_secrets_or_tests(bake):
+def test_build_context_has_the_app_and_no_secrets_or_tests(bake_once):
     """Asks the Docker client library (docker-compose's) which files a build would send."""
-    project = bake()
+    project = bake_once()
     docker_python = "/usr/bin/python3"
     script = (
         "from docker.utils.build import exclude_paths; "
@@ -120,16 +103,16 @@ def test_build_context_has_the_app_and_no_secrets_or_tests(bake):
 @pytest.mark.xdist_group("compose")
 @pytest.mark.parametrize("filename", ["compose.yaml", "compose.prod.yaml"])
 @pytest.mark.parametrize("answers", WITH_DOCKER, ids=combination_id)
-def test_compose_file_is_valid(bake, answers, filename):
-    project = bake(**answers)
+def test_compose_file_is_valid(bake_once, answers, filename):
+    project = bake_once(**answers)
     assert compose_config(project, filename)["services"]
     assert "version" not in yaml.safe_load((project / filename).read_text())
 
 
 @pytest.mark.xdist_group("compose")
 @pytest.mark.parametrize("answers", WITH_DOCKER, ids=combination_id)
-def test_production_compose_runs_migrations_then_gunicorn(bake, answers):
-    project = bake(**answers)
+def test_production_compose_runs_migrations_then_gunicorn(bake_once, answers):
+    project = bake_once(**answers)
     services = compose_config(project, "compose.prod.yaml")["services"]
     postgres = answers["database"] == "postgresql"
     expected = {"migrate", "web"} | ({"nginx"} if answers["use_nginx"] else set())
@@ -157,8 +140,8 @@ def test_production_compose_runs_migrations_then_gunicorn(bake, answers):
 
 @pytest.mark.xdist_group("compose")
 @pytest.mark.parametrize("use_nginx", [True, False])
-def test_production_database_is_healthy_before_migrations(bake, use_nginx):
-    project = bake(database="postgresql", use_nginx=use_nginx)
+def test_production_database_is_healthy_before_migrations(bake_once, use_nginx):
+    project = bake_once(database="postgresql", use_nginx=use_nginx)
     config = compose_config(project, "compose.prod.yaml")
     db = config["services"]["db"]
     assert "pg_isready" in " ".join(db["healthcheck"]["test"])
@@ -169,8 +152,8 @@ def test_production_database_is_healthy_before_migrations(bake, use_nginx):
 
 @pytest.mark.xdist_group("compose")
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
-def test_production_nginx_serves_the_static_folder_the_site_names(bake, database):
-    project = bake(database=database)
+def test_production_nginx_serves_the_static_folder_the_site_names(bake_once, database):
+    project = bake_once(database=database)
     nginx = compose_config(project, "compose.prod.yaml")["services"]["nginx"]
     mounts = {volume.split(":")[0]: volume.split(":")[1] for volume in nginx["volumes"]}
     assert mounts[str(project / "nginx" / f"{SLUG}.conf")] == "/etc/nginx/conf.d/default.conf"
@@ -180,8 +163,8 @@ def test_production_nginx_serves_the_static_folder_the_site_names(bake, database
 
 @pytest.mark.xdist_group("compose")
 @pytest.mark.parametrize("answers", WITH_DOCKER, ids=combination_id)
-def test_development_compose_runs_flask_on_the_mounted_source(bake, answers):
-    project = bake(**answers)
+def test_development_compose_runs_flask_on_the_mounted_source(bake_once, answers):
+    project = bake_once(**answers)
     services = compose_config(project, "compose.yaml")["services"]
     web = services["web"]
     assert "flask run --debug" in " ".join(web["command"])
@@ -199,16 +182,16 @@ def test_development_compose_runs_flask_on_the_mounted_source(bake, answers):
 
 
 @pytest.mark.parametrize("answers", WITH_NGINX, ids=combination_id)
-def test_nginx_accepts_the_site(bake, answers, tmp_path):
-    project = bake(**answers)
+def test_nginx_accepts_the_site(bake_once, answers, tmp_path):
+    project = bake_once(**answers)
     conf = servers.write_nginx_files(project, tmp_path, servers.free_port(), ["127.0.0.1:8000"])
     result = run([*servers.nginx_command(conf), "-t"])
     assert result.returncode == 0, result.stdout + result.stderr
     assert "[warn]" not in result.stdout + result.stderr
 
 
-def test_nginx_body_limit_is_the_apps(bake, run_in_project):
-    project = bake()
+def test_nginx_body_limit_is_the_apps(bake_once, run_in_project):
+    project = bake_once()
     site = (project / "nginx" / f"{SLUG}.conf").read_text()
     (megabytes,) = re.findall(r"client_max_body_size (\d+)m;", site)
     script = f"from {SLUG} import create_app; app = create_app('testing')"
@@ -219,10 +202,10 @@ def test_nginx_body_limit_is_the_apps(bake, run_in_project):
 
 
 @pytest.mark.parametrize("answers", WITH_NGINX, ids=combination_id)
-def test_systemd_unit_passes_systemd_analyze(bake, answers, baked_python, tmp_path):
+def test_systemd_unit_passes_systemd_analyze(bake_once, answers, baked_python, tmp_path):
     """Verified on a copy of the project, with the shared venv as its .venv."""
     project = tmp_path / SLUG
-    shutil.copytree(bake(**answers), project)
+    shutil.copytree(bake_once(**answers), project)
     (project / ".venv").symlink_to(baked_python.parent.parent)
     unit = tmp_path / f"{SLUG}.service"
     text = (project / "deploy" / f"{SLUG}.service").read_text()
@@ -247,15 +230,15 @@ def gunicorn_settings(project, run_in_project, **env):
     return dict(re.findall(r"^(\w+) += (.*)$", result.stdout, re.MULTILINE))
 
 
-def test_gunicorn_serves_the_app_on_loopback_with_logs_on_stdout(bake, run_in_project):
-    settings = gunicorn_settings(bake(), run_in_project)
+def test_gunicorn_serves_the_app_on_loopback_with_logs_on_stdout(bake_once, run_in_project):
+    settings = gunicorn_settings(bake_once(), run_in_project)
     assert settings["wsgi_app"] == f"{SLUG}:create_app()"
     assert settings["bind"] == "['127.0.0.1:8000']"
     assert settings["accesslog"] == settings["errorlog"] == "-"
     assert int(settings["graceful_timeout"]) < int(settings["timeout"])
 
 
-def test_gunicorn_bind_and_workers_come_from_the_environment(bake, run_in_project):
+def test_gunicorn_bind_and_workers_come_from_the_environment(bake_once, run_in_project):
     env = {"GUNICORN_BIND": "0.0.0.0:9000", "GUNICORN_WORKERS": "3"}
-    settings = gunicorn_settings(bake(), run_in_project, **env)
+    settings = gunicorn_settings(bake_once(), run_in_project, **env)
     assert (settings["bind"], settings["workers"]) == ("['0.0.0.0:9000']", "3")

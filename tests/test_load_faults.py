@@ -5,7 +5,6 @@ connections through nginx to Gunicorn (4 sync workers) while a test kills a work
 Gunicorn or restarts PostgreSQL. Each run prints its figures; `pytest -s` shows them.
 """
 
-import contextlib
 import os
 import secrets
 import signal
@@ -109,24 +108,6 @@ def run_wrk(url, paths, seconds, script, connections=CONNECTIONS):
     return finish_wrk(start_wrk(url, paths, seconds, script, connections), seconds)
 
 
-def worker_pids(master):
-    """The pids of the processes whose parent is `master`: Gunicorn's workers."""
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError):
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            if parent == master:
-                pids.append(int(stat.parent.name))
-    return sorted(pids)
-
-
-def wait_for(condition, what, seconds=15):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
 def get(url):
     """(status, seconds taken) of a GET; error statuses are answers too."""
     started = time.monotonic()
@@ -182,7 +163,7 @@ def test_load_through_nginx_gives_no_errors(stack):
 
 def test_a_killed_worker_is_replaced_and_the_service_keeps_answering(stack):
     master = stack.gunicorn.process.pid
-    before = worker_pids(master)
+    before = servers.worker_pids(master)
     assert len(before) == WORKERS
     run = start_wrk(stack.nginx.url, PAGES, 6, stack.script)
     time.sleep(2)
@@ -190,8 +171,10 @@ def test_a_killed_worker_is_replaced_and_the_service_keeps_answering(stack):
     load = finish_wrk(run, 6)
     load.report("SIGKILL to one of 4 workers during 6 s of load")
     print(f"failed requests: {load.failed}")
-    wait_for(lambda: len(worker_pids(master)) == WORKERS, "the master to replace the worker")
-    assert before[0] not in worker_pids(master)
+    servers.wait_until(
+        lambda: len(servers.worker_pids(master)) == WORKERS, "the master to replace the worker"
+    )
+    assert before[0] not in servers.worker_pids(master)
     assert stack.gunicorn.process.poll() is None
     # A sync worker serves one request at a time: at most that one can be lost.
     assert load.failed <= 1
@@ -210,9 +193,11 @@ def test_sigterm_to_the_master_lets_the_request_in_flight_finish(stack, database
     held = "relation = '\"user\"'::regclass AND mode = 'AccessExclusiveLock' AND granted"
     with ThreadPoolExecutor(2) as pool:
         holder = pool.submit(database.server.psql, hold, SLUG)
-        wait_for(lambda: lock_count(database.server, held) == 1, "the lock")
+        servers.wait_until(lambda: lock_count(database.server, held) == 1, "the lock")
         in_flight = pool.submit(get, f"{stack.nginx.url}/users/1")
-        wait_for(lambda: lock_count(database.server, "NOT granted") == 1, "the request to wait")
+        servers.wait_until(
+            lambda: lock_count(database.server, "NOT granted") == 1, "the request to wait"
+        )
         assert not in_flight.done()
         signalled = time.monotonic()
         stack.gunicorn.process.send_signal(signal.SIGTERM)

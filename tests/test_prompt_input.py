@@ -22,7 +22,6 @@ from unittest import mock
 
 import pexpect
 import pytest
-import yaml
 from cookiecutter.exceptions import FailedHookException, UndefinedVariableInTemplate
 from cookiecutter.main import cookiecutter
 from hypothesis import HealthCheck, event, example, given, settings
@@ -30,7 +29,7 @@ from hypothesis import strategies as st
 from jinja2 import TemplateSyntaxError
 from rich.prompt import PromptBase
 
-from conftest import TEMPLATE
+from conftest import TEMPLATE, assert_files_parse
 from cookiecutter_cli import cookiecutter_cli, leftovers, replay_file
 
 FREE_TEXT = ["project_name", "description", "author_name", "email"]
@@ -115,27 +114,6 @@ def app_name(project):
         if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "APP_NAME":
             return ast.literal_eval(node.value)
     raise AssertionError("config.py sets no APP_NAME")
-
-
-PARSERS = {
-    ".py": lambda text: compile(text, "<baked file>", "exec"),
-    ".toml": tomllib.loads,
-    ".yml": lambda text: list(yaml.safe_load_all(text)),
-    ".yaml": lambda text: list(yaml.safe_load_all(text)),
-    ".json": json.loads,
-}
-
-
-def assert_files_parse(project):
-    """Every Python, TOML, YAML and JSON file of the project is valid in its language."""
-    for path in project.rglob("*"):
-        parse = PARSERS.get(path.suffix)
-        if parse and path.is_file():
-            try:
-                parse(path.read_text())
-            except Exception as error:
-                name = path.relative_to(project)
-                raise AssertionError(f"{name} does not parse: {error}") from error
 
 
 def assert_answers_round_trip(project, answers):
