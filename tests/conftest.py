@@ -138,6 +138,20 @@ def clean_env(**extra):
     return env
 
 
+def activated_env(baked_python, project, **extra):
+    """A baked project's environment as with the shared venv activated and the project installed.
+
+    PYTHONPATH stands in for `pip install -e .`, which puts the project folder on sys.path.
+    """
+    venv_bin = baked_python.parent
+    return clean_env(
+        PATH=f"{venv_bin}{os.pathsep}{os.environ['PATH']}",
+        VIRTUAL_ENV=str(venv_bin.parent),
+        PYTHONPATH=str(project),
+        **extra,
+    )
+
+
 @pytest.fixture
 def run_in_project(baked_python):
     """Run a command of the shared venv (python, flask, ruff, ...) inside a baked project."""

@@ -18,7 +18,7 @@ import urllib.request
 import pexpect
 import pytest
 
-from conftest import TEMPLATE, clean_env
+from conftest import TEMPLATE, activated_env, clean_env
 from servers import answers_http, free_port, wait_until
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -100,16 +100,6 @@ def next_steps(output):
     return [step for step in steps if not step.startswith("#")]
 
 
-def venv_env(baked_python, project, **extra):
-    """The baked project's environment with the shared venv first on PATH.
-
-    PYTHONPATH stands in for `pip install -e .`, which puts the project folder on sys.path.
-    """
-    venv_bin = baked_python.parent
-    path = f"{venv_bin}{os.pathsep}{os.environ['PATH']}"
-    return clean_env(PATH=path, VIRTUAL_ENV=str(venv_bin.parent), PYTHONPATH=str(project), **extra)
-
-
 def serve_and_fetch(step, project, env):
     """Run a `flask run` step on a free port until it answers; return the home page."""
     port = free_port()
@@ -158,7 +148,7 @@ def test_prompts_bake_the_answers_and_the_next_steps_work(tmp_path, baked_python
     # Setting up the environment is left to the person; the shared venv stands in for it.
     install = steps.index("pip install -e '.[dev]'")
     assert "dev" in pyproject["optional-dependencies"]
-    env = venv_env(baked_python, project)
+    env = activated_env(baked_python, project)
     for step in steps[install + 1 :]:
         if step == "flask run":
             assert "Tea Shop" in serve_and_fetch(step, project, env)

@@ -4,7 +4,6 @@ GitHub runs the workflow on a fresh checkout, so the steps here run on a git clo
 baked project (no .env, nothing ignored) with the shared venv's commands first on PATH.
 """
 
-import os
 import re
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from importlib.metadata import version
 import pytest
 import yaml
 
-from conftest import clean_env, git
+from conftest import activated_env, git
 
 WORKFLOW = ".github/workflows/ci.yml"
 DEPENDABOT = ".github/dependabot.yml"
@@ -39,16 +38,8 @@ def run_steps(job):
 
 
 def run_like_github(command, cwd, baked_python):
-    """A run step as GitHub's bash runs it, with the shared venv activated.
-
-    PYTHONPATH stands in for the editable install, which puts the project folder on sys.path.
-    """
-    venv_bin = baked_python.parent
-    env = clean_env(
-        PATH=f"{venv_bin}{os.pathsep}{os.environ['PATH']}",
-        VIRTUAL_ENV=str(venv_bin.parent),
-        PYTHONPATH=str(cwd),
-    )
+    """A run step as GitHub's bash runs it, with the shared venv activated."""
+    env = activated_env(baked_python, cwd)
     return subprocess.run(
         ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", command],
         cwd=cwd,

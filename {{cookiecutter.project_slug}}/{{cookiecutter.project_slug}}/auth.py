@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db, limiter
 from .forms import LoginForm, RegisterForm
@@ -17,7 +17,7 @@ bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 @functools.cache
 def unknown_user_hash(method):
-    """Checked against when the username is unknown, so both failures take the same time."""
+    """Checked when the username is unknown, so both failures take the same time."""
     return generate_password_hash("not a real password", method=method)
 
 
@@ -47,7 +47,7 @@ def login():
         user = db.session.scalar(select(User).filter_by(username=form.username.data))
         if user is None:
             method = current_app.config["HASH_METHOD"]
-            User(password_hash=unknown_user_hash(method)).check_password(form.password.data)
+            check_password_hash(unknown_user_hash(method), form.password.data)
         elif user.check_password(form.password.data):
             login_user(user, remember=form.remember.data)
             return redirect(safe_next(request.args.get("next")))
