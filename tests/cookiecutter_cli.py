@@ -1,9 +1,11 @@
 """Run the real `cookiecutter` command on this template, as a user would, in a sandbox.
 
-The command gets its own HOME (so its config and replay folder are fresh) and its own TMPDIR
-(cookiecutter leaves the rendered hook scripts there), both inside `home`.
+The command gets its own HOME, config file, replay folder and template clones (so the user's
+are neither read nor written) and its own TMPDIR (cookiecutter leaves the rendered hook
+scripts there), all inside `home`.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -12,11 +14,21 @@ from pathlib import Path
 from conftest import TEMPLATE
 
 
-def cookiecutter_cli(home, *options, **answers):
-    """`cookiecutter OPTIONS TEMPLATE key=value...`; returns the CompletedProcess (text)."""
+def sandbox(home):
+    """Environment variables that keep cookiecutter (and cruft) inside `home`."""
     home = Path(home)
     (home / "tmp").mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "HOME": str(home), "TMPDIR": str(home / "tmp"), "NO_COLOR": "1"}
+    config = home / "cookiecutter.yaml"
+    config.write_text(
+        f"cookiecutters_dir: {json.dumps(str(home / 'templates'))}\n"
+        f"replay_dir: {json.dumps(str(replay_file(home).parent))}\n"
+    )
+    return {"HOME": str(home), "TMPDIR": str(home / "tmp"), "COOKIECUTTER_CONFIG": str(config)}
+
+
+def cookiecutter_cli(home, *options, **answers):
+    """`cookiecutter OPTIONS TEMPLATE key=value...`; returns the CompletedProcess (text)."""
+    env = {**os.environ, **sandbox(home), "NO_COLOR": "1"}
     extra = [f"{name}={value}" for name, value in answers.items()]
     return subprocess.run(
         [sys.executable, "-m", "cookiecutter", *options, str(TEMPLATE), *extra],

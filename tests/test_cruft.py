@@ -15,6 +15,7 @@ import sys
 import pytest
 
 from conftest import TEMPLATE, clean_env, git
+from cookiecutter_cli import sandbox
 
 BAKED = "{{cookiecutter.project_slug}}"
 TEMPLATE_FILES = ["cookiecutter.json", "local_extensions.py", "hooks", BAKED]
@@ -28,11 +29,7 @@ def commit_all(repo, message):
 @pytest.fixture
 def cruft(tmp_path):
     """Run the cruft command with a throwaway home, so no user config is read or written."""
-    home = tmp_path / "home"
-    home.mkdir()
-    config = home / "cookiecutter.yaml"
-    config.write_text(f"cookiecutters_dir: {home / 'templates'}\nreplay_dir: {home / 'replay'}\n")
-    env = clean_env(HOME=str(home), COOKIECUTTER_CONFIG=str(config))
+    env = clean_env(**sandbox(tmp_path / "home"))
 
     def run(*args, cwd=tmp_path):
         return subprocess.run(

@@ -19,6 +19,7 @@ import pexpect
 import pytest
 
 from conftest import TEMPLATE, activated_env, clean_env
+from cookiecutter_cli import replay_file, sandbox
 from servers import answers_http, free_port, wait_until
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -62,11 +63,7 @@ def keys_for(name, default):
 
 def spawn_cookiecutter(tmp_path):
     """cookiecutter in a real terminal, with its config, replay and clones kept in tmp_path."""
-    home = tmp_path / "home"
-    home.mkdir()
-    config = home / "cookiecutter.yaml"
-    config.write_text(f"cookiecutters_dir: {home / 'templates'}\nreplay_dir: {home / 'replay'}\n")
-    env = clean_env(HOME=str(home), COOKIECUTTER_CONFIG=str(config), TERM="xterm-256color")
+    env = clean_env(**sandbox(tmp_path / "home"), TERM="xterm-256color")
     command = ["-m", "cookiecutter", str(TEMPLATE), "--output-dir", str(tmp_path / "out")]
     return pexpect.spawn(
         sys.executable, command, env=env, encoding="utf-8", timeout=30, dimensions=(50, 160)
@@ -137,7 +134,7 @@ def test_prompts_bake_the_answers_and_the_next_steps_work(tmp_path, baked_python
     assert (project / ".env").stat().st_mode & 0o777 == 0o600
     assert "Wrote .env" in output
     assert not (tmp_path / "home" / ".cookiecutterrc").exists()
-    assert (tmp_path / "home" / "replay").is_dir()  # the replay went where the config says
+    assert replay_file(tmp_path / "home").is_file()  # the replay went where the config says
 
     cd, *steps = next_steps(output)
     assert {"flask db upgrade", "flask run", "pytest"} <= set(steps)

@@ -30,7 +30,7 @@ from jinja2 import TemplateSyntaxError
 from rich.prompt import PromptBase
 
 from conftest import TEMPLATE, assert_files_parse
-from cookiecutter_cli import cookiecutter_cli, leftovers, replay_file
+from cookiecutter_cli import cookiecutter_cli, leftovers, replay_file, sandbox
 
 FREE_TEXT = ["project_name", "description", "author_name", "email"]
 CONTEXT = json.loads((TEMPLATE / "cookiecutter.json").read_text())
@@ -87,14 +87,8 @@ def bake_in_process(folder, answers, typed):
     (an empty line takes the default); the others are extra context with --no-input.
     The replay file lands in `folder`/home as it would in a user's home.
     """
-    home = folder / "home"
-    home.mkdir(parents=True)
-    config = home / "config.yaml"
-    config.write_text(
-        f"cookiecutters_dir: {json.dumps(str(home / 'cookiecutters'))}\n"
-        f"replay_dir: {json.dumps(str(replay_file(home).parent))}\n"
-    )
-    options = {"output_dir": str(folder / "out"), "config_file": str(config)}
+    config = sandbox(folder / "home")["COOKIECUTTER_CONFIG"]
+    options = {"output_dir": str(folder / "out"), "config_file": config}
     if not typed:
         return Path(cookiecutter(str(TEMPLATE), no_input=True, extra_context=answers, **options))
     lines = [answers.get(name, "") for name in PROMPT_ORDER]
