@@ -70,7 +70,7 @@ def py_spy():
     beside = Path(sys.executable).parent / "py-spy"  # a pyenv shim on PATH may pick another Python
     found = str(beside) if beside.exists() else shutil.which("py-spy")
     if not found:
-        sys.exit("--profile needs py-spy: python3 -m pip install -r requirements.txt")
+        sys.exit("--profile needs py-spy: pip install -r requirements-test.txt")
     return found
 
 

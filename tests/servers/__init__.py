@@ -1,0 +1,35 @@
+"""Real servers on loopback for end-to-end tests, one module per server.
+
+Each server is a context manager that starts it on a free 127.0.0.1 port, waits until it
+answers, and stops it and removes its files on the way out, also when the test fails (then
+its log is printed, so pytest shows it with the failure). A missing program skips the test
+with the reason; under CI (env CI set) conftest turns that skip into a failure.
+Shared process helpers live in `process`; add a new server as a module of its own.
+"""
+
+from .gunicorn import gunicorn
+from .nginx import (
+    BAKED_LISTEN,
+    BAKED_UPSTREAM,
+    main_config,
+    nginx,
+    nginx_command,
+    site_config,
+    write_nginx_files,
+)
+from .postgres import Postgres, PostgresProject, postgres, postgres_bin, postgres_project
+from .process import (
+    SBIN,
+    STARTUP_SECONDS,
+    Server,
+    accepts_connections,
+    answers_http,
+    free_port,
+    missing,
+    need,
+    read,
+    show_log_on_failure,
+    stop_process,
+    wait_until,
+    worker_pids,
+)
