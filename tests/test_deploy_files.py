@@ -90,7 +90,7 @@ def test_build_context_has_the_app_and_no_secrets_or_tests(bake_once):
     if result.returncode != 0:
         servers.missing(f"the docker Python library (Debian's python3-docker): {result.stderr}")
     context = set(result.stdout.split())
-    needed = {"pyproject.toml", "README.md", "LICENSE", "gunicorn.conf.py", "migrations/env.py"}
+    needed = {"pyproject.toml", "uv.lock", "gunicorn.conf.py", "migrations/env.py"}
     assert needed | {f"{SLUG}/__init__.py", f"{SLUG}/static/style.css"} <= context
     assert ".env" in {path.name for path in project.iterdir()}
     leaks = {path for path in context if path == ".env" or path.startswith(("tests", "instance"))}
