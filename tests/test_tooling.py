@@ -12,7 +12,7 @@ from importlib.metadata import version
 import pytest
 import yaml
 
-from conftest import git, uv_env
+from conftest import clean_env, git, uv_env
 
 WORKFLOW = ".github/workflows/ci.yml"
 DEPENDABOT = ".github/dependabot.yml"
@@ -100,6 +100,18 @@ def test_workflow_test_job_passes_on_a_fresh_checkout(bake, tmp_path, database):
         assert result.returncode == 0, f"{command}\n{result.stdout}{result.stderr}"
     assert (clone / ".venv" / "bin" / "pytest").exists()  # the tests ran from the lock's venv
     assert "passed" in result.stdout
+
+
+@pytest.mark.e2e  # pip reaches PyPI for the build backend
+def test_plain_pip_install_still_works_without_uv(bake, baked_python):
+    """The README's other way in: pip reads pyproject.toml alone and ignores uv.lock."""
+    project = bake(database="postgresql")
+    command = [str(baked_python), "-m", "pip", "install", "--dry-run", "-q", "-e", ".[dev]"]
+    result = subprocess.run(
+        command, cwd=project, env=clean_env(), capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "pip install -e '.[dev]'" in readme_commands((project / "README.md").read_text())
 
 
 def readme_commands(readme):
