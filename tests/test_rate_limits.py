@@ -205,6 +205,26 @@ def test_behind_a_load_balancer_each_client_keeps_its_own_counter(balanced_site)
     assert allowed([second.log_in_wrongly() for _ in range(LIMIT + 2)]) == LIMIT
 
 
+def test_logins_stay_limited_and_answered_while_redis_is_down(project, baked_python, tmp_path):
+    """Each worker counts in its own memory until Redis is back: no 500, still a limit."""
+    with (
+        servers.redis() as redis,
+        behind_nginx(
+            project,
+            baked_python,
+            tmp_path,
+            workers=1,
+            TRUSTED_PROXIES="1",
+            RATELIMIT_STORAGE_URI=redis.uri,
+        ) as site,
+    ):
+        visitor = Visitor(site.url, "127.0.0.9")
+        assert visitor.log_in_wrongly() == 200
+        redis.stop()
+        statuses = [visitor.log_in_wrongly() for _ in range(LIMIT + 5)]
+    assert statuses == [200] * LIMIT + [429] * 5  # the one worker's fresh count in memory
+
+
 def test_gunicorn_warns_at_start_when_workers_count_apart(project, baked_python, tmp_path):
     env = production_env(project, tmp_path)
     migrate(project, baked_python, env)
