@@ -21,7 +21,8 @@ import pytest
 import servers
 from conftest import clean_env
 
-pytestmark = pytest.mark.e2e
+# One xdist worker runs them all, so the module's servers start once.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("rate_limits")]
 
 LIMIT = 10  # Config.LOGIN_RATE_LIMIT, checked against the baked config below
 ATTEMPTS = 25  # more than twice the limit, so counting in each of 4 workers apart would show
