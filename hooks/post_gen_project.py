@@ -1,4 +1,5 @@
-"""Finish the baked project: prune files of options not chosen, write .env, print next steps.
+"""Finish the baked project: prune files of options not chosen, put the uv lockfile in place,
+write .env, print next steps.
 
 Secrets are made here at run time with `secrets`, never rendered into this file: cookiecutter
 leaves the rendered hook in a temporary folder and saves the answers in its replay file.
@@ -6,6 +7,7 @@ leaves the rendered hook in a temporary folder and saves the answers in its repl
 
 import json
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -15,6 +17,10 @@ ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
 
 DOCKER_FILES = ["Dockerfile", ".dockerignore", "compose.yaml", "compose.prod.yaml"]
 NGINX_FILES = ["nginx", "deploy"]
+
+# scripts/relock.py makes every lock in locks/ from a bake named my_flask_app 0.1.0; only this
+# entry, the project's own, differs from one bake to another.
+LOCKED_PROJECT = 'name = "my-flask-app"\nversion = "0.1.0"\nsource = { editable = "." }\n'
 
 
 def remove(path):
@@ -37,6 +43,30 @@ def prune(project, answers):
     if licence != "none":
         (project / "licenses" / f"{licence}.txt").replace(project / "LICENSE")
     remove(project / "licenses")
+
+
+def lock_fits(name, answers):
+    """True when a lock named like `database=sqlite,use_api=true` was made for these answers."""
+    pairs = (pair.split("=", 1) for pair in name.split(","))
+    return all(str(answers.get(option)).lower() == value for option, value in pairs)
+
+
+def install_lock(project, answers):
+    """Move the lock made for the chosen options to uv.lock, under the project's own name.
+
+    The lock is ready-made so a bake needs no network; uv normalizes the name (my_app: my-app).
+    """
+    folder = project / "locks"
+    fitting = [path for path in folder.glob("*.lock") if lock_fits(path.stem, answers)]
+    if len(fitting) != 1:
+        raise SystemExit(f"error: the template has {len(fitting)} lockfiles for these answers")
+    text = fitting[0].read_text()
+    if LOCKED_PROJECT not in text:
+        raise SystemExit(f"error: {fitting[0].name} has no entry for the project")
+    name = re.sub(r"[-_.]+", "-", answers["project_slug"])
+    entry = LOCKED_PROJECT.replace("my-flask-app", name).replace("0.1.0", answers["version"])
+    (project / "uv.lock").write_text(text.replace(LOCKED_PROJECT, entry, 1))
+    remove(folder)
 
 
 def env_lines(answers):
@@ -100,6 +130,7 @@ def next_steps(project, answers, wrote_env):
 def main():
     project = Path.cwd()
     prune(project, ANSWERS)
+    install_lock(project, ANSWERS)
     wrote_env = write_env(project, ANSWERS)
     print(next_steps(project, ANSWERS, wrote_env))
 

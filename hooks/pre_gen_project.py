@@ -27,7 +27,7 @@ SLUG_MAX_LENGTH = 64
 TAKEN_NAMES = {
     "alembic", "click", "dotenv", "flask", "flask_limiter", "flask_login", "flask_migrate",
     "flask_sqlalchemy", "flask_wtf", "gunicorn", "itsdangerous", "jinja2", "limits",
-    "markupsafe", "migrations", "psycopg", "pytest", "sqlalchemy", "tests", "werkzeug",
+    "markupsafe", "migrations", "psycopg", "pytest", "redis", "sqlalchemy", "tests", "werkzeug",
     "wtforms", "instance", "nginx", "deploy", "test",
 }  # fmt: skip
 

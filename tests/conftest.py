@@ -138,6 +138,22 @@ def clean_env(**extra):
     return env
 
 
+def uv_env(**extra):
+    """The environment for uv in a baked project: the PyPI package's uv first on PATH, this
+    interpreter (any 3.11+ runs a bake) and never a downloaded Python, which the bake's
+    .python-version could otherwise ask for and which cannot be had offline."""
+    from uv import find_uv_bin
+
+    env = clean_env(
+        PATH=f"{Path(find_uv_bin()).parent}{os.pathsep}{os.environ['PATH']}",
+        UV_PYTHON=sys.executable,
+        UV_PYTHON_DOWNLOADS="never",
+        **extra,
+    )
+    env.pop("VIRTUAL_ENV", None)  # uv would warn that it is not the project's .venv
+    return env
+
+
 def activated_env(baked_python, project, **extra):
     """A baked project's environment as with the shared venv activated and the project installed.
 

@@ -41,7 +41,8 @@ def expected_files(answers):
     files = {
         name.replace("{{cookiecutter.project_slug}}", SLUG) for name in files_in(TEMPLATE_TREE)
     }
-    files = {name for name in files if not name.startswith("licenses/")} | {".env"}
+    files = {name for name in files if not name.startswith(("licenses/", "locks/"))}
+    files |= {".env", "uv.lock"}
     if answers.get("open_source_license", "MIT") != "none":
         files.add("LICENSE")
     if not answers.get("use_docker", True):

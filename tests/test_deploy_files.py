@@ -90,7 +90,7 @@ def test_build_context_has_the_app_and_no_secrets_or_tests(bake_once):
     if result.returncode != 0:
         servers.missing(f"the docker Python library (Debian's python3-docker): {result.stderr}")
     context = set(result.stdout.split())
-    needed = {"pyproject.toml", "README.md", "LICENSE", "gunicorn.conf.py", "migrations/env.py"}
+    needed = {"pyproject.toml", "uv.lock", "gunicorn.conf.py", "migrations/env.py"}
     assert needed | {f"{SLUG}/__init__.py", f"{SLUG}/static/style.css"} <= context
     assert ".env" in {path.name for path in project.iterdir()}
     leaks = {path for path in context if path == ".env" or path.startswith(("tests", "instance"))}
@@ -115,7 +115,7 @@ def test_production_compose_runs_migrations_then_gunicorn(bake_once, answers):
     project = bake_once(**answers)
     services = compose_config(project, "compose.prod.yaml")["services"]
     postgres = answers["database"] == "postgresql"
-    expected = {"migrate", "web"} | ({"nginx"} if answers["use_nginx"] else set())
+    expected = {"migrate", "web", "redis"} | ({"nginx"} if answers["use_nginx"] else set())
     assert set(services) == expected | ({"db"} if postgres else set())
 
     for name in ["migrate", "web"]:
@@ -123,11 +123,13 @@ def test_production_compose_runs_migrations_then_gunicorn(bake_once, answers):
         assert len(env["SECRET_KEY"]) == 64  # from .env
         assert (env["APP_CONFIG"], env["FLASK_DEBUG"]) == ("production", "0")  # over .env's
         assert env.get("TRUSTED_PROXIES") == ("1" if answers["use_nginx"] else None)
+        assert env["RATELIMIT_STORAGE_URI"] == "redis://redis:6379/0"
         if postgres:
             assert "@db:5432/" in env["DATABASE_URL"]
     assert services["migrate"]["command"] == ["flask", "db", "upgrade"]
     assert services["web"]["depends_on"] == {
-        "migrate": {"condition": "service_completed_successfully"}
+        "migrate": {"condition": "service_completed_successfully"},
+        "redis": {"condition": "service_healthy"},
     }
     assert "command" not in services["web"]  # the image's: gunicorn
     if answers["use_nginx"]:
@@ -136,6 +138,17 @@ def test_production_compose_runs_migrations_then_gunicorn(bake_once, answers):
     if not postgres:
         assert services["web"]["volumes"] == services["migrate"]["volumes"]  # one SQLite file
     assert "create_all" not in (project / "compose.prod.yaml").read_text()
+
+
+@pytest.mark.xdist_group("compose")
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_production_redis_is_private_and_checked_with_a_ping(bake_once, database):
+    project = bake_once(database=database)
+    redis = compose_config(project, "compose.prod.yaml")["services"]["redis"]
+    assert redis["image"] == "redis:7-alpine"
+    assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    assert "ports" not in redis  # only the app's containers reach it
+    assert "volumes" not in redis  # counters for a minute: nothing worth keeping
 
 
 @pytest.mark.xdist_group("compose")

@@ -25,6 +25,7 @@ BAD_SLUGS = {
     "stdlib-email": ("email", "would shadow the standard library module 'email'"),
     "dependency": ("flask", "would shadow a package the project uses"),
     "dependency-sqlalchemy": ("sqlalchemy", "would shadow a package the project uses"),
+    "dependency-redis": ("redis", "would shadow a package the project uses"),
     "project-folder": ("tests", "would shadow a package the project uses"),
 }
 

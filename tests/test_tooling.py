@@ -1,7 +1,7 @@
 """The baked project's tooling: CI workflow, pre-commit and Dependabot are valid and pass.
 
 GitHub runs the workflow on a fresh checkout, so the steps here run on a git clone of the
-baked project (no .env, nothing ignored) with the shared venv's commands first on PATH.
+baked project (no .env, nothing ignored), with uv installing from the project's uv.lock.
 """
 
 import re
@@ -12,7 +12,7 @@ from importlib.metadata import version
 import pytest
 import yaml
 
-from conftest import activated_env, git
+from conftest import clean_env, git, uv_env
 
 WORKFLOW = ".github/workflows/ci.yml"
 DEPENDABOT = ".github/dependabot.yml"
@@ -37,19 +37,6 @@ def run_steps(job):
     return [step["run"] for step in job["steps"] if "run" in step]
 
 
-def run_like_github(command, cwd, baked_python):
-    """A run step as GitHub's bash runs it, with the shared venv activated."""
-    env = activated_env(baked_python, cwd)
-    return subprocess.run(
-        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", command],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
 @pytest.mark.parametrize("use_docker", [True, False])
 def test_workflow_and_dependabot_match_github_schemas(bake, use_docker):
     project = bake(use_docker=use_docker)
@@ -66,7 +53,7 @@ def test_workflow_and_dependabot_match_github_schemas(bake, use_docker):
 def test_dependabot_updates_docker_images_only_with_docker(bake, use_docker):
     project = bake(use_docker=use_docker)
     ecosystems = {update["package-ecosystem"] for update in load(project, DEPENDABOT)["updates"]}
-    expected = {"pip", "github-actions", "pre-commit"} | ({"docker"} if use_docker else set())
+    expected = {"uv", "github-actions", "pre-commit"} | ({"docker"} if use_docker else set())
     assert ecosystems == expected
 
 
@@ -92,18 +79,39 @@ def test_workflow_builds_the_image_when_a_dockerfile_exists(bake, use_docker):
     assert (project / "Dockerfile").exists() == use_docker
 
 
-@pytest.mark.e2e  # pip reaches PyPI for the build backend, as on GitHub
+@pytest.mark.e2e  # uv reaches PyPI (or its cache) for the locked packages, as on GitHub
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
-def test_workflow_test_job_passes_on_a_fresh_checkout(bake, baked_python, tmp_path, database):
+def test_workflow_test_job_passes_on_a_fresh_checkout(bake, tmp_path, database):
+    """The job's steps for real: the locked versions installed by `uv sync --locked` into the
+    checkout's own .venv, then lint and the project's tests run from there."""
     clone = checkout(bake(database=database), tmp_path)
     assert not (clone / ".env").exists()
-    for command in run_steps(load(clone, WORKFLOW)["jobs"]["test"]):
-        if command.startswith("pip install"):
-            # The shared venv already holds the dependencies: a dry run still resolves
-            # them and builds the project, without changing the venv.
-            command += " --dry-run"
-        result = run_like_github(command, clone, baked_python)
+    steps = run_steps(load(clone, WORKFLOW)["jobs"]["test"])
+    assert steps[0] == "uv sync --locked --extra dev"
+    for command in steps:
+        result = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", command],
+            cwd=clone,
+            env=uv_env(),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert result.returncode == 0, f"{command}\n{result.stdout}{result.stderr}"
+    assert (clone / ".venv" / "bin" / "pytest").exists()  # the tests ran from the lock's venv
+    assert "passed" in result.stdout
+
+
+@pytest.mark.e2e  # pip reaches PyPI for the build backend
+def test_plain_pip_install_still_works_without_uv(bake, baked_python):
+    """The README's other way in: pip reads pyproject.toml alone and ignores uv.lock."""
+    project = bake(database="postgresql")
+    command = [str(baked_python), "-m", "pip", "install", "--dry-run", "-q", "-e", ".[dev]"]
+    result = subprocess.run(
+        command, cwd=project, env=clean_env(), capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "pip install -e '.[dev]'" in readme_commands((project / "README.md").read_text())
 
 
 def readme_commands(readme):

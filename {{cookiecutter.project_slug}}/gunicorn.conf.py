@@ -23,3 +23,17 @@ errorlog = "-"
 # Gunicorn itself trusts X-Forwarded-* only from these addresses; the app's ProxyFix
 # (TRUSTED_PROXIES) decides what the app believes.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+
+
+def on_starting(server):
+    """Warn at start when the login rate limit cannot hold: memory:// counts in each worker."""
+    storage = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    count = server.cfg.workers
+    if count > 1 and storage.startswith("memory://"):
+        server.log.warning(
+            "RATELIMIT_STORAGE_URI is memory:// with %d workers: each worker counts login "
+            "attempts on its own, so a client gets up to %d times the limit. Point it at a "
+            "shared Redis, e.g. RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379/0",
+            count,
+            count,
+        )

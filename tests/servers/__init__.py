@@ -7,6 +7,7 @@ with the reason; under CI (env CI set) conftest turns that skip into a failure.
 Shared process helpers live in `process`; add a new server as a module of its own.
 """
 
+from .balancer import balancer
 from .gunicorn import gunicorn
 from .nginx import (
     BAKED_LISTEN,
@@ -33,3 +34,4 @@ from .process import (
     wait_until,
     worker_pids,
 )
+from .redis import Redis, redis

@@ -31,6 +31,8 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}  # survive a database restart
     RATELIMIT_HEADERS_ENABLED = True
+    # If Redis goes away, each worker counts in memory until it is back: logins keep working.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     LOGIN_RATE_LIMIT = "10 per minute"
     HASH_METHOD = "scrypt"  # how passwords are hashed: werkzeug's default, slow on purpose
 

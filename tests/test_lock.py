@@ -1,0 +1,90 @@
+"""The uv.lock every bake ships: made for its options, named after the project, and current.
+
+The template carries one ready-made lock per variant of the options that change dependencies
+(scripts/relock.py makes them), so baking needs no network; the post-gen hook puts the fitting
+one in place under the project's own name and version.
+"""
+
+import importlib.util
+import subprocess
+import tomllib
+
+import pytest
+
+from conftest import TEMPLATE, default_answers, uv_env
+from test_bake import COMBINATIONS, bake_id
+
+LOCKS = TEMPLATE / "{{cookiecutter.project_slug}}" / "locks"
+
+
+def load_relock():
+    spec = importlib.util.spec_from_file_location("relock", TEMPLATE / "scripts" / "relock.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def lock_for(answers):
+    """The template's lock for these answers: its file name lists the options it was made for."""
+
+    def fits(path):
+        pairs = (pair.split("=", 1) for pair in path.stem.split(","))
+        return all(str(answers[option]).lower() == value for option, value in pairs)
+
+    (path,) = [path for path in LOCKS.glob("*.lock") if fits(path)]
+    return path
+
+
+def project_entry(lock_text):
+    """The lock's entry for the project itself (the one package installed from `.`)."""
+    packages = tomllib.loads(lock_text)["package"]
+    (entry,) = [package for package in packages if package["source"] == {"editable": "."}]
+    return entry
+
+
+def test_the_template_has_one_lock_for_each_variant_the_script_makes():
+    relock = load_relock()
+    expected = {relock.lock_name(answers) for answers in relock.variants()}
+    assert {path.name for path in LOCKS.glob("*")} == expected
+    for name in expected:
+        entry = project_entry((LOCKS / name).read_text())
+        assert (entry["name"], entry["version"]) == ("my-flask-app", "0.1.0")
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_the_baked_lock_is_the_variants_under_the_projects_name(bake, database):
+    project = bake(project_slug="tea__shop", version="2.0rc1", database=database)
+    assert not (project / "locks").exists()
+    baked = (project / "uv.lock").read_text()
+    entry = project_entry(baked)
+    assert (entry["name"], entry["version"]) == ("tea-shop", "2.0rc1")  # as uv writes them
+    locked = {package["name"] for package in tomllib.loads(baked)["package"]}
+    assert ("psycopg" in locked) == (database == "postgresql")
+    assert "redis" in locked  # the rate-limit storage of production
+    template = lock_for({**default_answers(), "database": database}).read_text()
+    renamed = 'name = "tea-shop"\nversion = "2.0rc1"\n'
+    assert baked.replace(renamed, 'name = "my-flask-app"\nversion = "0.1.0"\n') == template
+
+
+CHECKED = [
+    *COMBINATIONS,
+    {"python_version": "3.13"},
+    {"python_version": "3.11"},
+    {"project_slug": "tea__shop", "version": "2.0rc1", "open_source_license": "none"},
+]
+
+
+@pytest.mark.e2e  # uv may ask PyPI about packages its cache lacks
+@pytest.mark.parametrize("answers", CHECKED, ids=bake_id)
+def test_uv_lock_check_passes(bake_once, answers):
+    """uv's own check that uv.lock matches pyproject.toml, for every option combination."""
+    project = bake_once(**answers)
+    result = subprocess.run(
+        ["uv", "lock", "--check"],
+        cwd=project,
+        env=uv_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
