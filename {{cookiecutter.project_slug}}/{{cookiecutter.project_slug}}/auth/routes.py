@@ -75,10 +75,11 @@ def report_taken(form):
 
 @bp.get("/verify/<token>")
 def verify_email(token):
+    back = redirect(url_for("auth.account" if current_user.is_authenticated else "auth.login"))
     found = tokens.read_email_token(token)
     if found is None:
         flash("That link is invalid or has expired.")
-        return redirect(url_for("auth.login"))
+        return back
     user, address = found
     user.email, user.email_verified = address, True
     try:
@@ -88,7 +89,7 @@ def verify_email(token):
         flash("That email address belongs to another account now.")
     else:
         flash(f"Your email address {address} is verified.")
-    return redirect(url_for("auth.account" if current_user.is_authenticated else "auth.login"))
+    return back
 
 
 @bp.route("/login", methods=["GET", "POST"])
