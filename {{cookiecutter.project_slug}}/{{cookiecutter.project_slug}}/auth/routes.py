@@ -192,7 +192,8 @@ def change_password():
         current_user.set_password(form.password.data)
         current_user.revoke_sessions()
         db.session.commit()
-        login_user(current_user, remember=remembered())  # this session goes on, no other
+        user = current_user._get_current_object()
+        login_user(user, remember=remembered())  # this session goes on, no other
         flash("Your password has been changed. You are logged out everywhere else.")
         return redirect(url_for("auth.account"))
     return render_template("change_password.html", form=form)

@@ -23,7 +23,8 @@ class InvalidValue(ValueError):
 
 def canonical(text):
     """The form in which two spellings of one name compare equal."""
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+    text = unicodedata.normalize("NFKC", text.strip()).casefold()
+    return unicodedata.normalize("NFKC", text)
 
 
 def refuse_control_characters(text):
@@ -35,7 +36,7 @@ def refuse_control_characters(text):
 
 def check_username(text):
     refuse_control_characters(text)
-    name = canonical(text.strip())
+    name = canonical(text)
     if not USERNAME_PATTERN.fullmatch(name):
         raise InvalidValue("Use 3 to 64 letters, digits, '.', '_' or '-'.")
     return name
