@@ -14,10 +14,10 @@ from {{ cookiecutter.project_slug }}.extensions import db
 from {{ cookiecutter.project_slug }}.models import User
 
 
-@pytest.mark.parametrize("name", ["Ada", "ADA", "Ａｄａ", " ada "])
-def test_look_alike_usernames_are_one(client, user, name):
-    response = register(client, username=name, email="other@example.com")
-    assert "That username is taken." in response.text
+def test_look_alike_usernames_are_one(client, user):
+    for name in ["Ada", "ADA", "Ａｄａ", " ada "]:
+        response = register(client, username=name, email="other@example.com")
+        assert "That username is taken." in response.text, name
     assert db.session.scalar(select(func.count()).select_from(User)) == 1
 
 
@@ -32,10 +32,10 @@ def test_names_are_stored_in_canonical_form(client, outbox):
     assert (user.username, user.email) == ("grace.hopper", "grace@navy.example")
 
 
-@pytest.mark.parametrize("name", ["grace\n", "gr", "bad name <script>", "", "g" * 65, "grâce"])
-def test_bad_usernames_are_refused(client, name):
-    response = register(client, username=name, email="grace@example.com")
-    assert response.status_code == 200
+def test_bad_usernames_are_refused(client):
+    for name in ["grace\n", "gr", "bad name <script>", "", "g" * 65, "grâce"]:
+        response = register(client, username=name, email="grace@example.com")
+        assert response.status_code == 200, name
     assert db.session.scalar(select(User)) is None
 
 
@@ -44,25 +44,25 @@ def test_the_pattern_does_not_take_a_final_newline():
         rules.check_username("grace\n")
 
 
-@pytest.mark.parametrize("field", ["username", "email", "password", "confirm"])
-@pytest.mark.parametrize("character", ["\x00", "\n", "\x1b"])
-def test_control_characters_in_any_sign_up_field_are_a_form_error(client, field, character):
-    data = {"username": "grace", "email": "grace@example.com"}
-    data |= {"password": "hopper1906", "confirm": "hopper1906"}
-    data[field] = data[field][:3] + character + data[field][3:]
-    response = client.post("/auth/register", data=data)
-    assert response.status_code == 200
-    assert "Control characters are not allowed." in response.text
+def test_control_characters_in_any_sign_up_field_are_a_form_error(client):
+    for field in ["username", "email", "password", "confirm"]:
+        for character in ["\x00", "\n", "\x1b"]:
+            data = {"username": "grace", "email": "grace@example.com"}
+            data |= {"password": "hopper1906", "confirm": "hopper1906"}
+            data[field] = data[field][:3] + character + data[field][3:]
+            response = client.post("/auth/register", data=data)
+            assert response.status_code == 200
+            assert "Control characters are not allowed." in response.text, (field, character)
     assert db.session.scalar(select(User)) is None
 
 
-@pytest.mark.parametrize("field", ["username", "password"])
-def test_a_nul_byte_in_the_login_form_is_a_form_error(client, user, field):
-    data = {"username": "ada", "password": "correct horse"}
-    data[field] += "\x00"
-    response = client.post("/auth/login", data=data)
-    assert response.status_code == 200
-    assert "Control characters are not allowed." in response.text
+def test_a_nul_byte_in_the_login_form_is_a_form_error(client, user):
+    for field in ["username", "password"]:
+        data = {"username": "ada", "password": "correct horse"}
+        data[field] += "\x00"
+        response = client.post("/auth/login", data=data)
+        assert response.status_code == 200
+        assert "Control characters are not allowed." in response.text, field
 
 
 def test_the_database_refuses_a_second_account_with_one_name(app, user):
