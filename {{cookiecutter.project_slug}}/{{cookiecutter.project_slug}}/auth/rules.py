@@ -10,8 +10,6 @@ person; the database stores that form under a unique constraint.
 import re
 import unicodedata
 
-from email_validator import EmailNotValidError, validate_email
-
 USERNAME_PATTERN = re.compile(r"[a-z0-9_.-]{3,64}")  # matched whole: no newline sneaks in
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
 EMAIL_MAX = 254
@@ -44,6 +42,9 @@ def check_username(text):
 
 def check_email(text):
     refuse_control_characters(text)
+    # Imported here: it loads a DNS library, a tenth of the app's start-up, for forms only.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         # No DNS look-up here: a request must not wait on it, and the link we mail proves it.
         address = validate_email(text.strip(), check_deliverability=False).normalized
