@@ -104,7 +104,8 @@ def login():
             select(User).where(or_(User.username == name, User.email == name))
         )
         if user is None:
-            check_password_hash(unknown_user_hash(current_app.config["HASH_METHOD"]), "x")
+            method = current_app.config["HASH_METHOD"]
+            check_password_hash(unknown_user_hash(method), form.password.data)
         elif user.check_password(form.password.data):
             if must_verify(user):
                 sent = email.send_verification(user)
