@@ -1,21 +1,25 @@
-"""The baked app in a real browser: sign up, log in and log out through its forms.
+"""The baked app in a real browser: sign up, verify the address, log in, reset a forgotten
+password and log out, through its forms and the mails it sends.
 
 Gunicorn serves a baked project (production settings) behind its nginx site on free
-loopback ports; Debian's headless Chromium, driven by Playwright, uses the pages as a person
-would. Every page must have the stylesheet applied and log no console errors, so a page that
-breaks nginx's Content-Security-Policy fails here. Screenshots go to tests/artifacts/;
-with UPDATE_SCREENSHOT=1 the login page also becomes docs/screenshot.png for the README.
+loopback ports, sending mail to an SMTP server on loopback; Debian's headless Chromium,
+driven by Playwright, uses the pages as a person would. Every page must have the stylesheet
+applied and log no console errors, so a page that breaks nginx's Content-Security-Policy
+fails here. Screenshots go to the test's temporary folder; with UPDATE_SCREENSHOT=1 the login
+page also becomes docs/screenshot.png for the README.
 """
 
 import os
+import re
 import secrets
 import shutil
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from conftest import TEMPLATE, clean_env
-from servers import gunicorn, missing, nginx
+from servers import gunicorn, missing, nginx, smtp
 
 try:
     from playwright.sync_api import sync_playwright
@@ -33,7 +37,6 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ARTIFACTS = TEMPLATE / "tests" / "artifacts"
 README_SCREENSHOT = TEMPLATE / "docs" / "screenshot.png"
 
 pytestmark = pytest.mark.e2e
@@ -53,9 +56,16 @@ def served_app(bake, run_in_project, baked_python, tmp_path):
     migrated = run_in_project(project, "flask", "db", "upgrade", env=env)
     assert migrated.returncode == 0, migrated.stderr
     with (
-        gunicorn(project, baked_python, clean_env(**env), workers=1) as app_server,
+        smtp() as mailbox,
+        gunicorn(
+            project,
+            baked_python,
+            clean_env(**env, MAIL_SERVER="127.0.0.1", MAIL_PORT=str(mailbox.port)),
+            workers=1,
+        ) as app_server,
         nginx(project, [app_server.address]) as proxy,
     ):
+        proxy.mail = mailbox
         yield proxy
 
 
@@ -109,11 +119,16 @@ def assert_styled(page):
     assert header == f"rgb({red}, {green}, {blue})"
 
 
-def screenshot(page, name):
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=path)
-    return path
+@pytest.fixture
+def screenshot(page, tmp_path):
+    """Save a screenshot of the page under the test's temporary folder."""
+
+    def take(name):
+        path = tmp_path / f"{name}.png"
+        page.screenshot(path=path)
+        return path
+
+    return take
 
 
 def submit(page, **fields):
@@ -122,32 +137,79 @@ def submit(page, **fields):
     page.click("input[type=submit]")
 
 
-def test_sign_up_log_in_and_log_out(served_app, page, console_errors):
-    page.goto(f"{served_app.url}/")
+def signed_in_as(url, cookies):
+    """The user name a page shows to a client sending only `cookies`, or None."""
+    header = "; ".join(f"{c['name']}={c['value']}" for c in cookies)
+    request = urllib.request.Request(url, headers={"Cookie": header})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        match = re.search(r'<a href="/users/\d+">([^<]+)</a>', response.read().decode())
+    return match[1] if match else None
+
+
+def test_sign_up_verify_log_in_reset_and_log_out(served_app, page, console_errors, screenshot):
+    base, mail = served_app.url, served_app.mail
+    page.goto(f"{base}/")
     assert page.title() == "Home · My Flask App"
     assert_styled(page)
 
     page.click("nav >> text=Register")
     assert page.url.endswith("/auth/register")
     assert_styled(page)
-    submit(page, username="ada", password="correct horse battery", confirm="correct horse battery")
+    submit(
+        page,
+        username="ada",
+        email="ada@example.com",
+        password="correct horse battery",
+        confirm="correct horse battery",
+    )
     assert page.url.endswith("/auth/login")
-    assert "Your account is ready" in page.inner_text(".flash")
+    assert "Open the link we have sent to ada@example.com" in page.inner_text(".flash")
+    screenshot("signed-up")
+
+    page.goto(base + mail.link("ada@example.com", "verify"))
+    assert page.url.endswith("/auth/login")
+    assert "Your email address ada@example.com is verified." in page.inner_text(".flash")
     assert_styled(page)
-    login = screenshot(page, "login")
+    login = screenshot("login")
     if os.environ.get("UPDATE_SCREENSHOT"):
         README_SCREENSHOT.parent.mkdir(exist_ok=True)
         shutil.copyfile(login, README_SCREENSHOT)
 
-    submit(page, username="ada", password="correct horse battery")
-    assert page.url == f"{served_app.url}/"
+    page.fill("input[name=username]", "ada")
+    page.fill("input[name=password]", "correct horse battery")
+    page.check("input[name=remember]")
+    page.click("input[type=submit]")
+    assert page.url == f"{base}/"
     assert "Welcome back, ada." in page.inner_text("main")
     assert page.inner_text("nav >> a >> nth=0") == "ada"
-    screenshot(page, "home-logged-in")
+    screenshot("home-logged-in")
+    copied = {c["name"]: c for c in page.context.cookies()}
+    for name in ("session", "remember_token"):
+        assert signed_in_as(f"{base}/", [copied[name]]) == "ada"
 
+    page.click("nav >> text=Account")
+    assert "ada@example.com" in page.inner_text("main")
+    assert_styled(page)
+    screenshot("account")
+
+    page.goto(f"{base}/auth/forgot-password")  # as on a device where ada is logged out
+    submit(page, email="ada@example.com")
+    assert "If an account has that email address" in page.inner_text(".flash")
+    screenshot("forgot-password")
+    page.goto(base + mail.link("ada@example.com", "reset"))
+    assert_styled(page)
+    submit(page, password="a brand new password", confirm="a brand new password")
+    assert page.url.endswith("/auth/login")
+    assert "Your password has been changed" in page.inner_text(".flash")
+    screenshot("password-reset")
+    for name in ("session", "remember_token"):
+        assert signed_in_as(f"{base}/", [copied[name]]) is None
+
+    submit(page, username="ada", password="a brand new password")
+    assert page.url == f"{base}/"
     page.click("nav >> text=Log out")
-    assert page.url == f"{served_app.url}/"
-    assert "You have been logged out." in page.inner_text(".flash")
+    assert page.url == f"{base}/"
+    assert "You have been logged out" in page.inner_text(".flash")
     assert page.is_visible("nav >> text=Log in")
     assert_styled(page)
 

@@ -43,6 +43,7 @@ class Deployment:
     database: servers.Postgres
     apps: list  # the Gunicorn instances behind nginx
     nginx: servers.Server
+    mail: servers.Mailbox  # the SMTP server the apps send through
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,10 @@ def deployment(baked_python, tmp_path_factory):
     with contextlib.ExitStack() as stack:
         baked = stack.enter_context(servers.postgres_project(baked_python, output, use_nginx=True))
         project, database, url = baked.project, baked.server, baked.url
+        mail = stack.enter_context(servers.smtp())
         env = clean_env(
+            MAIL_SERVER="127.0.0.1",
+            MAIL_PORT=str(mail.port),
             APP_CONFIG="production",
             SECRET_KEY=secrets.token_hex(32),  # one secret shared by every instance
             DATABASE_URL=url,
@@ -64,7 +68,7 @@ def deployment(baked_python, tmp_path_factory):
             for _ in range(2)
         ]
         nginx = stack.enter_context(servers.nginx(project, [app.address for app in apps]))
-        yield Deployment(project, database, apps, nginx)
+        yield Deployment(project, database, apps, nginx, mail)
 
 
 class NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -114,16 +118,31 @@ class Browser:
         form = {
             "csrf_token": token,
             "username": username,
+            "email": f"{username}@example.com",
             "password": password,
             "confirm": password,
         }
         return self.request("/auth/register", form)
 
-    def log_in(self, username, password):
+    def verify(self, mail, username):
+        """Open the link of the sign-up mail, as its reader would."""
+        return self.request(mail.link(f"{username}@example.com", "verify"))
+
+    def log_in(self, username, password, remember=False):
         token = self.csrf_token("/auth/login")
-        return self.request(
-            "/auth/login", {"csrf_token": token, "username": username, "password": password}
-        )
+        form = {"csrf_token": token, "username": username, "password": password}
+        return self.request("/auth/login", form | ({"remember": "y"} if remember else {}))
+
+    def submit(self, path, **fields):
+        """Fill in and send the form of a page."""
+        return self.request(path, {"csrf_token": self.csrf_token(path), **fields})
+
+    def copy_cookie(self, name):
+        """Another browser holding a copy of this one's cookie `name` and nothing else."""
+        thief = Browser(self.base_url)
+        (cookie,) = [cookie for cookie in self.cookies if cookie.name == name]
+        thief.cookies.set_cookie(cookie)
+        return thief
 
     def log_out(self):
         token = self.csrf_token("/")  # the logout button's form
@@ -241,6 +260,7 @@ def test_text_is_compressed(browser, path):
 def test_sign_up_log_in_and_log_out(deployment, browser):
     password = secrets.token_urlsafe(12)
     assert browser.register("ada", password).status == 302
+    assert browser.verify(deployment.mail, "ada").status == 302
     rows = deployment.database.psql('SELECT username, password_hash FROM "user"', SLUG)
     username, password_hash = rows.split("|")
     assert username == "ada" and password not in password_hash
@@ -253,6 +273,38 @@ def test_sign_up_log_in_and_log_out(deployment, browser):
     assert signed_in_as(browser.request("/")) is None
 
 
+def test_mail_flow_and_a_password_reset_end_copied_cookies(deployment, browser):
+    """Sign up, verify by mail, log in, forget the password, reset it by mail: the session
+    and remember-me cookies copied before the reset are refused after it."""
+    mail, password = deployment.mail, secrets.token_urlsafe(12)
+    assert browser.register("lin", password).status == 302
+    assert browser.log_in("lin", password).headers["Location"] == "/auth/login"  # unverified
+    assert browser.verify(mail, "lin").headers["Location"] == "/auth/login"
+    assert browser.log_in("lin", password, remember=True).headers["Location"] == "/"
+    copies = [browser.copy_cookie(name) for name in ("session", "remember_token")]
+    assert [signed_in_as(copy.request("/")) for copy in copies] == ["lin", "lin"]
+
+    stranger = Browser(deployment.nginx.url)
+    answers = [
+        stranger.submit("/auth/forgot-password", email=address)
+        for address in ("LIN@example.com", "nobody@example.com")
+    ]
+    assert {(a.status, a.headers["Location"], a.body) for a in answers} == {
+        (302, "/auth/login", answers[0].body)
+    }
+    link = mail.link("lin@example.com", "reset")
+    new_password = secrets.token_urlsafe(12)
+    reset = stranger.submit(link, password=new_password, confirm=new_password)
+    assert (reset.status, reset.headers["Location"]) == (302, "/auth/login")
+    assert not [m for m in mail.messages if "nobody@example.com" in m["To"]]
+
+    assert [signed_in_as(copy.request("/")) for copy in copies] == [None, None]
+    assert signed_in_as(browser.request("/")) is None
+    assert stranger.request(link).headers["Location"] == "/auth/forgot-password"  # used
+    assert browser.log_in("lin", password).status == 200  # the old password is refused
+    assert browser.log_in("lin", new_password).headers["Location"] == "/"
+
+
 def test_form_without_csrf_token_is_refused(browser):
     page = browser.request("/auth/login", {"username": "ada", "password": "whatever"})
     assert page.status == 400
@@ -261,6 +313,7 @@ def test_form_without_csrf_token_is_refused(browser):
 def test_session_made_through_nginx_is_valid_on_every_instance(deployment, browser):
     password = secrets.token_urlsafe(12)
     browser.register("grace", password)
+    browser.verify(deployment.mail, "grace")
     assert browser.log_in("grace", password).status == 302
     for app in deployment.apps:
         assert signed_in_as(browser.request("/", base_url=app.url)) == "grace"

@@ -188,7 +188,14 @@ def test_development_compose_runs_flask_on_the_mounted_source(bake_once, answers
         assert "@db:5432/" in web["environment"]["DATABASE_URL"]
         assert services["db"]["ports"] == ["127.0.0.1:5432:5432/tcp"]
     else:
-        assert set(services) == {"web"}
+        assert set(services) == {"web", "mailpit"}
+    # Mails go to Mailpit, whose web page is published on this machine alone.
+    assert services["mailpit"]["image"] == "axllent/mailpit:v1.20.4"
+    assert services["mailpit"]["ports"] == ["127.0.0.1:8025:8025/tcp"]
+    assert (web["environment"]["MAIL_SERVER"], web["environment"]["MAIL_PORT"]) == (
+        "mailpit",
+        "1025",
+    )
 
 
 # nginx and systemd --------------------------------------------------------------------

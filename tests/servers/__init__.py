@@ -35,3 +35,4 @@ from .process import (
     worker_pids,
 )
 from .redis import Redis, redis
+from .smtp import Mailbox, smtp

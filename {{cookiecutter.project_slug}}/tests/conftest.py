@@ -1,10 +1,25 @@
 import re
+import threading
 
 import pytest
+from flask.testing import FlaskClient
 
 from {{ cookiecutter.project_slug }} import create_app
-from {{ cookiecutter.project_slug }}.extensions import db
+from {{ cookiecutter.project_slug }}.extensions import db, mail
 from {{ cookiecutter.project_slug }}.models import User
+
+
+class ServerLikeClient(FlaskClient):
+    """Runs each request in an app context of its own, as a server does.
+
+    The fixtures keep one app context open for the database, and a request would otherwise
+    share its `g`, where Flask-Login keeps the user it loaded and Flask-WTF the CSRF token:
+    a test of logging out or of a revoked cookie would see the user of an earlier request.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
 
 
 @pytest.fixture
@@ -16,6 +31,7 @@ def app(request):
     """
     marker = request.node.get_closest_marker("settings")
     app = create_app(marker.kwargs if marker else "testing")
+    app.test_client_class = ServerLikeClient
     with app.app_context():
         db.create_all()
         yield app
@@ -35,8 +51,8 @@ def runner(app):
 
 @pytest.fixture
 def user(app):
-    """A registered user: ada / correct horse."""
-    user = User(username="ada")
+    """A registered user with a verified address: ada / correct horse, ada@example.com."""
+    user = User(username="ada", email="ada@example.com", email_verified=True)
     user.set_password("correct horse")
     db.session.add(user)
     db.session.commit()
@@ -47,4 +63,25 @@ def csrf_token(response):
     """The CSRF token of the form in a page, as a browser would submit it."""
     match = re.search(r'name="csrf_token"[^>]* value="([^"]+)"', response.text)
     assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+@pytest.fixture
+def outbox(app):
+    """The mails the app sends: in tests Flask-Mail records them instead of sending."""
+    with mail.record_messages() as messages:
+        yield messages
+
+
+def wait_for_mail():
+    """Let mails sent in the background (the password-reset mail) reach the outbox."""
+    for thread in threading.enumerate():
+        if thread.name == "send-mail":
+            thread.join(10)
+
+
+def link_in(message):
+    """The path of the link in a mail, as the test client wants it."""
+    match = re.search(r"https?://[^/\s]+(/\S+)", message.body)
+    assert match, f"no link in {message.body!r}"
     return match.group(1)

@@ -1,41 +1,64 @@
+import re
+
 import pytest
-from conftest import csrf_token
+from conftest import csrf_token, link_in
 from sqlalchemy import select
 
 from {{ cookiecutter.project_slug }}.extensions import db
 from {{ cookiecutter.project_slug }}.models import User
 
 
-def register(client, username="grace", password="hopper1906", confirm=None):
+def register(client, username="grace", password="hopper1906", confirm=None, email=None):
     return client.post(
         "/auth/register",
-        data={"username": username, "password": password, "confirm": confirm or password},
+        data={
+            "username": username,
+            "email": email or f"{username}@example.com",
+            "password": password,
+            "confirm": confirm or password,
+        },
     )
 
 
-def login(client, username="ada", password="correct horse", next_url=None):
+def login(client, username="ada", password="correct horse", next_url=None, remember=False):
     url = "/auth/login" + (f"?next={next_url}" if next_url else "")
-    return client.post(url, data={"username": username, "password": password})
+    data = {"username": username, "password": password}
+    if remember:
+        data["remember"] = "y"
+    return client.post(url, data=data)
 
 
-def test_register_stores_a_hashed_password(client, app):
+def test_register_stores_a_hashed_password(client, outbox):
     response = register(client)
     assert response.status_code == 302
     assert response.headers["Location"] == "/auth/login"
     user = db.session.scalar(select(User).filter_by(username="grace"))
     assert user.password_hash != "hopper1906"
     assert user.check_password("hopper1906")
+    assert user.email == "grace@example.com" and not user.email_verified
 
 
 def test_register_refuses_a_taken_username(client, user):
-    response = register(client, username="ada")
+    response = register(client, username="ada", email="other@example.com")
     assert response.status_code == 200
     assert "That username is taken." in response.text
+
+
+def test_register_refuses_a_taken_address(client, user):
+    response = register(client, username="grace", email="ada@example.com")
+    assert "That email address belongs to another account." in response.text
+    assert db.session.scalar(select(User).filter_by(username="grace")) is None
 
 
 def test_register_refuses_mismatched_passwords(client):
     response = register(client, confirm="something else")
     assert "Passwords must match." in response.text
+    assert db.session.scalar(select(User)) is None
+
+
+def test_register_refuses_a_bad_address(client):
+    response = register(client, email="not an address")
+    assert response.status_code == 200
     assert db.session.scalar(select(User)) is None
 
 
@@ -48,6 +71,11 @@ def test_login_and_logout(client, user):
     response = client.post("/auth/logout")
     assert response.status_code == 302
     assert "Log in" in client.get("/").text
+
+
+def test_login_with_the_email_address(client, user):
+    assert login(client, username="ADA@example.com").status_code == 302
+    assert "Welcome back, ada." in client.get("/").text
 
 
 def test_logout_needs_a_login(client):
@@ -71,10 +99,21 @@ def test_login_follows_a_local_next(client, user, target):
 
 
 @pytest.mark.parametrize(
-    "target", ["https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:x"]
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example",
+        "javascript:x",
+    ],
 )
 def test_login_refuses_an_open_redirect(client, user, target):
     assert login(client, next_url=target).headers["Location"] == "/"
+
+
+def test_login_ignores_a_next_that_is_no_path(app, user):
+    for target in ["/%0a", "/%0d%0aSet-Cookie:x=1", "//[", "/%00", "/%E2%80%AE"]:
+        assert login(app.test_client(), next_url=target).headers["Location"] == "/", target
 
 
 @pytest.mark.settings(WTF_CSRF_ENABLED=True)
@@ -99,6 +138,19 @@ def test_login_with_the_token_from_the_form(client, user):
     assert "Log in" in client.get("/").text
 
 
+@pytest.mark.settings(WTF_CSRF_ENABLED=True)
+def test_the_csrf_token_changes_at_login(client, user):
+    before = csrf_token(client.get("/auth/login"))
+    client.post(
+        "/auth/login", data={"username": "ada", "password": "correct horse", "csrf_token": before}
+    )
+    after = csrf_token(client.get("/"))
+    assert after != before
+    # A token an attacker planted before the login is worth nothing after it.
+    assert client.post("/auth/logout", data={"csrf_token": before}).status_code == 400
+    assert client.post("/auth/logout", data={"csrf_token": after}).status_code == 302
+
+
 @pytest.mark.settings(RATELIMIT_ENABLED=True)
 def test_login_attempts_are_rate_limited(client, user):
     answers = [login(client, password="wrong").status_code for _ in range(11)]
@@ -113,3 +165,48 @@ def test_rate_limit_page(client, user):
     response = login(client)
     assert response.status_code == 429
     assert "429 Too Many Requests" in response.text
+    assert "Please try again in" in response.text
+    assert "per 1 minute" not in response.text
+    assert 0 < int(response.headers["Retry-After"]) <= 60
+
+
+@pytest.mark.settings(RATELIMIT_ENABLED=True)
+def test_registration_is_rate_limited_with_a_friendly_page(client, outbox):
+    answers = [register(client, username=f"user{n}").status_code for n in range(6)]
+    assert answers == [302] * 5 + [429]
+    response = register(client, username="late")
+    assert 0 < int(response.headers["Retry-After"]) <= 60
+    assert re.search(r"Please try again in (\d+ seconds?|1 minute)\.", response.text)
+    assert "5 per 1 minute" not in response.text
+    assert db.session.scalar(select(User).filter_by(username="late")) is None
+
+
+def test_verification_link_lets_a_new_account_log_in(client, outbox):
+    register(client)
+    (mail,) = outbox
+    assert mail.recipients == ["grace@example.com"]
+    assert "verify" in mail.subject
+
+    response = login(client, username="grace", password="hopper1906")
+    assert response.headers["Location"] == "/auth/login"  # not logged in
+    assert "Please verify your email address first" in client.get("/auth/login").text
+    assert len(outbox) == 2  # a new link, in case the first was lost
+    assert "Log in" in client.get("/").text
+
+    response = client.get(link_in(mail))
+    assert response.status_code == 302
+    assert "Your email address grace@example.com is verified." in client.get("/").text
+    assert login(client, username="grace", password="hopper1906").headers["Location"] == "/"
+
+
+@pytest.mark.settings(LOGIN_REQUIRES_VERIFIED_EMAIL=False)
+def test_a_setting_lets_unverified_accounts_log_in(client, outbox):
+    register(client)
+    assert login(client, username="grace", password="hopper1906").headers["Location"] == "/"
+
+
+def test_a_forged_or_broken_verification_link_is_refused(client, user):
+    for token in ["forged", "a.b.c", "x" * 500]:
+        response = client.get(f"/auth/verify/{token}")
+        assert response.status_code == 302
+        assert "That link is invalid or has expired." in client.get("/auth/login").text

@@ -4,20 +4,56 @@ from {{ cookiecutter.project_slug }}.extensions import db
 from {{ cookiecutter.project_slug }}.models import User
 
 
+def create_user(runner, *args, password="penguin!", stdin=None):
+    options = [] if password is None else ["--password", password]
+    return runner.invoke(args=["create-user", *args, *options], input=stdin)
+
+
 def test_create_user(runner):
-    result = runner.invoke(args=["create-user", "linus", "--password", "penguin!"])
+    result = create_user(runner, "linus", "linus@example.com")
     assert result.exit_code == 0, result.output
     assert "Created user 'linus'" in result.output
-    assert db.session.scalar(select(User).filter_by(username="linus")).check_password("penguin!")
+    user = db.session.scalar(select(User).filter_by(username="linus"))
+    assert user.check_password("penguin!")
+    assert user.email == "linus@example.com" and user.email_verified
 
 
 def test_create_user_asks_for_the_password(runner):
-    result = runner.invoke(args=["create-user", "linus"], input="penguin!\npenguin!\n")
+    result = create_user(runner, "linus", "l@example.com", password=None, stdin="penguin!\n" * 2)
     assert result.exit_code == 0, result.output
     assert db.session.scalar(select(User).filter_by(username="linus")) is not None
 
 
-def test_create_user_refuses_a_duplicate(runner, user):
-    result = runner.invoke(args=["create-user", "ada", "--password", "x"])
+def test_create_user_refuses_a_taken_name_before_asking_for_a_password(runner, user):
+    for name in ["ada", "ADA", "Ａｄａ"]:
+        result = create_user(runner, name, "new@example.com", password=None, stdin="")
+        assert result.exit_code == 1
+        assert "exists already" in result.output
+        assert "Password" not in result.output
+
+
+def test_create_user_refuses_a_taken_address(runner, user):
+    result = create_user(runner, "grace", "Ada@Example.com")
     assert result.exit_code == 1
-    assert "already exists" in result.output
+    assert "exists already" in result.output
+
+
+def test_create_user_follows_the_sign_up_rules(runner):
+    for args, message in [
+        (["", "x@example.com"], "username '': Use 3 to 64"),
+        (["bad name <script>", "x@example.com"], "username 'bad name <script>': Use 3 to 64"),
+        (["linus\n", "x@example.com"], "Control characters"),
+        (["linus", "not an address"], "email 'not an address'"),
+    ]:
+        result = create_user(runner, *args)
+        assert result.exit_code == 1
+        assert message in result.output
+    assert db.session.scalar(select(User)) is None
+
+
+def test_create_user_refuses_a_short_password_without_showing_it(runner):
+    result = create_user(runner, "linus", "linus@example.com", password="short")
+    assert result.exit_code == 1
+    assert "password: Use 8 to 128 characters." in result.output
+    assert "short" not in result.output.replace("password: Use", "")
+    assert db.session.scalar(select(User)) is None

@@ -1,6 +1,7 @@
 import pytest
 
 from {{ cookiecutter.project_slug }} import create_app
+from {{ cookiecutter.project_slug }}.errors import in_words
 
 
 def test_404_page(client):
@@ -53,3 +54,16 @@ def test_405_page(client):
 def test_debug_is_off_in_production(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "f" * 64)
     assert not create_app("production").debug
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [(1, "1 second"), (40, "40 seconds"), (60, "1 minute"), (61, "2 minutes"), (7200, "2 hours")],
+)
+def test_retry_after_in_words(seconds, words):
+    assert in_words(seconds) == words
+
+
+def test_a_user_id_too_large_for_the_database_is_404(client):
+    assert client.get("/users/99999999999999999999999").status_code == 404
+    assert client.get("/users/2147483648").status_code == 404

@@ -1,20 +1,70 @@
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from flask_migrate import Migrate, upgrade
+from flask_migrate import Migrate, downgrade, upgrade
+from sqlalchemy import inspect, text
 
 from {{ cookiecutter.project_slug }} import create_app
 from {{ cookiecutter.project_slug }}.extensions import db
+from {{ cookiecutter.project_slug }}.models import User, load_user
 
 MIGRATIONS = Path(__file__).parent.parent / "migrations"
 
 
-def test_migrations_build_the_schema_of_the_models(tmp_path):
+@pytest.fixture
+def migrated_app(tmp_path):
+    """An app on an empty SQLite file that only the migrations will fill."""
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'app.sqlite'}"})
     Migrate(app, db, directory=str(MIGRATIONS))
     with app.app_context():
-        upgrade()
-        with db.engine.connect() as connection:
-            differences = compare_metadata(MigrationContext.configure(connection), db.metadata)
-    assert differences == []
+        yield app
+
+
+def differences_from_the_models():
+    with db.engine.connect() as connection:
+        return compare_metadata(MigrationContext.configure(connection), db.metadata)
+
+
+def test_migrations_build_the_schema_of_the_models(migrated_app):
+    upgrade()
+    assert differences_from_the_models() == []
+
+
+def test_downgrade_and_upgrade_again(migrated_app):
+    upgrade()
+    downgrade(revision="0001")
+    assert "email" not in {column["name"] for column in inspect(db.engine).get_columns("user")}
+    upgrade()
+    assert differences_from_the_models() == []
+
+
+def test_a_deleted_users_id_is_not_reused(migrated_app):
+    upgrade()
+    for name in ("ada", "bob"):
+        db.session.add(User(username=name, email=f"{name}@example.com", password_hash="x"))
+    db.session.commit()
+    db.session.delete(db.session.get(User, 2))
+    db.session.commit()
+    newcomer = User(username="eve", email="eve@example.com", password_hash="x")
+    db.session.add(newcomer)
+    db.session.commit()
+    assert newcomer.id == 3
+
+
+def test_existing_users_keep_working_after_the_upgrade(migrated_app):
+    upgrade(revision="0001")
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                'INSERT INTO "user" (username, password_hash, created_at) '
+                "VALUES ('Ada', 'x', '2026-01-01'), ('bob', 'x', '2026-01-01')"
+            )
+        )
+    upgrade()
+    ada, bob = db.session.query(User).order_by(User.id)
+    assert ada.username == "ada"  # the canonical form logins look up
+    assert ada.email is None and not ada.email_verified
+    assert ada.session_token and ada.session_token != bob.session_token
+    assert load_user(ada.get_id()) is ada

@@ -38,7 +38,7 @@ def create_app(config=None):
 
 def register_extensions(app):
     from . import models  # noqa: F401  (registers the models and the user loader)
-    from .extensions import csrf, db, limiter, login_manager
+    from .extensions import csrf, db, limiter, login_manager, mail
 
     db.init_app(app)
     if click.get_current_context(silent=True):
@@ -49,6 +49,7 @@ def register_extensions(app):
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
+    mail.init_app(app)
 
 
 def register_blueprints(app):

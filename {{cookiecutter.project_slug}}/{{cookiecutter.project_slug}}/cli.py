@@ -2,23 +2,49 @@
 
 import click
 from flask import Blueprint
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 
+from .auth import rules
 from .extensions import db
 from .models import User
 
 bp = Blueprint("cli", __name__, cli_group=None)
 
 
+def checked(check, what, value):
+    """Apply one of the web forms' rules, or stop with its message (a password unshown)."""
+    try:
+        return check(value)
+    except rules.InvalidValue as error:
+        shown = "" if what == "password" else f" {value!r}"
+        raise click.ClickException(f"{what}{shown}: {error}") from None
+
+
 @bp.cli.command("create-user")
 @click.argument("username")
-@click.password_option(help="Asked for when not given.")
-def create_user(username, password):
-    """Create a user who can log in."""
-    if db.session.scalar(select(User).filter_by(username=username)):
-        raise click.ClickException(f"user {username!r} already exists")
-    user = User(username=username)
+@click.argument("email")
+@click.option("--password", help="Asked for when not given.")
+def create_user(username, email, password):
+    """Create a user who can log in; the email address counts as verified.
+
+    The same rules as the sign-up form apply.
+    """
+    username = checked(rules.check_username, "username", username)
+    email = checked(rules.check_email, "email", email)
+    taken = select(User.id).where(or_(User.username == username, User.email == email))
+    if db.session.scalar(taken):  # say so before asking for a password
+        raise click.ClickException(f"user {username!r} or address {email!r} exists already")
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = checked(rules.check_password, "password", password)
+    user = User(username=username, email=email, email_verified=True)
     user.set_password(password)
     db.session.add(user)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # made by someone else since the check above
+        raise click.ClickException(
+            f"user {username!r} or address {email!r} exists already"
+        ) from None
     click.echo(f"Created user {username!r} (id {user.id}).")

@@ -35,6 +35,9 @@ class Config:
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     LOGIN_RATE_LIMIT = "10 per minute"
     HASH_METHOD = "scrypt"  # how passwords are hashed: werkzeug's default, slow on purpose
+    MAIL_RATE_LIMIT = "5 per minute"  # password-reset and verification mails, per client
+    EMAIL_TOKEN_MAX_AGE = 48 * 3600  # seconds a link to verify an address works
+    RESET_TOKEN_MAX_AGE = 3600  # seconds a password-reset link works (once)
 
     def __init__(self):
         self.SECRET_KEY = os.environ.get("SECRET_KEY")
@@ -43,6 +46,20 @@ class Config:
         )
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
         self.TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
+        self.REGISTER_RATE_LIMIT = os.environ.get("REGISTER_RATE_LIMIT", "5 per minute")
+        # Log in only once the address is verified: it is how a forgotten password comes back,
+        # and an unproven one would let a typo (or someone else's address) own the account.
+        self.LOGIN_REQUIRES_VERIFIED_EMAIL = env_flag("LOGIN_REQUIRES_VERIFIED_EMAIL", True)
+        # Mail (Flask-Mail). With no MAIL_SERVER, `flask run` logs mails instead of sending.
+        self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+        self.MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+        self.MAIL_USE_TLS = env_flag("MAIL_USE_TLS", False)
+        self.MAIL_USE_SSL = env_flag("MAIL_USE_SSL", False)
+        self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+        self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+        self.MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "noreply@localhost")
+        self.MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", "10"))  # seconds, then give up
+        self.MAIL_DEBUG = env_flag("MAIL_DEBUG", False)  # print the SMTP dialogue
 
 
 class DevelopmentConfig(Config):
@@ -63,6 +80,7 @@ class TestingConfig(Config):
         super().__init__()
         self.SECRET_KEY = "testing-secret-key-that-is-long-enough"  # noqa: S105
         self.SQLALCHEMY_DATABASE_URI = "sqlite://"
+        self.MAIL_SERVER = "localhost"  # never contacted: Flask-Mail records, not sends, in tests
 
 
 class ProductionConfig(Config):

@@ -5,9 +5,14 @@ CSRF token (400), a too large body (413) and a rate limit (429) are HTTP excepti
 A database that cannot be reached is a passing outage (503), not a bug in the app (500).
 """
 
+import math
+import time
+
 from flask import Blueprint, current_app, render_template
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
+
+from .extensions import limiter
 
 bp = Blueprint("errors", __name__)
 
@@ -15,6 +20,26 @@ bp = Blueprint("errors", __name__)
 @bp.app_errorhandler(HTTPException)
 def http_error(error):
     return render_template("error.html", error=error), error.code
+
+
+@bp.app_errorhandler(429)
+def too_many_requests(error):
+    """Say when to come back, in words; Flask-Limiter adds the Retry-After header."""
+    limit = limiter.current_limit
+    seconds = int(limit.reset_at - time.time()) if limit else 60  # as in Retry-After
+    message = f"Too many attempts. Please try again in {in_words(max(seconds, 1))}."
+    return render_template("error.html", error=error, message=message), 429
+
+
+def in_words(seconds):
+    """40 -> "40 seconds", 61 -> "2 minutes", 3600 -> "1 hour"."""
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = math.ceil(seconds / size) if unit == "minute" else round(seconds / size)
+            break
+    else:
+        unit, count = "second", seconds
+    return f"{count} {unit}{'' if count == 1 else 's'}"
 
 
 @bp.app_errorhandler(OperationalError)

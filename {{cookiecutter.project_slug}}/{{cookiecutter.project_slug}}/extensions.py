@@ -7,6 +7,8 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
 
+from .mail import Mail
+
 
 class Base(DeclarativeBase):
     """Base class of the SQLAlchemy models."""
@@ -17,3 +19,4 @@ csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
+mail = Mail()

@@ -21,9 +21,10 @@ def hello(name):
     return render_template("hello.html", name=name)
 
 
-@bp.get("/users/<int:user_id>")
+@bp.get("/users/<int(max=2147483647):user_id>")
 def user(user_id):
-    """An int converter: /users/1 matches, /users/abc is a 404 before this runs."""
+    """An int converter: /users/1 matches; /users/abc, and an id larger than the database's
+    integers (PostgreSQL's are 32-bit), are a 404 before this runs."""
     return render_template("user.html", user=db.get_or_404(User, user_id))
 
 

@@ -1,5 +1,7 @@
 """Database models."""
 
+import hmac
+import secrets
 from datetime import UTC, datetime
 
 from flask import current_app
@@ -11,12 +13,28 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from .extensions import db, login_manager
 
 
+def new_session_token():
+    return secrets.token_urlsafe(32)
+
+
 class User(UserMixin, db.Model):
-    """Someone who can log in. Only a salted hash of the password is stored."""
+    """Someone who can log in. Only a salted hash of the password is stored.
+
+    The username and email are stored in the canonical form of auth/rules.py, so the unique
+    constraints treat `Ada` and `ada` as one name.
+    """
+
+    # AUTOINCREMENT: SQLite would otherwise give a deleted user's id to the next sign-up.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
+    # None only for accounts made before addresses were asked for.
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    email_verified: Mapped[bool] = mapped_column(default=False)
     password_hash: Mapped[str] = mapped_column(String(256))
+    # Part of every session and remember-me cookie: a new one ends them all.
+    session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=lambda: datetime.now(UTC)
     )
@@ -28,7 +46,22 @@ class User(UserMixin, db.Model):
     def check_password(self, password):
         return check_password_hash(self.password_hash, password)
 
+    def get_id(self):
+        """What Flask-Login keeps in the session and the remember-me cookie."""
+        return f"{self.id}:{self.session_token}"
+
+    def revoke_sessions(self):
+        """End every session and remember-me cookie of this user (commit to apply)."""
+        self.session_token = new_session_token()
+
 
 @login_manager.user_loader
 def load_user(user_id):
-    return db.session.get(User, int(user_id))
+    number, _, token = user_id.partition(":")
+    try:
+        user = db.session.get(User, int(number))
+    except ValueError:
+        return None
+    if user is not None and hmac.compare_digest(user.session_token.encode(), token.encode()):
+        return user
+    return None

@@ -1,0 +1,104 @@
+"""One identity per person: canonical names and addresses under unique constraints, and
+input that gets a form error, never a server error."""
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from test_auth import login, register
+
+from {{ cookiecutter.project_slug }} import create_app
+from {{ cookiecutter.project_slug }}.auth import rules
+from {{ cookiecutter.project_slug }}.extensions import db
+from {{ cookiecutter.project_slug }}.models import User
+
+
+def test_look_alike_usernames_are_one(client, user):
+    for name in ["Ada", "ADA", "Ａｄａ", " ada "]:
+        response = register(client, username=name, email="other@example.com")
+        assert "That username is taken." in response.text, name
+    assert db.session.scalar(select(func.count()).select_from(User)) == 1
+
+
+def test_addresses_compare_without_case(client, user):
+    response = register(client, username="grace", email="ADA@EXAMPLE.COM")
+    assert "That email address belongs to another account." in response.text
+
+
+def test_names_are_stored_in_canonical_form(client, outbox):
+    register(client, username="Grace.Hopper", email="Grace@Navy.Example")
+    user = db.session.scalar(select(User))
+    assert (user.username, user.email) == ("grace.hopper", "grace@navy.example")
+
+
+def test_bad_usernames_are_refused(client):
+    for name in ["grace\n", "gr", "bad name <script>", "", "g" * 65, "grâce"]:
+        response = register(client, username=name, email="grace@example.com")
+        assert response.status_code == 200, name
+    assert db.session.scalar(select(User)) is None
+
+
+def test_the_pattern_does_not_take_a_final_newline():
+    with pytest.raises(rules.InvalidValue):
+        rules.check_username("grace\n")
+
+
+def test_control_characters_in_any_sign_up_field_are_a_form_error(client):
+    for field in ["username", "email", "password", "confirm"]:
+        for character in ["\x00", "\n", "\x1b"]:
+            data = {"username": "grace", "email": "grace@example.com"}
+            data |= {"password": "hopper1906", "confirm": "hopper1906"}
+            data[field] = data[field][:3] + character + data[field][3:]
+            response = client.post("/auth/register", data=data)
+            assert response.status_code == 200
+            assert "Control characters are not allowed." in response.text, (field, character)
+    assert db.session.scalar(select(User)) is None
+
+
+def test_a_nul_byte_in_the_login_form_is_a_form_error(client, user):
+    for field in ["username", "password"]:
+        data = {"username": "ada", "password": "correct horse"}
+        data[field] += "\x00"
+        response = client.post("/auth/login", data=data)
+        assert response.status_code == 200
+        assert "Control characters are not allowed." in response.text, field
+
+
+def test_the_database_refuses_a_second_account_with_one_name(app, user):
+    """The unique constraint decides, not only a look-up before the insert."""
+    db.session.add(User(username="ada", email="other@example.com", password_hash="x"))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+    db.session.add(User(username="bob", email="ada@example.com", password_hash="x"))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+
+
+def test_concurrent_sign_ups_of_one_name_make_one_account(tmp_path):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'app.sqlite'}"})
+    with app.app_context():
+        db.create_all()
+    start = threading.Barrier(8)
+    answers = []
+
+    def sign_up(n):
+        client = app.test_client()
+        start.wait()
+        answers.append(register(client, username="grace", email=f"g{n}@example.com"))
+
+    threads = [threading.Thread(target=sign_up, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    statuses = sorted(response.status_code for response in answers)
+    assert statuses == [200] * 7 + [302]
+    assert all("That username is taken." in r.text for r in answers if r.status_code == 200)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(User)) == 1
+
+
+def test_logging_in_ignores_case(client, user):
+    assert login(client, username="ADA").headers["Location"] == "/"

@@ -1,0 +1,96 @@
+"""The account forms. Flask-WTF adds a CSRF token to each; rules.py decides what is valid."""
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
+from wtforms.validators import DataRequired, EqualTo, Length, StopValidation
+
+from . import rules
+
+
+class Rule:
+    """A WTForms validator from a rules.py check: on success the field holds the canonical
+    value, so views store and compare what the rules return."""
+
+    def __init__(self, check):
+        self.check = check
+
+    def __call__(self, form, field):
+        try:
+            field.data = self.check(field.data or "")
+        except rules.InvalidValue as error:
+            raise StopValidation(str(error)) from None
+
+
+def no_control_characters(form, field):
+    if isinstance(field.data, str):
+        Rule(rules.refuse_control_characters)(form, field)
+
+
+class Form(FlaskForm):
+    """Every text field of every form refuses control characters (NUL, newlines...)."""
+
+    def validate(self, extra_validators=None):
+        extra = {name: list(checks) for name, checks in (extra_validators or {}).items()}
+        for field in self:
+            extra.setdefault(field.name, []).insert(0, no_control_characters)
+        return super().validate(extra)
+
+
+def new_password(label="Password"):
+    return PasswordField(label, validators=[DataRequired(), Rule(rules.check_password)])
+
+
+def repeat_password():
+    return PasswordField(
+        "Repeat password", validators=[EqualTo("password", message="Passwords must match.")]
+    )
+
+
+def current_password():
+    return PasswordField("Current password", validators=[DataRequired()])
+
+
+class LoginForm(Form):
+    username = StringField(
+        "Username or email", validators=[DataRequired(), Length(max=254), Rule(rules.canonical)]
+    )
+    password = PasswordField("Password", validators=[DataRequired()])
+    remember = BooleanField("Remember me")
+    submit = SubmitField("Log in")
+
+
+class RegisterForm(Form):
+    username = StringField("Username", validators=[DataRequired(), Rule(rules.check_username)])
+    email = EmailField("Email", validators=[DataRequired(), Rule(rules.check_email)])
+    password = new_password()
+    confirm = repeat_password()
+    submit = SubmitField("Register")
+
+
+class ForgotPasswordForm(Form):
+    email = EmailField("Email", validators=[DataRequired(), Rule(rules.check_email)])
+    submit = SubmitField("Send me a link")
+
+
+class ResetPasswordForm(Form):
+    password = new_password("New password")
+    confirm = repeat_password()
+    submit = SubmitField("Set the password")
+
+
+class ChangePasswordForm(Form):
+    current_password = current_password()
+    password = new_password("New password")
+    confirm = repeat_password()
+    submit = SubmitField("Change the password")
+
+
+class ChangeEmailForm(Form):
+    email = EmailField("New email", validators=[DataRequired(), Rule(rules.check_email)])
+    current_password = current_password()
+    submit = SubmitField("Send a link to the new address")
+
+
+class DeleteAccountForm(Form):
+    current_password = current_password()
+    submit = SubmitField("Delete my account")

@@ -1,0 +1,255 @@
+"""Sign up, verify the address, log in and out, reset or change the password, change the
+address, delete the account."""
+
+import functools
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_login.config import COOKIE_NAME
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..extensions import db, limiter
+from ..models import User
+from . import bp, email, tokens
+from .forms import (
+    ChangeEmailForm,
+    ChangePasswordForm,
+    DeleteAccountForm,
+    ForgotPasswordForm,
+    LoginForm,
+    RegisterForm,
+    ResetPasswordForm,
+)
+
+
+def rate_limit(setting):
+    """Count the POSTs of a view against the limit a setting names, per client address."""
+    return limiter.limit(lambda: current_app.config[setting], methods=["POST"])
+
+
+@functools.cache
+def unknown_user_hash(method):
+    """Checked when the username is unknown, so both failures take the same time."""
+    return generate_password_hash("not a real password", method=method)
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@rate_limit("REGISTER_RATE_LIMIT")
+def register():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
+    form = RegisterForm()
+    if form.validate_on_submit():
+        user = User(username=form.username.data, email=form.email.data)
+        user.set_password(form.password.data)
+        db.session.add(user)
+        try:
+            db.session.commit()  # the unique constraints decide, also between two sign-ups at once
+        except IntegrityError:
+            db.session.rollback()
+            report_taken(form)
+        else:
+            if email.send_verification(user):
+                flash(
+                    f"Welcome! Open the link we have sent to {user.email} to verify your address."
+                )
+            else:
+                flash(
+                    "Your account is ready, but we could not send the mail to verify your "
+                    "address. Log in later to get a new link."
+                )
+            return redirect(url_for("auth.login"))
+    return render_template("register.html", form=form)
+
+
+def report_taken(form):
+    """Say which of the username and the address another account has."""
+    if db.session.scalar(select(User.id).filter_by(username=form.username.data)):
+        form.username.errors.append("That username is taken.")
+    else:
+        form.email.errors.append("That email address belongs to another account.")
+
+
+@bp.get("/verify/<token>")
+def verify_email(token):
+    back = redirect(url_for("auth.account" if current_user.is_authenticated else "auth.login"))
+    found = tokens.read_email_token(token)
+    if found is None:
+        flash("That link is invalid or has expired.")
+        return back
+    user, address = found
+    user.email, user.email_verified = address, True
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        flash("That email address belongs to another account now.")
+    else:
+        flash(f"Your email address {address} is verified.")
+    return back
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@rate_limit("LOGIN_RATE_LIMIT")
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        name = form.username.data
+        user = db.session.scalar(
+            select(User).where(or_(User.username == name, User.email == name))
+        )
+        if user is None:
+            method = current_app.config["HASH_METHOD"]
+            check_password_hash(unknown_user_hash(method), form.password.data)
+        elif user.check_password(form.password.data):
+            if must_verify(user):
+                sent = email.send_verification(user)
+                flash(
+                    "Please verify your email address first: we have sent you a new link."
+                    if sent
+                    else "Please verify your email address first; we could not send "
+                    "you a new link just now, please try again later."
+                )
+                return redirect(url_for("auth.login"))
+            session.clear()  # a fresh session, and with it a fresh CSRF token
+            login_user(user, remember=form.remember.data)
+            return redirect(safe_next(request.args.get("next")))
+        # One message for both failures: it must not tell which usernames exist.
+        flash("Invalid username or password.")
+    return render_template("login.html", form=form)
+
+
+def must_verify(user):
+    """Accounts made before addresses were asked for have none to verify."""
+    needed = current_app.config["LOGIN_REQUIRES_VERIFIED_EMAIL"]
+    return needed and user.email is not None and not user.email_verified
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    # Session cookies live in the browser and cannot be recalled one by one: a new session
+    # token ends every session and remember-me cookie of this account, on every device.
+    current_user.revoke_sessions()
+    db.session.commit()
+    logout_user()
+    flash("You have been logged out, on every device.")
+    return redirect(url_for("main.index"))
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@rate_limit("MAIL_RATE_LIMIT")
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        user = db.session.scalar(select(User).filter_by(email=form.email.data))
+        if user is not None:
+            email.send_password_reset(user)  # in the background: the answer is the same
+        flash(
+            "If an account has that email address, we have sent it a link to reset the password."
+        )
+        return redirect(url_for("auth.login"))
+    return render_template("forgot_password.html", form=form)
+
+
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+def reset_password(token):
+    user = tokens.read_reset_token(token)
+    if user is None:
+        flash("That link is invalid, used or expired. Ask for a new one.")
+        return redirect(url_for("auth.forgot_password"))
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        user.set_password(form.password.data)
+        user.email_verified = True  # the link reached the address
+        user.revoke_sessions()
+        db.session.commit()
+        logout_user()
+        flash(
+            "Your password has been changed and every session of your account ended. "
+            "Log in with the new password."
+        )
+        return redirect(url_for("auth.login"))
+    return render_template("reset_password.html", form=form)
+
+
+@bp.get("/account")
+@login_required
+def account():
+    return render_template("account.html")
+
+
+@bp.route("/change-password", methods=["GET", "POST"])
+@login_required
+@rate_limit("LOGIN_RATE_LIMIT")
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit() and right_password(form):
+        current_user.set_password(form.password.data)
+        current_user.revoke_sessions()
+        db.session.commit()
+        user = current_user._get_current_object()
+        login_user(user, remember=remembered())  # this session goes on, no other
+        flash("Your password has been changed. You are logged out everywhere else.")
+        return redirect(url_for("auth.account"))
+    return render_template("change_password.html", form=form)
+
+
+@bp.route("/change-email", methods=["GET", "POST"])
+@login_required
+@rate_limit("MAIL_RATE_LIMIT")
+def change_email():
+    form = ChangeEmailForm()
+    if form.validate_on_submit() and right_password(form):
+        address = form.email.data
+        if db.session.scalar(select(User.id).filter_by(email=address)):
+            form.email.errors.append("That email address belongs to an account already.")
+        elif email.send_verification(current_user, address):
+            flash(f"We have sent a link to {address}. Your address changes when you open it.")
+            return redirect(url_for("auth.account"))
+        else:
+            flash("We could not send the mail just now. Please try again later.")
+    return render_template("change_email.html", form=form)
+
+
+@bp.route("/delete-account", methods=["GET", "POST"])
+@login_required
+@rate_limit("LOGIN_RATE_LIMIT")
+def delete_account():
+    form = DeleteAccountForm()
+    if form.validate_on_submit() and right_password(form):
+        db.session.delete(current_user._get_current_object())
+        db.session.commit()
+        logout_user()
+        flash("Your account has been deleted.")
+        return redirect(url_for("main.index"))
+    return render_template("delete_account.html", form=form)
+
+
+def right_password(form):
+    """Check the current password a form asks for before a change to the account."""
+    if current_user.check_password(form.current_password.data):
+        return True
+    form.current_password.errors.append("That is not your password.")
+    return False
+
+
+def remembered():
+    return current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME) in request.cookies
+
+
+def safe_next(target):
+    """Follow ?next= only to a path on this site, never to another host."""
+    if target and target.startswith("/") and target.isprintable() and "\\" not in target:
+        try:
+            parts = urlsplit(target)
+        except ValueError:  # such as "//[": not a URL
+            parts = None
+        if parts and not parts.scheme and not parts.netloc:
+            return target
+    return url_for("main.index")

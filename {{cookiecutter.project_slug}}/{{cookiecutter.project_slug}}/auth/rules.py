@@ -1,0 +1,63 @@
+"""What a username, an email address and a password must be: one set of rules for the web
+forms and the `flask create-user` command.
+
+Each check takes what a person typed and returns it in canonical form, or raises
+InvalidValue with a message to show them. Names and addresses are compared in canonical
+form (Unicode NFKC, then case-folded), so `Ada`, `ADA` and a full-width `Ａｄａ` are one
+person; the database stores that form under a unique constraint.
+"""
+
+import re
+import unicodedata
+
+USERNAME_PATTERN = re.compile(r"[a-z0-9_.-]{3,64}")  # matched whole: no newline sneaks in
+PASSWORD_MIN, PASSWORD_MAX = 8, 128
+EMAIL_MAX = 254
+
+
+class InvalidValue(ValueError):
+    """A value a person typed breaks a rule; str() is the message to show them."""
+
+
+def canonical(text):
+    """The form in which two spellings of one name compare equal."""
+    text = unicodedata.normalize("NFKC", text.strip()).casefold()
+    return unicodedata.normalize("NFKC", text)
+
+
+def refuse_control_characters(text):
+    """NUL, newlines, escapes...: no field of this app has a use for them."""
+    if any(unicodedata.category(char) == "Cc" for char in text):
+        raise InvalidValue("Control characters are not allowed.")
+    return text
+
+
+def check_username(text):
+    refuse_control_characters(text)
+    name = canonical(text)
+    if not USERNAME_PATTERN.fullmatch(name):
+        raise InvalidValue("Use 3 to 64 letters, digits, '.', '_' or '-'.")
+    return name
+
+
+def check_email(text):
+    refuse_control_characters(text)
+    # Imported here: it loads a DNS library, a tenth of the app's start-up, for forms only.
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        # No DNS look-up here: a request must not wait on it, and the link we mail proves it.
+        address = validate_email(text.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise InvalidValue(str(error)) from None
+    address = canonical(address)
+    if len(address) > EMAIL_MAX:
+        raise InvalidValue(f"An email address has at most {EMAIL_MAX} characters.")
+    return address
+
+
+def check_password(text):
+    refuse_control_characters(text)
+    if not PASSWORD_MIN <= len(text) <= PASSWORD_MAX:
+        raise InvalidValue(f"Use {PASSWORD_MIN} to {PASSWORD_MAX} characters.")
+    return text

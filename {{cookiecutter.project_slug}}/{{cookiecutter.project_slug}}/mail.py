@@ -1,0 +1,47 @@
+"""Flask-Mail, with the two things it lacks: a timeout, and the console in development.
+
+Flask-Mail connects with no timeout (pallets-eco/flask-mail#114): a mail server that never
+answers would hold the request, and the worker, for minutes. With no MAIL_SERVER set, the
+development server writes each message to the log instead; elsewhere sending fails, so a
+production app never pretends to have sent a password-reset link.
+"""
+
+import smtplib
+
+import flask_mail
+from flask import current_app
+
+
+class MailNotConfigured(OSError):
+    """MAIL_SERVER is not set, outside development."""
+
+
+class Connection(flask_mail.Connection):
+    def configure_host(self):
+        """Flask-Mail's own connection set-up, with MAIL_TIMEOUT on the socket."""
+        smtp = smtplib.SMTP_SSL if self.mail.use_ssl else smtplib.SMTP
+        host = smtp(self.mail.server, self.mail.port, timeout=current_app.config["MAIL_TIMEOUT"])
+        host.set_debuglevel(int(self.mail.debug))
+        if self.mail.use_tls:
+            host.starttls()
+        if self.mail.username and self.mail.password:
+            host.login(self.mail.username, self.mail.password)
+        return host
+
+
+class Mail(flask_mail.Mail):
+    def connect(self):
+        return Connection(current_app.extensions["mail"])
+
+    def send(self, message):
+        """Send `message`; raises OSError (smtplib's errors included) when it cannot."""
+        if current_app.config["MAIL_SERVER"]:
+            return super().send(message)
+        if not current_app.debug:
+            raise MailNotConfigured("MAIL_SERVER is not set: cannot send mail")
+        current_app.logger.info(
+            "MAIL_SERVER is not set: this mail was not sent.\nTo: %s\nSubject: %s\n\n%s",
+            ", ".join(message.recipients),
+            message.subject,
+            message.body,
+        )
