@@ -9,7 +9,7 @@ from {{ cookiecutter.project_slug }}.models import User
 
 @pytest.fixture
 def app(request):
-    """The app on the testing config, with an empty in-memory database.
+    """The app on the testing config, with empty tables: in memory, or in TEST_DATABASE_URL.
 
     Mark a test with @pytest.mark.settings(NAME=value) to change settings before the
     extensions read them.

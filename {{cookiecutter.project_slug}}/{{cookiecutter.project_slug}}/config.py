@@ -11,7 +11,7 @@ import click
 
 PLACEHOLDER_SECRET = "change-me"  # noqa: S105  (the public placeholder in .env.example)
 MIN_SECRET_BYTES = 32
-MAKE_SECRET = 'python3 -c "import secrets; print(secrets.token_hex(32))"'
+KEY_COMMAND = 'python3 -c "import secrets; print(secrets.token_hex(32))"'
 
 
 class SettingsError(click.ClickException, RuntimeError):
@@ -63,12 +63,12 @@ class DevelopmentConfig(Config):
         if not self.SECRET_KEY and serving():
             raise SettingsError(
                 "SECRET_KEY is not set (no .env?): run `cp .env.example .env` and set "
-                f"SECRET_KEY in .env to the output of: {MAKE_SECRET}"
+                f"SECRET_KEY in .env to the output of: {KEY_COMMAND}"
             )
 
 
 class TestingConfig(Config):
-    """pytest: an in-memory database, no rate limits, a fixed secret."""
+    """pytest: an in-memory database (or TEST_DATABASE_URL's), no rate limits, a fixed secret."""
 
     TESTING = True
     WTF_CSRF_ENABLED = False  # tests that check CSRF turn it back on
@@ -78,7 +78,8 @@ class TestingConfig(Config):
     def __init__(self):
         super().__init__()
         self.SECRET_KEY = "testing-secret-key-that-is-long-enough"  # noqa: S105
-        self.SQLALCHEMY_DATABASE_URI = "sqlite://"
+        # Set TEST_DATABASE_URL to run the tests on a database like production's (emptied!).
+        self.SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
 
 
 class ProductionConfig(Config):
@@ -97,7 +98,7 @@ def check_secret(secret):
     if not secret or secret == PLACEHOLDER_SECRET or len(secret.encode()) < MIN_SECRET_BYTES:
         raise SettingsError(
             f"SECRET_KEY must be set to a random value of at least {MIN_SECRET_BYTES} bytes "
-            f"in production. Generate one with: {MAKE_SECRET}"
+            f"in production. Generate one with: {KEY_COMMAND}"
         )
 
 
