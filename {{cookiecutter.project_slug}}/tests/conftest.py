@@ -21,6 +21,7 @@ def app(request):
         yield app
         db.session.remove()
         db.drop_all()
+        db.engine.dispose()  # close pooled connections: a PostgreSQL one would outlive the test
 
 
 @pytest.fixture

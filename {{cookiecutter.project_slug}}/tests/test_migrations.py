@@ -22,5 +22,6 @@ def test_migrations_build_the_schema_of_the_models_and_undo_it(tmp_path):
             differences = compare_metadata(MigrationContext.configure(connection), db.metadata)
         downgrade(revision="base")
         tables = set(inspect(db.engine).get_table_names()) - {"alembic_version"}
+        db.engine.dispose()
     assert differences == []
     assert tables == set()
