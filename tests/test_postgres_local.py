@@ -100,7 +100,8 @@ def test_readme_commands_make_the_database_and_the_tests_run_on_postgresql(
 
 def test_ci_workflow_runs_the_tests_on_its_postgresql_service(bake, baked_python):
     sqlite_job = yaml.safe_load((bake() / ".github/workflows/ci.yml").read_text())["jobs"]["test"]
-    assert "services" not in sqlite_job and "env" not in sqlite_job
+    assert "services" not in sqlite_job
+    assert "TEST_DATABASE_URL" not in sqlite_job.get("env", {})
 
     project = bake(database="postgresql")
     workflow_text = (project / ".github/workflows/ci.yml").read_text()

@@ -69,6 +69,10 @@ def test_development_without_a_secret_refuses_to_serve(monkeypatch):
         create_app("development")
 
 
+def server_must_not_start(*args, **kwargs):
+    raise AssertionError("flask run started a server")
+
+
 def test_flask_commands_but_run_need_no_secret(monkeypatch):
     # A fresh checkout has no .env: `flask routes` works, `flask run` says what to do.
     monkeypatch.delenv("SECRET_KEY", raising=False)
@@ -76,6 +80,7 @@ def test_flask_commands_but_run_need_no_secret(monkeypatch):
     routes = CliRunner().invoke(cli, ["routes"])
     assert routes.exit_code == 0, routes.output
     assert "/auth/login" in routes.output
+    monkeypatch.setattr("flask.cli.run_simple", server_must_not_start)
     run = CliRunner().invoke(cli, ["run"])
     assert run.exit_code == 1
     assert run.output.startswith("Error: SECRET_KEY is not set"), run.output
