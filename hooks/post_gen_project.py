@@ -109,22 +109,69 @@ def write_env(project, answers):
     return True
 
 
+DATABASE_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+
+def read_env(path):
+    """The KEY=value settings of an existing .env, as a dict."""
+    settings = {}
+    for line in path.read_text(errors="replace").splitlines():
+        key, sep, value = line.strip().removeprefix("export ").partition("=")
+        if sep and not key.startswith("#"):
+            settings[key.strip()] = value.strip()
+    return settings
+
+
+def env_mismatches(existing, answers):
+    """What a kept .env lacks for these answers: (notes, lines to add or replace)."""
+    fresh = dict(line.split("=", 1) for line in env_lines(answers))
+    notes, keys = [], [key for key in fresh if key not in existing]
+    url = existing.get("DATABASE_URL", "")
+    have = next((name for name in DATABASE_NAMES if url.startswith(name)), None)
+    chosen = answers["database"]
+    if have and have != chosen:
+        notes.append(
+            f"DATABASE_URL is {DATABASE_NAMES[have]} but you chose {DATABASE_NAMES[chosen]}"
+        )
+        keys.append("DATABASE_URL")
+        unused = [key for key in existing if key.startswith("POSTGRES_") and key not in fresh]
+        if unused:
+            notes.append(f"{', '.join(unused)} no longer used")
+    if keys:
+        notes.append(f"missing or outdated: {', '.join(key for key in fresh if key in keys)}")
+    return notes, [f"{key}={value}" for key, value in fresh.items() if key in keys]
+
+
+def env_note(project, answers, wrote_env):
+    """What happened to .env; for a kept one, the settings that no longer fit the answers."""
+    if wrote_env:
+        return "Wrote .env with a new SECRET_KEY (keep it out of version control)."
+    kept = "Kept your existing .env: its SECRET_KEY and settings are unchanged."
+    notes, lines = env_mismatches(read_env(project / ".env"), answers)
+    if not notes:
+        return kept
+    return "\n".join(
+        [
+            kept,
+            "It does not match your answers: " + "; ".join(notes) + ".",
+            "Add or replace these lines in .env to use what you chose (passwords are new):",
+            *(f"  {line}" for line in lines),
+        ]
+    )
+
+
 def next_steps(project, answers, wrote_env):
     """Short instructions a user can paste into a shell."""
-    env_note = (
-        "Wrote .env with a new SECRET_KEY (keep it out of version control)."
-        if wrote_env
-        else "Kept your existing .env: its SECRET_KEY and settings are unchanged."
-    )
     steps = [
         f"cd {shlex.quote(str(project))}",
         "python3 -m venv .venv && . .venv/bin/activate",
         "pip install -e '.[dev]'",
     ]
     if answers["database"] == "postgresql":
-        steps.append("# start PostgreSQL first: DATABASE_URL in .env says where it is")
+        steps.append("# create the database first: README.md, 'PostgreSQL without Docker'")
     steps += ["flask db upgrade", "flask run", "pytest"]
-    return "\n".join([env_note, "Next steps:", *(f"  {step}" for step in steps)])
+    note = env_note(project, answers, wrote_env)
+    return "\n".join([note, "Next steps:", *(f"  {step}" for step in steps)])
 
 
 def main():

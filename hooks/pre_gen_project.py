@@ -9,6 +9,8 @@ import keyword
 import re
 import sys
 import unicodedata
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 
 # The answers arrive as JSON in a raw string: quotes and backslashes in them cannot end it.
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
@@ -21,32 +23,65 @@ CHOICES = {
 BOOLEANS = ["use_docker", "use_nginx"]
 FREE_TEXT = {"project_name": 100, "description": 300, "author_name": 100}
 SLUG_MAX_LENGTH = 64
+EMAIL_MAX_LENGTH = 254  # the longest address SMTP allows
 
-# Import names the baked project depends on, or that its own layout already uses; and
-# `test`, the standard library's own test package, which sys.stdlib_module_names leaves out.
-TAKEN_NAMES = {
-    "alembic", "click", "dotenv", "flask", "flask_limiter", "flask_login", "flask_migrate",
-    "flask_sqlalchemy", "flask_wtf", "gunicorn", "itsdangerous", "jinja2", "limits",
-    "markupsafe", "migrations", "psycopg", "pytest", "redis", "sqlalchemy", "tests", "werkzeug",
-    "wtforms", "instance", "nginx", "deploy", "test",
+# Top-level import names and distribution names of every package a baked project installs,
+# direct or not (runtime and dev, PostgreSQL driver included). A package of the same name
+# would be shadowed by the project or fail to install next to it (pip: ResolutionImpossible).
+# tests/test_slug_and_options.py derives this list from a real installed bake and prints the
+# names to add whenever a dependency brings new ones: keep it a plain static list, so that a
+# bake needs neither the network nor an installed environment.
+DEPENDENCY_NAMES = {
+    "alembic", "blinker", "cfgv", "click", "deprecated", "distlib", "distutils", "dotenv",
+    "filelock", "flask", "flask_limiter", "flask_login", "flask_migrate", "flask_sqlalchemy",
+    "flask_wtf", "gunicorn", "identify", "iniconfig", "itsdangerous", "jinja2", "limits", "mako",
+    "markupsafe", "nodeenv", "ordered_set", "packaging", "pip", "pkg_resources", "platformdirs",
+    "pluggy", "pre_commit", "psycopg", "psycopg_binary", "py", "pygments", "pytest",
+    "python_discovery", "python_dotenv", "pyyaml", "redis", "ruff", "setuptools", "sqlalchemy",
+    "typing_extensions", "virtualenv", "werkzeug", "wrapt", "wtforms", "yaml",
+}  # fmt: skip
+
+# Names the project's own layout uses next to the package (folders, pytest's conftest), and
+# names the project's .gitignore or .dockerignore match: a package called `build` would be
+# left out of git and of the image. The same test checks these against a real bake.
+PROJECT_NAMES = {
+    "build", "conftest", "deploy", "dist", "htmlcov", "instance", "migrations", "nginx",
+    "tests",
+}  # fmt: skip
+
+# Modules Python imports by itself, and the standard library's own `test` package, which
+# sys.stdlib_module_names leaves out.
+SPECIAL_MODULES = {"sitecustomize", "usercustomize", "test"}
+
+# Standard library modules removed in Python 3.12 and 3.13: the project still runs on 3.11,
+# whatever Python runs cookiecutter.
+REMOVED_STDLIB = {
+    "aifc", "asynchat", "asyncore", "audioop", "cgi", "cgitb", "chunk", "crypt", "imghdr",
+    "imp", "lib2to3", "mailcap", "msilib", "nis", "nntplib", "ossaudiodev", "pipes", "smtpd",
+    "sndhdr", "spwd", "sunau", "telnetlib", "uu", "xdrlib",
 }  # fmt: skip
 
 
 def check_slug(slug):
-    """The slug names the folder and the package, so it must be a fresh, importable name."""
+    """The slug names the folder, the package and the distribution: a fresh, installable name."""
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", slug):
         return (
             f"project_slug {slug!r} is not a lower-case Python identifier "
             "(letters a-z, digits and underscores, not starting with a digit)"
         )
+    if slug.startswith("_") or slug.endswith("_"):
+        # A distribution name must start and end with a letter or digit (pip refuses it).
+        return f"project_slug {slug!r} must start and end with a letter or a digit"
     if len(slug) > SLUG_MAX_LENGTH:
         return f"project_slug is {len(slug)} characters long; keep it to {SLUG_MAX_LENGTH}"
     if keyword.iskeyword(slug) or keyword.issoftkeyword(slug):
         return f"project_slug {slug!r} is a Python keyword"
-    if slug in sys.stdlib_module_names:
+    if slug in sys.stdlib_module_names or slug in REMOVED_STDLIB:
         return f"project_slug {slug!r} would shadow the standard library module {slug!r}"
-    if slug in TAKEN_NAMES:
+    if slug in DEPENDENCY_NAMES:
         return f"project_slug {slug!r} would shadow a package the project uses"
+    if slug in PROJECT_NAMES or slug in SPECIAL_MODULES:
+        return f"project_slug {slug!r} is a name the project's own files already use"
     return None
 
 
@@ -63,9 +98,21 @@ def check_one_line(name, value, max_length):
 
 
 def check_email(email):
-    """pyproject.toml validates the author's email, so refuse one it would reject."""
-    if not re.fullmatch(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}", email):
-        return f"email {email!r} is not an address like you@example.com"
+    """Refuse what setuptools refuses when it reads pyproject.toml (pip install -e . fails).
+
+    setuptools checks the address with the pattern below, then parses it as an RFC 5322
+    address with the standard library's email package, as done here.
+    """
+    problem = check_one_line("email", email, EMAIL_MAX_LENGTH)
+    if problem:
+        return problem
+    unusable = f"email {email!r} is not an address like you@example.com"
+    if not re.fullmatch(r"[^@]+@[^@]+\.[^@]+", email):
+        return unusable
+    try:
+        Address(display_name="", addr_spec=email)
+    except (ValueError, HeaderParseError, IndexError):  # setuptools' errors, and defects
+        return unusable
     return None
 
 

@@ -61,6 +61,18 @@ def keys_for(name, default):
     return answer
 
 
+def test_prompts_show_one_bracketed_group_and_mention_docker_only_once_asked():
+    # cookiecutter shows a plain prompt's default in parentheses after its text.
+    asked = list(questions())
+    for name, text, labels, _ in asked:
+        if labels is None:
+            assert "(" not in text, f"{name}: {text}"
+    names = [name for name, *_ in asked]
+    before_docker = asked[: names.index("use_docker")]
+    for name, text, labels, _ in before_docker:
+        assert "docker" not in " ".join([text, *(labels or [])]).lower(), name
+
+
 def spawn_cookiecutter(tmp_path):
     """cookiecutter in a real terminal, with its config, replay and clones kept in tmp_path."""
     env = clean_env(**sandbox(tmp_path / "home"), TERM="xterm-256color")

@@ -104,5 +104,37 @@ def test_rebaking_over_a_project_keeps_its_env_and_says_so(tmp_path, options):
     again = cookiecutter_cli(home, "--no-input", *options, "-o", out)
     assert again.returncode == 0, again.stderr
     assert "Kept your existing .env" in again.stdout
+    assert "does not match your answers" not in again.stdout
     assert env.read_bytes() == before
     assert stat.S_IMODE(env.stat().st_mode) == 0o600
+
+
+REBAKES = {
+    "to-postgresql": ("sqlite", "postgresql", "DATABASE_URL is SQLite but you chose PostgreSQL"),
+    "to-sqlite": ("postgresql", "sqlite", "DATABASE_URL is PostgreSQL but you chose SQLite"),
+}
+
+
+@pytest.mark.parametrize("first, then, note", REBAKES.values(), ids=REBAKES.keys())
+def test_rebaking_with_another_database_keeps_env_and_says_what_to_change(
+    tmp_path, first, then, note
+):
+    home, out = tmp_path / "home", tmp_path / "out"
+    assert cookiecutter_cli(home, "--no-input", "-o", out, database=first).returncode == 0
+    env = out / "my_flask_app" / ".env"
+    before = env.read_bytes()
+    again = cookiecutter_cli(home, "--no-input", "-f", "-o", out, database=then)
+    assert again.returncode == 0, again.stderr
+    assert env.read_bytes() == before
+    assert note in again.stdout
+    # The lines it prints, put into .env, give the settings a fresh bake of that choice has.
+    shown = again.stdout.split("to use what you chose", 1)[1].split("Next steps:")[0]
+    lines = [line.strip() for line in shown.splitlines()[1:] if line.strip()]
+    settings = {**read_env(out / "my_flask_app"), **dict(line.split("=", 1) for line in lines)}
+    fresh = cookiecutter_cli(home, "--no-input", "-o", tmp_path / "fresh", database=then)
+    assert fresh.returncode == 0, fresh.stderr
+    expected = read_env(tmp_path / "fresh" / "my_flask_app")
+    assert settings.keys() >= expected.keys()
+    assert settings["DATABASE_URL"].split(":")[0] == expected["DATABASE_URL"].split(":")[0]
+    if then == "postgresql":
+        assert settings["POSTGRES_PASSWORD"] in settings["DATABASE_URL"]

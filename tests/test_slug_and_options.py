@@ -6,9 +6,16 @@ the hook because cookiecutter stops first; those cases say what the user sees in
 """
 
 import json
+import keyword
+import subprocess
+import tomllib
+import types
+import venv
 
+import jinja2
 import pytest
 
+from conftest import TEMPLATE, clean_env, default_answers
 from cookiecutter_cli import cookiecutter_cli, leftovers, replay_file
 
 BAD_SLUGS = {
@@ -26,7 +33,17 @@ BAD_SLUGS = {
     "dependency": ("flask", "would shadow a package the project uses"),
     "dependency-sqlalchemy": ("sqlalchemy", "would shadow a package the project uses"),
     "dependency-redis": ("redis", "would shadow a package the project uses"),
-    "project-folder": ("tests", "would shadow a package the project uses"),
+    "project-folder": ("tests", "is a name the project's own files already use"),
+    "git-ignored": ("build", "is a name the project's own files already use"),
+    "docker-ignored": ("htmlcov", "is a name the project's own files already use"),
+    "pytest-conftest": ("conftest", "is a name the project's own files already use"),
+    "leading-underscore": ("_app", "must start and end with a letter or a digit"),
+    "trailing-underscore": ("app_", "must start and end with a letter or a digit"),
+    "indirect-dependency": ("blinker", "would shadow a package the project uses"),
+    "alembic-template-engine": ("mako", "would shadow a package the project uses"),
+    "pip-itself": ("packaging", "would shadow a package the project uses"),
+    "distribution-name": ("pyyaml", "would shadow a package the project uses"),
+    "stdlib-of-python-3-11": ("cgi", "would shadow the standard library module 'cgi'"),
 }
 
 
@@ -156,3 +173,139 @@ def test_invalid_option_in_a_replay_file_is_refused_by_the_hook(tmp_path, name, 
     result = cookiecutter_cli(home, "--replay-file", edited, "-o", out)
     refused_by_hook(result, line.removeprefix("error: "))
     assert leftovers(out) == []
+
+
+def load_hook():
+    """The pre-gen hook as a module, rendered with no answers (its checks are functions)."""
+    source = (TEMPLATE / "hooks" / "pre_gen_project.py").read_text()
+    hook = types.ModuleType("pre_gen_project")
+    code = jinja2.Template(source).render(cookiecutter={})
+    exec(compile(code, "pre_gen_project.py", "exec"), hook.__dict__)
+    return hook
+
+
+# Every import name and distribution name in an environment, as a bake's pip installs them.
+LIST_NAMES = """
+import importlib.metadata as metadata, json, re
+names = set(metadata.packages_distributions())
+names |= {re.sub(r"[-_.]+", "_", d.metadata["Name"]).lower() for d in metadata.distributions()}
+print(json.dumps(sorted(names)))
+"""
+
+
+def importable(name):
+    """Names a slug could take at all: lower-case identifiers (the hook refuses the rest)."""
+    return name.isidentifier() and name == name.lower() and not keyword.iskeyword(name)
+
+
+def test_hook_refuses_every_name_an_installed_bake_provides(baked_python):
+    # The shared venv holds everything a PostgreSQL bake installs, dev tools included, so
+    # when a dependency is added or brings new ones, this lists what the hook must refuse.
+    listed = subprocess.run(
+        [str(baked_python), "-c", LIST_NAMES], capture_output=True, text=True, check=True
+    )
+    names = [name for name in json.loads(listed.stdout) if importable(name)]
+    assert "flask" in names and "blinker" in names and "psycopg" in names
+    hook = load_hook()
+    missing = sorted(name for name in names if hook.check_slug(name) is None)
+    assert not missing, (
+        f"add to DEPENDENCY_NAMES in hooks/pre_gen_project.py: {', '.join(map(repr, missing))}"
+    )
+
+
+def ignore_patterns(project):
+    """The patterns of the project's .gitignore and .dockerignore, as names at the top."""
+    for name in (".gitignore", ".dockerignore"):
+        if (project / name).exists():
+            for line in (project / name).read_text().splitlines():
+                pattern = line.strip().removeprefix("**/").strip("/")
+                if pattern and not pattern.startswith(("#", "!")):
+                    yield pattern
+
+
+def test_hook_refuses_every_name_the_project_uses_or_ignores(bake_once):
+    # Every option on: the most files a bake has. A package named like a folder next to it
+    # merges with that folder; one an ignore file matches is left out of git or the image.
+    everything = {name: True for name, value in default_answers().items() if value is False}
+    project = bake_once(database="postgresql", **everything)
+    used = {path.stem if path.suffix == ".py" else path.name for path in project.iterdir()}
+    names = {name for name in used - {project.name} if importable(name)}
+    # A wildcard pattern names the identifiers it matches by its simplest instance.
+    for pattern in ignore_patterns(project):
+        example = pattern.replace("*", "x").replace("?", "x")
+        if importable(example):
+            names.add(example)
+    assert {"migrations", "tests", "build", "dist", "htmlcov"} <= names
+    hook = load_hook()
+    missing = sorted(name for name in names if hook.check_slug(name) is None)
+    assert not missing, (
+        f"add to PROJECT_NAMES in hooks/pre_gen_project.py: {', '.join(map(repr, missing))}"
+    )
+
+
+@pytest.mark.parametrize(
+    "name, slug",
+    [("Bob's Shop", "bobs_shop"), ("Bob\u2019s Shop", "bobs_shop"), ("Rock & Roll", "rock_roll")],
+)
+def test_apostrophes_drop_out_of_the_default_slug(tmp_path, name, slug):
+    out = tmp_path / "out"
+    result = cookiecutter_cli(tmp_path / "home", "--no-input", "-o", out, project_name=name)
+    assert result.returncode == 0, result.stderr
+    assert [path.name for path in out.iterdir()] == [slug]
+
+
+# What setuptools (84) does with pyproject.toml's author email: a pattern, then the standard
+# library's RFC 5322 parser. All but the last three refused ones were tried with a real
+# `pip install -e .` (2026-11-25); the hook also refuses control characters, as in any answer.
+ACCEPTED_EMAILS = [
+    "you@example.com", "a+b@example.com", "o'brien@example.com", '"a b"@example.com',
+    '"a\\"b"@example.com', "a@[127.0.0.1]", "a@m\u00fcnchen.de", "x@1.2", "A@EXAMPLE.COM",
+]  # fmt: skip
+REFUSED_EMAILS = [
+    "a..b@example.com", ".a@example.com", "a.@example.com", "a b@example.com", "a@b",
+    "a@localhost", "a@example..com", "a@.example.com", "a@example.com.", "a,b@example.com",
+    "a<b@example.com", "\u00fc@example.com", '"a@b"@example.com', "a@@example.com", "@x.com",
+    "a@example.com\n",
+]  # fmt: skip
+
+
+def test_email_is_checked_as_setuptools_checks_it():
+    hook = load_hook()
+    assert [email for email in ACCEPTED_EMAILS if hook.check_email(email)] == []
+    assert [email for email in REFUSED_EMAILS if not hook.check_email(email)] == []
+
+
+def test_refused_email_stops_the_bake_with_one_line(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    result = cookiecutter_cli(tmp_path / "home", "--no-input", "-o", out, email="a..b@example.com")
+    refused_by_hook(result, "email 'a..b@example.com' is not an address like you@example.com")
+    assert leftovers(out) == []
+
+
+@pytest.mark.e2e  # pip fetches setuptools from PyPI once, as a user's pip does
+def test_pip_installs_a_bake_with_a_borderline_email_and_refuses_what_the_hook_refuses(
+    bake, tmp_path
+):
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    pip = [str(env_dir / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
+    backend = tomllib.loads((bake() / "pyproject.toml").read_text())["build-system"]["requires"]
+    subprocess.run([*pip, "install", "-q", "-U", *backend], env=clean_env(), check=True)
+
+    def install(project):
+        # The build backend the baked pyproject.toml asks for, installed once above.
+        command = [*pip, "install", "-q", "--no-deps", "--no-build-isolation", "-e", "."]
+        env = clean_env()
+        return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
+
+    for email in ['"a b"@example.com', "a@[127.0.0.1]"]:
+        result = install(bake(email=email, project_slug="borderline"))
+        assert result.returncode == 0, f"{email}: {result.stderr}"
+    # The hook refuses a..b, so put it into a baked pyproject.toml by hand: setuptools fails.
+    project = bake(project_slug="refused")
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("you@example.com", "a..b@example.com"))
+    result = install(project)
+    assert result.returncode != 0
+    assert "local-part is not dot-atom" in result.stderr

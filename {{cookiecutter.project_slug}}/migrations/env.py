@@ -2,6 +2,7 @@ import logging
 from logging.config import fileConfig
 
 from flask import current_app
+from sqlalchemy.exc import OperationalError
 
 from alembic import context
 
@@ -63,6 +64,20 @@ def run_migrations_offline():
         context.run_migrations()
 
 
+def connect(engine):
+    """Connect, or stop with one line that says where and why (Flask-Migrate prints it)."""
+    try:
+        return engine.connect()
+    except OperationalError as error:
+        url = engine.url.render_as_string(hide_password=True)
+        reason = str(error.orig).strip().splitlines()[0]
+        raise RuntimeError(
+            f"cannot connect to the database at {url} (DATABASE_URL): {reason}. "
+            "Is the database server running, and do the role and the database exist? "
+            "The README says how to create them."
+        ) from None
+
+
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -87,7 +102,7 @@ def run_migrations_online():
 
     connectable = get_engine()
 
-    with connectable.connect() as connection:
+    with connect(connectable) as connection:
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

@@ -24,7 +24,7 @@ class ServerLikeClient(FlaskClient):
 
 @pytest.fixture
 def app(request):
-    """The app on the testing config, with an empty in-memory database.
+    """The app on the testing config, with empty tables: in memory, or in TEST_DATABASE_URL.
 
     Mark a test with @pytest.mark.settings(NAME=value) to change settings before the
     extensions read them.
@@ -37,6 +37,7 @@ def app(request):
         yield app
         db.session.remove()
         db.drop_all()
+        db.engine.dispose()  # close pooled connections: a PostgreSQL one would outlive the test
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 import pytest
+from click.testing import CliRunner
+from flask.cli import FlaskGroup
 
 from {{ cookiecutter.project_slug }} import create_app
-from {{ cookiecutter.project_slug }}.config import PLACEHOLDER_SECRET
+from {{ cookiecutter.project_slug }}.config import PLACEHOLDER_SECRET, SettingsError
 
 STRONG_SECRET = "a3f1" * 16
 
@@ -59,3 +61,26 @@ def test_database_url_from_environment(production_env):
 def test_unknown_config_name():
     with pytest.raises(RuntimeError, match="is not one of"):
         create_app("staging")
+
+
+def test_development_without_a_secret_refuses_to_serve(monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(SettingsError, match=r"SECRET_KEY is not set.* `cp \.env\.example \.env"):
+        create_app("development")
+
+
+def server_must_not_start(*args, **kwargs):
+    raise AssertionError("flask run started a server")
+
+
+def test_flask_commands_but_run_need_no_secret(monkeypatch):
+    # A fresh checkout has no .env: `flask routes` works, `flask run` says what to do.
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    cli = FlaskGroup(create_app=lambda: create_app("development"), load_dotenv=False)
+    routes = CliRunner().invoke(cli, ["routes"])
+    assert routes.exit_code == 0, routes.output
+    assert "/auth/login" in routes.output
+    monkeypatch.setattr("flask.cli.run_simple", server_must_not_start)
+    run = CliRunner().invoke(cli, ["run"])
+    assert run.exit_code == 1
+    assert run.output.startswith("Error: SECRET_KEY is not set"), run.output

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -15,11 +16,16 @@ MIGRATIONS = Path(__file__).parent.parent / "migrations"
 
 @pytest.fixture
 def migrated_app(tmp_path):
-    """An app on an empty SQLite file that only the migrations will fill."""
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'app.sqlite'}"})
+    """An app on an empty database that only the migrations will fill: an SQLite file, or
+    TEST_DATABASE_URL's database (emptied again afterwards)."""
+    url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'app.sqlite'}"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
     Migrate(app, db, directory=str(MIGRATIONS))
     with app.app_context():
         yield app
+        db.session.remove()
+        downgrade(revision="base")
+        db.engine.dispose()
 
 
 def differences_from_the_models():
@@ -30,6 +36,13 @@ def differences_from_the_models():
 def test_migrations_build_the_schema_of_the_models(migrated_app):
     upgrade()
     assert differences_from_the_models() == []
+
+
+def test_downgrade_to_base_removes_every_table(migrated_app):
+    upgrade()
+    downgrade(revision="base")
+    assert set(inspect(db.engine).get_table_names()) - {"alembic_version"} == set()
+    upgrade()  # the fixture downgrades again
 
 
 def test_downgrade_and_upgrade_again(migrated_app):

@@ -1,13 +1,21 @@
 """Settings for each way the app runs, read from the environment when the app is created.
 
-APP_CONFIG picks one: development (flask run, from .env), testing (pytest) or production (the
-default, so Gunicorn, which does not read .env, never runs with development settings).
+APP_CONFIG picks one: development (the `flask` command in a checkout: .flaskenv says so),
+testing (pytest) or production (the default, so Gunicorn, which reads neither .flaskenv nor
+.env, never runs with development settings).
 """
 
 import os
 
+import click
+
 PLACEHOLDER_SECRET = "change-me"  # noqa: S105  (the public placeholder in .env.example)
 MIN_SECRET_BYTES = 32
+KEY_COMMAND = 'python3 -c "import secrets; print(secrets.token_hex(32))"'
+
+
+class SettingsError(click.ClickException, RuntimeError):
+    """Settings the app cannot start with: the `flask` command prints the message alone."""
 
 
 def env_flag(name, default):
@@ -67,9 +75,19 @@ class DevelopmentConfig(Config):
 
     DEBUG = True
 
+    def __init__(self):
+        super().__init__()
+        # `flask routes` or `flask db upgrade` in a fresh checkout need no secret; serving does,
+        # so say so now rather than at the first form.
+        if not self.SECRET_KEY and serving():
+            raise SettingsError(
+                "SECRET_KEY is not set (no .env?): run `cp .env.example .env` and set "
+                f"SECRET_KEY in .env to the output of: {KEY_COMMAND}"
+            )
+
 
 class TestingConfig(Config):
-    """pytest: an in-memory database, no rate limits, a fixed secret."""
+    """pytest: an in-memory database (or TEST_DATABASE_URL's), no rate limits, a fixed secret."""
 
     TESTING = True
     WTF_CSRF_ENABLED = False  # tests that check CSRF turn it back on
@@ -79,7 +97,8 @@ class TestingConfig(Config):
     def __init__(self):
         super().__init__()
         self.SECRET_KEY = "testing-secret-key-that-is-long-enough"  # noqa: S105
-        self.SQLALCHEMY_DATABASE_URI = "sqlite://"
+        # Set TEST_DATABASE_URL to run the tests on a database like production's (emptied!).
+        self.SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
         self.MAIL_SERVER = "localhost"  # never contacted: Flask-Mail records, not sends, in tests
 
 
@@ -97,11 +116,16 @@ class ProductionConfig(Config):
 def check_secret(secret):
     """Refuse to serve with a secret that anyone could guess or forge sessions with."""
     if not secret or secret == PLACEHOLDER_SECRET or len(secret.encode()) < MIN_SECRET_BYTES:
-        raise RuntimeError(
+        raise SettingsError(
             f"SECRET_KEY must be set to a random value of at least {MIN_SECRET_BYTES} bytes "
-            "in production. Generate one with: "
-            'python -c "import secrets; print(secrets.token_hex(32))"'
+            f"in production. Generate one with: {KEY_COMMAND}"
         )
+
+
+def serving():
+    """False while a `flask` command other than `flask run` loads the app."""
+    command = click.get_current_context(silent=True)
+    return command is None or command.info_name == "run"
 
 
 CONFIGS = {
@@ -116,4 +140,4 @@ def load_config(name):
     try:
         return CONFIGS[name]()
     except KeyError:
-        raise RuntimeError(f"APP_CONFIG={name!r} is not one of: {', '.join(CONFIGS)}") from None
+        raise SettingsError(f"APP_CONFIG={name!r} is not one of: {', '.join(CONFIGS)}") from None

@@ -1,0 +1,135 @@
+"""A PostgreSQL bake without Docker: the README's commands make its database, and the tests and
+the CI workflow run the project's suite on PostgreSQL.
+
+Each test starts its own throwaway cluster (servers.postgres) on a free loopback port. The
+README's commands run as written, except that `sudo -u postgres` is a stand-in (the cluster
+trusts its superuser on loopback) and PGHOST/PGPORT point psql at the cluster.
+"""
+
+import re
+import secrets
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import activated_env
+from servers import free_port, postgres, wait_until
+
+pytestmark = pytest.mark.e2e
+
+SUDO_STAND_IN = """#!/bin/sh
+# Stands in for `sudo -u postgres`: the throwaway cluster trusts its superuser on loopback.
+[ "$1" = -u ] && [ "$2" = postgres ] || { echo "unexpected: sudo $*" >&2; exit 2; }
+shift 2
+PGUSER=postgres exec "$@"
+"""
+
+
+def readme_blocks(project, heading):
+    """The shell code blocks of one README section."""
+    readme = (project / "README.md").read_text()
+    section = readme.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^```sh\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
+
+
+def set_database_url(project, old, new):
+    """Point DATABASE_URL in .env elsewhere, as a user with another host or port would."""
+    env = project / ".env"
+    text = env.read_text()
+    assert old in text
+    env.write_text(text.replace(old, new))
+
+
+def shell(command, project, env):
+    return subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", command],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_readme_commands_make_the_database_and_the_tests_run_on_postgresql(
+    bake, baked_python, tmp_path
+):
+    project = bake(database="postgresql", project_slug="shop")
+    password = dict(
+        line.split("=", 1) for line in (project / ".env").read_text().splitlines() if line
+    )["POSTGRES_PASSWORD"]
+    stand_ins = tmp_path / "bin"
+    stand_ins.mkdir()
+    (stand_ins / "sudo").write_text(SUDO_STAND_IN)
+    (stand_ins / "sudo").chmod(0o755)
+
+    # Nothing listens: `flask db upgrade` says where it tried, in one line, without the password.
+    nowhere = f"127.0.0.1:{free_port()}"
+    set_database_url(project, "localhost:5432", nowhere)
+    env = activated_env(baked_python, project)
+    upgrade = shell("flask db upgrade", project, env)
+    assert upgrade.returncode == 1
+    lines = upgrade.stderr.strip().splitlines()
+    assert len(lines) == 1, upgrade.stderr
+    assert (
+        f"cannot connect to the database at postgresql+psycopg://shop:***@{nowhere}/shop"
+        in (lines[0])
+    )
+    assert "Connection refused" in lines[0] and password not in upgrade.stderr
+
+    with postgres() as server:
+        set_database_url(project, nowhere, f"127.0.0.1:{server.port}")
+        path = f"{stand_ins}:{server.bin}:{env['PATH']}"
+        env = {**env, "PATH": path, "PGHOST": "127.0.0.1", "PGPORT": str(server.port)}
+        create, run_tests = readme_blocks(project, "PostgreSQL without Docker")
+
+        made = shell(create, project, env)
+        assert made.returncode == 0, create + made.stdout + made.stderr
+        owner = "SELECT tableowner FROM pg_tables WHERE tablename = 'user'"
+        assert server.psql(owner, "shop") == "shop"  # migrated, by the project's own role
+
+        tested = shell(run_tests, project, env)
+        assert tested.returncode == 0, run_tests + tested.stdout + tested.stderr
+        assert re.search(r"\d+ passed", tested.stdout), tested.stdout
+        # The migration test ran on PostgreSQL: Alembic's table is left in the test database.
+        assert server.psql("SELECT to_regclass('alembic_version')", "shop_test") == (
+            "alembic_version"
+        )
+
+
+def test_ci_workflow_runs_the_tests_on_its_postgresql_service(bake, baked_python):
+    sqlite_job = yaml.safe_load((bake() / ".github/workflows/ci.yml").read_text())["jobs"]["test"]
+    assert "services" not in sqlite_job
+    assert "TEST_DATABASE_URL" not in sqlite_job.get("env", {})
+
+    project = bake(database="postgresql")
+    workflow_text = (project / ".github/workflows/ci.yml").read_text()
+    assert "{%" not in workflow_text and "{{" not in workflow_text
+    job = yaml.safe_load(workflow_text)["jobs"]["test"]
+    service = job["services"]["postgres"]
+    assert service["ports"] == ["5432:5432"]
+    credentials = service["env"]
+    url = job["env"]["TEST_DATABASE_URL"]
+    assert url == (
+        f"postgresql+psycopg://{credentials['POSTGRES_USER']}:{credentials['POSTGRES_PASSWORD']}"
+        f"@localhost:5432/{credentials['POSTGRES_DB']}"
+    )
+    (test_step,) = [step for step in job["steps"] if "pytest" in step.get("run", "")]
+    # The shared venv stands in for the environment CI installs (with pip or `uv run`).
+    command = re.sub(r"^uv run\b.*?(?=\bpytest\b)", "", test_step["run"])
+
+    with postgres() as server:
+        # What the service container starts with, made in the throwaway cluster.
+        user, db = credentials["POSTGRES_USER"], credentials["POSTGRES_DB"]
+        server.psql(f"CREATE ROLE {user} LOGIN PASSWORD '{credentials['POSTGRES_PASSWORD']}'")
+        server.psql(f"CREATE DATABASE {db} OWNER {user}")
+        local_url = url.replace("localhost:5432", f"127.0.0.1:{server.port}")
+        env = activated_env(baked_python, project, TEST_DATABASE_URL=local_url)
+        env["SECRET_KEY"] = secrets.token_hex(32)  # must not matter: tests use their own
+        tested = shell(command, project, env)
+        assert tested.returncode == 0, tested.stdout + tested.stderr
+        assert server.psql("SELECT to_regclass('alembic_version')", db) == "alembic_version"
+        # Rows went into it (the backends report their counts as they exit).
+        inserted = f"SELECT tup_inserted FROM pg_stat_database WHERE datname = '{db}'"
+        wait_until(lambda: int(server.psql(inserted)) > 0, "rows counted in the test database")
