@@ -32,13 +32,14 @@ EMAIL_MAX_LENGTH = 254  # the longest address SMTP allows
 # names to add whenever a dependency brings new ones: keep it a plain static list, so that a
 # bake needs neither the network nor an installed environment.
 DEPENDENCY_NAMES = {
-    "alembic", "blinker", "cfgv", "click", "deprecated", "distlib", "distutils", "dotenv",
-    "filelock", "flask", "flask_limiter", "flask_login", "flask_migrate", "flask_sqlalchemy",
-    "flask_wtf", "gunicorn", "identify", "iniconfig", "itsdangerous", "jinja2", "limits", "mako",
-    "markupsafe", "nodeenv", "ordered_set", "packaging", "pip", "pkg_resources", "platformdirs",
-    "pluggy", "pre_commit", "psycopg", "psycopg_binary", "py", "pygments", "pytest",
-    "python_discovery", "python_dotenv", "pyyaml", "redis", "ruff", "setuptools", "sqlalchemy",
-    "typing_extensions", "virtualenv", "werkzeug", "wrapt", "wtforms", "yaml",
+    "alembic", "blinker", "cfgv", "click", "deprecated", "distlib", "distutils", "dns",
+    "dnspython", "dotenv", "email_validator", "filelock", "flask", "flask_limiter", "flask_login",
+    "flask_mail", "flask_migrate", "flask_sqlalchemy", "flask_wtf", "gunicorn", "identify", "idna",
+    "iniconfig", "itsdangerous", "jinja2", "limits", "mako", "markupsafe", "nodeenv",
+    "ordered_set", "packaging", "pip", "pkg_resources", "platformdirs", "pluggy", "pre_commit",
+    "psycopg", "psycopg_binary", "py", "pygments", "pytest", "python_discovery", "python_dotenv",
+    "pyyaml", "redis", "ruff", "setuptools", "sqlalchemy", "typing_extensions", "virtualenv",
+    "werkzeug", "wrapt", "wtforms", "yaml",
 }  # fmt: skip
 
 # Names the project's own layout uses next to the package (folders, pytest's conftest), and
