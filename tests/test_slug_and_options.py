@@ -155,3 +155,35 @@ def test_invalid_option_in_a_replay_file_is_refused_by_the_hook(tmp_path, name, 
     result = cookiecutter_cli(home, "--replay-file", edited, "-o", out)
     refused_by_hook(result, line.removeprefix("error: "))
     assert leftovers(out) == []
+
+
+KUBERNETES_REFUSALS = {
+    "without-docker": (
+        {"use_docker": "no", "database": "postgresql"},
+        "use_kubernetes needs use_docker: the cluster runs the image the Dockerfile builds",
+    ),
+    "with-sqlite": ({"database": "sqlite"}, "use_kubernetes needs database=postgresql"),
+    "slug-of-underscores": (
+        {"database": "postgresql", "project_slug": "__"},
+        "project_slug '__' cannot name Kubernetes objects",
+    ),
+    "slug-too-long-for-a-dns-label": (
+        {"database": "postgresql", "project_slug": "a" * 64},
+        "cannot name Kubernetes objects (1 to 63 characters",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "answers, fragment", KUBERNETES_REFUSALS.values(), ids=KUBERNETES_REFUSALS.keys()
+)
+def test_kubernetes_without_what_it_needs_is_refused(tmp_path, answers, fragment):
+    # Several pods run the Docker image against one database: without an image, or with an
+    # SQLite file inside one pod, the manifests could never work.
+    out = tmp_path / "out"
+    out.mkdir()
+    result = cookiecutter_cli(
+        tmp_path / "home", "--no-input", "-o", out, use_kubernetes="yes", **answers
+    )
+    refused_by_hook(result, fragment)
+    assert leftovers(out) == []
