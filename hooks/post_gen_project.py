@@ -14,6 +14,8 @@ from pathlib import Path
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
 
 DOCKER_FILES = ["Dockerfile", ".dockerignore", "compose.yaml", "compose.prod.yaml"]
+# Swarm spreads replicas over machines, which cannot share an SQLite file: PostgreSQL only.
+SWARM_FILES = ["compose.swarm.yaml"]
 NGINX_FILES = ["nginx", "deploy"]
 KUBERNETES_FILES = ["k8s"]
 # The production overlay's secrets: kustomize makes the Kubernetes Secret from this file.
@@ -30,6 +32,9 @@ def remove(path):
 
 def prune(project, answers):
     """Remove the files of disabled options and move the chosen licence into LICENSE."""
+    if not answers["use_docker"] or answers["database"] != "postgresql":
+        for name in SWARM_FILES:
+            remove(project / name)
     if not answers["use_docker"]:
         for name in DOCKER_FILES:
             remove(project / name)
