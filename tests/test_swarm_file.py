@@ -16,7 +16,7 @@ import yaml
 import servers
 
 FILE = "compose.swarm.yaml"
-IMAGE, TAG = "registry.example.com/my_flask_app", "0.2.0"
+IMAGE, TAG = "registry.example.com/my-flask-app", "0.2.0"
 
 
 def resolve(project, **env):
@@ -85,10 +85,14 @@ def test_the_image_is_the_pushed_version_and_nothing_is_built(services):
     assert not any("depends_on" in service for service in services.values())
 
 
-def test_a_deploy_without_a_version_is_refused(project):
-    result = resolve(project, IMAGE=IMAGE, TAG="")
+@pytest.mark.parametrize(
+    "unset, message",
+    [("TAG", "set TAG to the version to deploy"), ("IMAGE", "set IMAGE to the image's")],
+)
+def test_a_deploy_without_an_image_or_version_is_refused(project, unset, message):
+    result = resolve(project, **{"IMAGE": IMAGE, "TAG": TAG, unset: ""})
     assert result.returncode != 0
-    assert "set TAG to the version to deploy" in result.stderr
+    assert message in result.stderr
 
 
 def test_the_app_settings_are_compose_prods_with_a_shared_redis(project, services):
