@@ -8,10 +8,12 @@ cluster would not enforce by itself.
 
 import base64
 import functools
+import json
 import re
 import shutil
 import subprocess
 import sys
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -414,3 +416,108 @@ def test_migrating_pods_racing_on_one_database_all_end_up_at_head(project, baked
         assert server.psql("SELECT count(*) FROM alembic_version", "app") == "1"
         columns = "SELECT count(*) FROM information_schema.columns WHERE table_name = 'user'"
         assert int(server.psql(columns, "app")) > 1  # the app's table, not the blocker's
+
+
+def image_environment(project):
+    """The ENV lines of the Dockerfile's final stage, as a dict (PATH aside)."""
+    text = (project / "Dockerfile").read_text().replace("\\\n", " ")
+    (line,) = [line for line in text.splitlines() if line.startswith("ENV ")]
+    pairs = dict(item.split("=", 1) for item in line.removeprefix("ENV ").split())
+    pairs.pop("PATH")
+    return pairs
+
+
+def image_command(project):
+    (line,) = [
+        line
+        for line in (project / "Dockerfile").read_text().splitlines()
+        if line.startswith("CMD ")
+    ]
+    return json.loads(line.removeprefix("CMD "))
+
+
+def pod_sandbox(objects, item, project, env):
+    """bubblewrap's command line for a container as the manifests describe it.
+
+    The whole filesystem read-only, the pod's user and group (a user namespace), no
+    capabilities, an empty tmpfs for each emptyDir mount, the environment as given and
+    nothing else. The project folder is mounted read-only again below its tmpfs when it
+    lives in /tmp.
+    """
+    pod = pod_spec(objects)["securityContext"]
+    assert item["securityContext"]["readOnlyRootFilesystem"] is True
+    command = [servers.need("bwrap"), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    volumes = {volume["name"]: volume for volume in pod_spec(objects)["volumes"]}
+    for mount in item["volumeMounts"]:
+        assert "emptyDir" in volumes[mount["name"]]
+        command += ["--tmpfs", mount["mountPath"]]
+    command += ["--ro-bind", str(project), str(project), "--chdir", str(project)]
+    command += ["--unshare-user", "--uid", str(pod["runAsUser"]), "--gid", str(pod["runAsGroup"])]
+    command += ["--unshare-pid", "--die-with-parent", "--cap-drop", "ALL", "--clearenv"]
+    for name, value in env.items():
+        command += ["--setenv", name, value]
+    return command
+
+
+@pytest.mark.e2e
+def test_a_pod_migrates_and_serves_as_its_user_on_a_read_only_filesystem(
+    project, objects, baked_python, tmp_path
+):
+    """The init container, then Gunicorn, in a sandbox built from the manifests.
+
+    Not the image itself (that is Docker's to run): the shared venv with the project on
+    PYTHONPATH stands in for the image's installed package, Gunicorn binds to a loopback
+    port instead of the image's 0.0.0.0:8000, and the Redis URL is left out (Redis has its
+    own tests). What it proves is the pod's side: with nothing writable but /tmp, as a user
+    with no home and no capabilities, the migration runs and Gunicorn serves, its control
+    socket on /tmp.
+    """
+    filled = fill_in(project, tmp_path)
+    (filled / "instance").mkdir()  # made in the image; the app only checks it is there
+    secret = {
+        key: base64.b64decode(value).decode()
+        for key, value in rendered(filled)["Secret"]["data"].items()
+    }
+    port = servers.free_port()
+    with servers.postgres() as server:
+        secret["DATABASE_URL"] = server.create_database("app", "pw")
+        secret.pop("RATELIMIT_STORAGE_URI")
+        env = {
+            **image_environment(project),
+            "PATH": f"{baked_python.parent}:/usr/bin:/bin",
+            "HOME": "/home/app",  # the image's user has a home in /etc/passwd, not on disk
+            "PYTHONPATH": str(filled),
+            **objects["ConfigMap"]["data"],
+            **secret,
+        }
+        for item in containers(objects):
+            env |= {var["name"]: var["value"] for var in item["env"] if "value" in var}
+        env["GUNICORN_BIND"] = f"127.0.0.1:{port}"
+
+        migrate = container(objects, "migrate")
+        command = [*pod_sandbox(objects, migrate, filled, env), *migrate["command"]]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert "Running upgrade" in result.stderr
+
+        web = container(objects, "web")
+        log = tmp_path / "gunicorn.log"
+        with open(log, "wb") as out:
+            process = subprocess.Popen(
+                [*pod_sandbox(objects, web, filled, env), *image_command(project)],
+                stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        try:
+            url = f"http://127.0.0.1:{port}"
+            servers.wait_until(
+                lambda: servers.answers_http(f"{url}/healthz"), "gunicorn", process, log
+            )
+            for path in ("/healthz", "/", "/auth/login"):
+                with urllib.request.urlopen(url + path, timeout=5) as response:
+                    assert response.status == 200, path
+        finally:
+            servers.stop_process(process)
+        output = log.read_text()
+    assert "Control socket listening at /tmp/gunicorn.ctl" in output
+    assert "[ERROR]" not in output and "[WARNING]" not in output, output
+    assert not servers.accepts_connections(port)  # nothing of the sandbox is left running
