@@ -23,8 +23,9 @@ import yaml
 
 import servers
 from conftest import activated_env, git
+from cookiecutter_cli import cookiecutter_cli
 
-KUBERNETES_VERSION = "1.33.0"  # the oldest release the manifests promise to work on
+KUBERNETES_VERSION = "1.33.0"  # the API version the manifests must pass (the README says so)
 SLUG = "my_flask_app"
 NAME = "my-flask-app"  # the slug as a Kubernetes name
 OVERLAY = "k8s/overlays/production"
@@ -521,3 +522,23 @@ def test_a_pod_migrates_and_serves_as_its_user_on_a_read_only_filesystem(
     assert "Control socket listening at /tmp/gunicorn.ctl" in output
     assert "[ERROR]" not in output and "[WARNING]" not in output, output
     assert not servers.accepts_connections(port)  # nothing of the sandbox is left running
+
+
+def test_the_overlay_secret_stays_out_of_replays_hook_copies_and_output_and_survives_a_rebake(
+    tmp_path,
+):
+    home, out = tmp_path / "home", tmp_path / "out"
+    options = {"database": "postgresql", "use_kubernetes": "yes"}
+    first = cookiecutter_cli(home, "--no-input", "-o", out, **options)
+    assert first.returncode == 0, first.stderr
+    env = out / SLUG / SECRET_ENV
+    secret = read_env_file(env)["SECRET_KEY"]
+    assert secret not in first.stdout + first.stderr
+    files = [path for path in home.rglob("*") if path.is_file()]
+    assert files and not [path for path in files if secret in path.read_text(errors="replace")]
+
+    before = env.read_bytes()
+    again = cookiecutter_cli(home, "--no-input", "-f", "-o", out, **options)
+    assert again.returncode == 0, again.stderr
+    assert env.read_bytes() == before
+    assert env.stat().st_mode & 0o777 == 0o600
