@@ -31,9 +31,10 @@ def resolve(project, **env):
     )
 
 
-@pytest.fixture(scope="module", params=[True, False], ids=["nginx", "no-nginx"])
-def project(bake_once, request):
-    return bake_once(database="postgresql", use_nginx=request.param)
+@pytest.fixture(scope="module")
+def project(bake_once):
+    """The stack file has no parts that depend on other options: one bake."""
+    return bake_once(database="postgresql")
 
 
 @pytest.fixture(scope="module")
