@@ -474,13 +474,13 @@ def test_a_pod_migrates_and_serves_as_its_user_on_a_read_only_filesystem(
     socket on /tmp.
     """
     filled = fill_in(project, tmp_path)
-    (filled / "instance").mkdir()  # made in the image; the app only checks it is there
+    (filled / "instance").mkdir(exist_ok=True)  # made in the image; the app only checks it
     secret = {
         key: base64.b64decode(value).decode()
         for key, value in rendered(filled)["Secret"]["data"].items()
     }
-    port = servers.free_port()
     with servers.postgres() as server:
+        port = servers.free_port()  # after PostgreSQL has taken its own
         secret["DATABASE_URL"] = server.create_database("app", "pw")
         secret.pop("RATELIMIT_STORAGE_URI")
         env = {
