@@ -141,6 +141,16 @@ def test_every_document_passes_the_pinned_kubernetes_schemas(project, objects):
             raise AssertionError(f"{document['kind']}: {error}") from error
 
 
+def test_a_slug_with_edge_underscores_gives_valid_kubernetes_names(bake_once):
+    """Kubernetes names take hyphens, not underscores, and must not start or end with one."""
+    project = bake_once(database="postgresql", use_kubernetes=True, project_slug="_my_app_")
+    objects = rendered(project)
+    assert objects["Namespace"]["metadata"]["name"] == "my-app"
+    assert container(objects, "web")["image"] == "registry.example.com/my-app:0.1.0"
+    for document in objects.values():
+        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+
+
 def test_a_wrong_field_fails_the_schema_check(objects):
     """The check above can fail: a typo'd field and a wrong type are both refused."""
     deployment = yaml.safe_load(yaml.safe_dump(objects["Deployment"]))
