@@ -450,13 +450,13 @@ def image_command(project):
     return json.loads(line.removeprefix("CMD "))
 
 
-def pod_sandbox(objects, item, project, env):
+def pod_sandbox(objects, item, env, folders):
     """bubblewrap's command line for a container as the manifests describe it.
 
     The whole filesystem read-only, the pod's user and group (a user namespace), no
     capabilities, an empty tmpfs for each emptyDir mount, the environment as given and
-    nothing else. The project folder is mounted read-only again below its tmpfs when it
-    lives in /tmp.
+    nothing else. `folders` (the project, then the venv) are mounted read-only again, in
+    case a tmpfs hides them; the first is the working directory.
     """
     pod = pod_spec(objects)["securityContext"]
     assert item["securityContext"]["readOnlyRootFilesystem"] is True
@@ -465,7 +465,9 @@ def pod_sandbox(objects, item, project, env):
     for mount in item["volumeMounts"]:
         assert "emptyDir" in volumes[mount["name"]]
         command += ["--tmpfs", mount["mountPath"]]
-    command += ["--ro-bind", str(project), str(project), "--chdir", str(project)]
+    for folder in folders:
+        command += ["--ro-bind", str(folder), str(folder)]
+    command += ["--chdir", str(folders[0])]
     command += ["--unshare-user", "--uid", str(pod["runAsUser"]), "--gid", str(pod["runAsGroup"])]
     command += ["--unshare-pid", "--die-with-parent", "--cap-drop", "ALL", "--clearenv"]
     for name, value in env.items():
@@ -508,8 +510,9 @@ def test_a_pod_migrates_and_serves_as_its_user_on_a_read_only_filesystem(
             env |= {var["name"]: var["value"] for var in item["env"] if "value" in var}
         env["GUNICORN_BIND"] = f"127.0.0.1:{port}"
 
+        folders = [filled, baked_python.parent.parent]
         migrate = container(objects, "migrate")
-        command = [*pod_sandbox(objects, migrate, filled, env), *migrate["command"]]
+        command = [*pod_sandbox(objects, migrate, env, folders), *migrate["command"]]
         result = subprocess.run(command, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
         assert "Running upgrade" in result.stderr
@@ -518,7 +521,7 @@ def test_a_pod_migrates_and_serves_as_its_user_on_a_read_only_filesystem(
         log = tmp_path / "gunicorn.log"
         with open(log, "wb") as out:
             process = subprocess.Popen(
-                [*pod_sandbox(objects, web, filled, env), *image_command(project)],
+                [*pod_sandbox(objects, web, env, folders), *image_command(project)],
                 stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
         try:
