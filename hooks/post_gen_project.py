@@ -16,7 +16,12 @@ from pathlib import Path
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
 
 DOCKER_FILES = ["Dockerfile", ".dockerignore", "compose.yaml", "compose.prod.yaml"]
+# Swarm spreads replicas over machines, which cannot share an SQLite file: PostgreSQL only.
+SWARM_FILES = ["compose.swarm.yaml"]
 NGINX_FILES = ["nginx", "deploy"]
+KUBERNETES_FILES = ["k8s"]
+# The production overlay's secrets: kustomize makes the Kubernetes Secret from this file.
+KUBERNETES_ENV = Path("k8s", "overlays", "production", ".env")
 
 # scripts/relock.py makes every lock in locks/ from a bake named my_flask_app 0.1.0; only this
 # entry, the project's own, differs from one bake to another.
@@ -33,11 +38,17 @@ def remove(path):
 
 def prune(project, answers):
     """Remove the files of disabled options and move the chosen licence into LICENSE."""
+    if not answers["use_docker"] or answers["database"] != "postgresql":
+        for name in SWARM_FILES:
+            remove(project / name)
     if not answers["use_docker"]:
         for name in DOCKER_FILES:
             remove(project / name)
     if not answers["use_nginx"]:
         for name in NGINX_FILES:
+            remove(project / name)
+    if not answers["use_kubernetes"]:
+        for name in KUBERNETES_FILES:
             remove(project / name)
     licence = answers["open_source_license"]
     if licence != "none":
@@ -93,19 +104,18 @@ def env_lines(answers):
     return lines
 
 
-def write_env(project, answers):
-    """Create .env readable by its owner alone; an existing one is kept as it is.
+def write_private(path, text):
+    """Create a file readable by its owner alone; an existing one is kept as it is.
 
     Re-baking with --overwrite-if-exists runs this hook again: the user's secret must survive.
     Returns True when a new file was written.
     """
-    path = project / ".env"
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return False
-    with os.fdopen(fd, "w") as env_file:
-        env_file.write("\n".join(env_lines(answers)) + "\n")
+    with os.fdopen(fd, "w") as private_file:
+        private_file.write(text)
     return True
 
 
@@ -160,6 +170,22 @@ def env_note(project, answers, wrote_env):
     )
 
 
+def write_env(project, answers):
+    """Write .env with the settings of a local development run; True when it is new."""
+    return write_private(project / ".env", "\n".join(env_lines(answers)) + "\n")
+
+
+def write_kubernetes_env(project):
+    """The production overlay's .env: its example, with a SECRET_KEY of its own.
+
+    Production gets a different key from development's, so a leaked laptop .env cannot
+    forge production sessions. The database and Redis URLs stay for the user to fill in.
+    """
+    example = (project / KUBERNETES_ENV.with_name(".env.example")).read_text()
+    text = example.replace("SECRET_KEY=change-me", f"SECRET_KEY={secrets.token_hex(32)}")
+    write_private(project / KUBERNETES_ENV, text)
+
+
 def next_steps(project, answers, wrote_env):
     """Short instructions a user can paste into a shell."""
     steps = [
@@ -170,6 +196,8 @@ def next_steps(project, answers, wrote_env):
     if answers["database"] == "postgresql":
         steps.append("# create the database first: README.md, 'PostgreSQL without Docker'")
     steps += ["flask db upgrade", "flask run", "pytest"]
+    if answers["use_kubernetes"]:
+        steps.append(f"# Kubernetes: fill in the URLs in {KUBERNETES_ENV}, then see README.md")
     note = env_note(project, answers, wrote_env)
     return "\n".join([note, "Next steps:", *(f"  {step}" for step in steps)])
 
@@ -179,6 +207,8 @@ def main():
     prune(project, ANSWERS)
     install_lock(project, ANSWERS)
     wrote_env = write_env(project, ANSWERS)
+    if ANSWERS["use_kubernetes"]:
+        write_kubernetes_env(project)
     print(next_steps(project, ANSWERS, wrote_env))
 
 

