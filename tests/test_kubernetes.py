@@ -350,9 +350,6 @@ def test_the_secret_is_fresh_private_and_out_of_git_and_the_image(project, objec
     assert not [path for path in context if path.startswith("k8s/")]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the redis client comes with the Redis work; then remove this marker"
-)
 def test_the_production_app_starts_with_the_configmap_and_the_secret(
     project, objects, tmp_path, run_in_project
 ):
