@@ -33,6 +33,8 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = "10 per minute"
     HASH_METHOD = "scrypt"  # how passwords are hashed: werkzeug's default, slow on purpose
+    LOG_FORMAT = "json"  # one JSON object a line; "text" for people; None leaves logging alone
+    SENTRY_ENVIRONMENT = "production"
 
     def __init__(self):
         self.SECRET_KEY = os.environ.get("SECRET_KEY")
@@ -41,12 +43,17 @@ class Config:
         )
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
         self.TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
+        self.LOG_FORMAT = os.environ.get("LOG_FORMAT", self.LOG_FORMAT)
+        self.SENTRY_DSN = os.environ.get("SENTRY_DSN")  # error tracking is off without one
+        self.SENTRY_ENVIRONMENT = os.environ.get("SENTRY_ENVIRONMENT", self.SENTRY_ENVIRONMENT)
 
 
 class DevelopmentConfig(Config):
     """`flask run` on a developer's machine."""
 
     DEBUG = True
+    LOG_FORMAT = "text"
+    SENTRY_ENVIRONMENT = "development"
 
 
 class TestingConfig(Config):
@@ -56,11 +63,14 @@ class TestingConfig(Config):
     WTF_CSRF_ENABLED = False  # tests that check CSRF turn it back on
     RATELIMIT_ENABLED = False
     HASH_METHOD = "pbkdf2:sha256:1000"  # fast password hashes for fast tests only
+    SENTRY_ENVIRONMENT = "testing"
 
     def __init__(self):
         super().__init__()
         self.SECRET_KEY = "testing-secret-key-that-is-long-enough"  # noqa: S105
         self.SQLALCHEMY_DATABASE_URI = "sqlite://"
+        self.LOG_FORMAT = None  # pytest captures the logs
+        self.SENTRY_DSN = None
 
 
 class ProductionConfig(Config):
