@@ -19,9 +19,10 @@ workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2
 timeout = 30  # a worker silent this long is killed and replaced
 graceful_timeout = 20  # on stop or reload, requests in flight get this long to finish
 
-# Gunicorn's own and its access log go to stdout through the app's logging setup: one JSON
-# object a line (LOG_FORMAT=text for people), the access line with the request id, status and
-# duration, and none for the /healthz and /readyz probes.
+accesslog = "-"  # both logs to stdout: Docker and journald keep them
+errorlog = "-"
+# ... through the app's logging setup: one JSON object a line (LOG_FORMAT=text for people),
+# each access line with the request id, status and duration, none for /healthz and /readyz.
 logconfig_dict = logging_config(os.environ.get("LOG_FORMAT", "json"))
 access_log_format = ACCESS_LOG_FORMAT
 
