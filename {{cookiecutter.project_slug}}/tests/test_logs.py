@@ -24,6 +24,7 @@ def restore_logging():
         logger.handlers[:] = handlers
         logger.setLevel(level)
         logger.propagate = propagate
+    logging.captureWarnings(False)
 
 
 def logging_app(**settings):

@@ -33,6 +33,7 @@ def init_app(app):
     each request its id before anything else runs (so call this before adding extensions)."""
     if app.config["LOG_FORMAT"]:
         logging.config.dictConfig(logging_config(app.config["LOG_FORMAT"]))
+        logging.captureWarnings(True)  # Python's warnings too, as records, not bare stderr text
     trust_incoming = app.config["TRUSTED_PROXIES"] > 0
 
     @app.before_request
