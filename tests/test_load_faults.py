@@ -7,6 +7,7 @@ After every test, the logs are checked: each line Gunicorn wrote is one JSON obj
 tracebacks), and each request nginx and Gunicorn logged has a request id, a status and a duration.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -186,16 +187,16 @@ def probe(url):
         return error.code, error.headers["X-Request-ID"]
 
 
-@pytest.fixture
-def stack(database, baked_python, tmp_path):
-    """Gunicorn in production mode behind nginx, both fresh for each test; their logs are
-    checked afterwards (read_logs)."""
+@contextlib.contextmanager
+def serve(database, baked_python, tmp_path, **settings):
+    """Gunicorn in production mode behind nginx; their logs are checked afterwards."""
     env = clean_env(
         APP_CONFIG="production",
         SECRET_KEY=secrets.token_hex(32),
         DATABASE_URL=database.url,
         TRUSTED_PROXIES="1",
         SESSION_COOKIE_SECURE="0",  # nginx speaks plain HTTP here
+        **settings,
     )
     script = tmp_path / "count.lua"
     script.write_text(COUNTING_SCRIPT)
@@ -206,6 +207,13 @@ def stack(database, baked_python, tmp_path):
         stack = Stack(gunicorn, nginx, script)
         yield stack
         read_logs(stack)
+
+
+@pytest.fixture
+def stack(database, baked_python, tmp_path):
+    """The stack, fresh for each test."""
+    with serve(database, baked_python, tmp_path) as stack:
+        yield stack
 
 
 def test_load_through_nginx_gives_no_errors(stack):
@@ -326,3 +334,32 @@ def test_pooled_connections_survive_a_quiet_postgres_restart(stack, database):
     assert after.requests > WORKERS
     assert after.failed == 0
     assert set(after.statuses) == {404}
+
+
+def test_an_unhandled_error_reaches_sentry_with_the_request_id_nginx_gave(
+    database, baked_python, tmp_path
+):
+    # A table that went missing is a bug (500), not an outage (503): Sentry should hear of it.
+    with (
+        servers.sentry() as sentry,
+        serve(database, baked_python, tmp_path, SENTRY_DSN=sentry.dsn) as stack,
+    ):
+        database.server.psql('ALTER TABLE "user" RENAME TO hidden_user', SLUG)
+        try:
+            status, request_id = probe(f"{stack.nginx.url}/users/1")
+        finally:
+            database.server.psql('ALTER TABLE hidden_user RENAME TO "user"', SLUG)
+        servers.wait_until(lambda: sentry.events, "the event to reach Sentry", seconds=15)
+        logs = read_logs(stack)
+    assert status == 500
+    assert REQUEST_ID.fullmatch(request_id)
+    (event,) = (event for event in sentry.events if "exception" in event)
+    assert event["tags"]["request_id"] == request_id
+    assert event["exception"]["values"][-1]["type"] == "ProgrammingError"
+    assert (event["environment"], event["release"]) == ("production", f"{SLUG}@0.1.0")
+    assert set(sentry.paths) == {"/api/1/envelope/"}
+    # nginx made the id; the app's error record and both access lines carry it.
+    (error,) = (record for record in logs.app if record["level"] == "ERROR")
+    assert error["request_id"] == request_id and "ProgrammingError" in error["exc_info"]
+    for access in (logs.nginx, logs.app_access):
+        assert [r["status"] for r in access if r["request_id"] == request_id] == [500]

@@ -33,3 +33,4 @@ from .process import (
     wait_until,
     worker_pids,
 )
+from .sentry import SentryStandIn, sentry
