@@ -227,6 +227,13 @@ def test_load_through_nginx_gives_no_errors(stack):
 
 def test_nginx_and_the_app_log_each_request_with_the_same_id(stack):
     load = run_wrk(stack.nginx.url, PAGES, 2, stack.script)
+
+    def nginx_logged_all_that_gunicorn_did():
+        # nginx logs a request wrk gave up on (499) only after Gunicorn has answered it.
+        logs = read_logs(stack)
+        return {r["request_id"] for r in logs.app_access} <= {r["request_id"] for r in logs.nginx}
+
+    servers.wait_until(nginx_logged_all_that_gunicorn_did, "nginx's log", seconds=10)
     logs = read_logs(stack)
     nginx = {record["request_id"]: record for record in logs.nginx}
     app = {record["request_id"]: record for record in logs.app_access}

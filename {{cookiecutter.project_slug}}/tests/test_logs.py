@@ -102,7 +102,7 @@ def access_record(path, status=200, request_id="0123456789abcdef0123456789abcdef
     """A record as Gunicorn's access logger makes it, from the atoms of one request."""
     atoms = {"m": "GET", "U": path, "s": str(status), "D": 2500, "B": 123, "h": "127.0.0.1"}
     atoms["L"] = "0.002500"
-    atoms["{x-request-id}o"] = request_id
+    atoms["{request_id}e"] = request_id  # the WSGI environ's REQUEST_ID, set by the app
     return logging.LogRecord(
         "gunicorn.access", logging.INFO, __file__, 0, ACCESS_LOG_FORMAT, (SafeAtoms(atoms),), None
     )

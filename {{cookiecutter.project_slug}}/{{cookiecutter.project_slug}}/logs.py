@@ -2,9 +2,9 @@
 
 Every request has an id: the one nginx sends in X-Request-ID (believed only when the app sits
 behind trusted proxies, TRUSTED_PROXIES), or a new one. Every log record made while the request
-runs carries it, and so does the response's X-Request-ID header, where Gunicorn's access log
-(set up here too, see gunicorn.conf.py) reads it: one id ties nginx's, Gunicorn's and the app's
-lines for one request together.
+runs carries it, and so do the response's X-Request-ID header and Gunicorn's access line (set
+up here too, see gunicorn.conf.py): one id ties nginx's, Gunicorn's and the app's lines for one
+request together.
 """
 
 import logging
@@ -40,6 +40,7 @@ def init_app(app):
     def assign_request_id():
         incoming = request.headers.get("X-Request-ID", "") if trust_incoming else ""
         g.request_id = incoming if VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        request.environ["REQUEST_ID"] = g.request_id  # for Gunicorn's access log
 
     @app.after_request
     def send_request_id(response):
@@ -64,7 +65,9 @@ class AccessFields(logging.Filter):
         atoms = record.args  # Gunicorn's dict of atoms; a missing one reads as "-"
         if atoms["U"] in PROBES:
             return False
-        record.request_id = atoms["{x-request-id}o"]  # the app's response carries it
+        # From the WSGI environ, not the response: there even when the app failed so badly
+        # that Gunicorn answered the 500 itself.
+        record.request_id = atoms["{request_id}e"]
         record.method = atoms["m"]
         record.path = atoms["U"]
         record.status = int(atoms["s"])
