@@ -10,7 +10,7 @@ request together.
 import logging
 import logging.config
 import re
-import uuid
+import secrets
 
 from flask import g, has_request_context, request
 
@@ -39,7 +39,7 @@ def init_app(app):
     @app.before_request
     def assign_request_id():
         incoming = request.headers.get("X-Request-ID", "") if trust_incoming else ""
-        g.request_id = incoming if VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        g.request_id = incoming if VALID_REQUEST_ID.fullmatch(incoming) else secrets.token_hex(16)
         request.environ["REQUEST_ID"] = g.request_id  # for Gunicorn's access log
 
     @app.after_request
