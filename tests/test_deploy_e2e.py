@@ -221,9 +221,10 @@ def test_body_over_one_mebibyte_is_refused_before_gunicorn(deployment, browser):
     assert all('"POST /auth/login HTTP/1.0" 413' not in app.log() for app in deployment.apps)
 
 
-def test_health_check_reaches_the_database(browser):
-    page = browser.request("/healthz")
-    assert (page.status, page.text.strip()) == (200, '{"status":"ok"}')
+def test_readiness_check_reaches_the_database(browser):
+    page = browser.request("/readyz")
+    assert page.status == 200
+    assert json.loads(page.text) == {"status": "ok", "checks": {"database": "ok"}}
 
 
 # Static files -------------------------------------------------------------------------

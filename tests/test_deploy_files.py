@@ -171,7 +171,19 @@ def test_production_nginx_serves_the_static_folder_the_site_names(bake_once, dat
     mounts = {volume.split(":")[0]: volume.split(":")[1] for volume in nginx["volumes"]}
     assert mounts[str(project / "nginx" / f"{SLUG}.conf")] == "/etc/nginx/conf.d/default.conf"
     assert mounts[str(project / SLUG / "static")] == static_alias(project).rstrip("/")
-    assert nginx["depends_on"] == {"web": {"condition": "service_started"}}
+    assert nginx["depends_on"] == {"web": {"condition": "service_healthy"}}
+
+
+@pytest.mark.xdist_group("compose")
+@pytest.mark.parametrize("answers", WITH_DOCKER, ids=combination_id)
+def test_compose_gates_on_readiness_and_the_image_checks_liveness(bake_once, answers):
+    """An orchestrator replaces an unhealthy container: the image's own check must not fail
+    for a database outage, while compose's `web` is ready only when the database answers."""
+    project = bake_once(**answers)
+    web = compose_config(project, "compose.prod.yaml")["services"]["web"]
+    assert "http://127.0.0.1:8000/readyz" in " ".join(web["healthcheck"]["test"])
+    (healthcheck,) = re.findall(r"^HEALTHCHECK .*\n.*", (project / "Dockerfile").read_text(), re.M)
+    assert "http://127.0.0.1:8000/healthz" in healthcheck
 
 
 @pytest.mark.xdist_group("compose")

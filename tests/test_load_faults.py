@@ -3,9 +3,14 @@
 Everything runs on loopback and is bounded: `wrk` drives a few seconds of traffic at 64
 connections through nginx to Gunicorn (4 sync workers) while a test kills a worker, stops
 Gunicorn or restarts PostgreSQL. Each run prints its figures; `pytest -s` shows them.
+After every test, the logs are checked: each line Gunicorn wrote is one JSON object (no bare
+tracebacks), and each request nginx and Gunicorn logged has a request id, a status and a duration.
 """
 
+import contextlib
+import json
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -28,7 +33,9 @@ SLUG = "my_flask_app"
 WORKERS = 4
 CONNECTIONS = 64
 PAGES = ["/", "/hello/load", "/healthz", "/users/1"]  # /users/1 queries the database: 404
-DATABASE_PAGES = ["/healthz", "/users/1"]
+DATABASE_PAGES = ["/readyz", "/users/1"]
+PROBES = {"/healthz", "/readyz"}  # neither nginx nor Gunicorn logs them
+REQUEST_ID = re.compile(r"[0-9a-f]{32}")  # nginx's $request_id
 
 # wrk's Lua hooks: cycle through the paths given after `--`, count answers by status and
 # print one RESULT line that the test parses.
@@ -133,15 +140,63 @@ class Stack:
     script: Path
 
 
-@pytest.fixture
-def stack(database, baked_python, tmp_path):
-    """Gunicorn in production mode behind nginx, both fresh for each test."""
+def json_lines(text, source):
+    """Each line of a log as a JSON object; fails on the first line that is not one."""
+    records = []
+    for line in text.splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            raise AssertionError(f"{source} wrote a line that is not JSON: {line!r}") from None
+    return records
+
+
+@dataclass
+class Logs:
+    """What nginx and Gunicorn logged for the requests of one test."""
+
+    nginx: list  # nginx's access records
+    app: list  # every record Gunicorn's stdout and stderr got: the app's and its access log's
+
+    @property
+    def app_access(self):
+        return [record for record in self.app if record["logger"] == "gunicorn.access"]
+
+
+def read_logs(stack):
+    """Both logs, checked: one JSON object a line, and every request with an id, status, time."""
+    site_log = stack.nginx.log_path.parent / "site-access.log"
+    logs = Logs(
+        json_lines(servers.read(site_log), "nginx"), json_lines(stack.gunicorn.log(), "gunicorn")
+    )
+    for source, records in (("nginx", logs.nginx), ("gunicorn", logs.app_access)):
+        for record in records:
+            assert REQUEST_ID.fullmatch(record["request_id"]), (source, record)
+            assert isinstance(record["status"], int), (source, record)
+            assert isinstance(record["duration_s"], int | float), (source, record)
+            assert record["path"] not in PROBES, (source, record)
+    return logs
+
+
+def probe(url):
+    """(status, X-Request-ID) of a GET."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, response.headers["X-Request-ID"]
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers["X-Request-ID"]
+
+
+@contextlib.contextmanager
+def serve(database, baked_python, tmp_path, **settings):
+    """Gunicorn in production mode behind nginx; their logs are checked afterwards."""
     env = clean_env(
         APP_CONFIG="production",
         SECRET_KEY=secrets.token_hex(32),
         DATABASE_URL=database.url,
         TRUSTED_PROXIES="1",
         SESSION_COOKIE_SECURE="0",  # nginx speaks plain HTTP here
+        **settings,
     )
     script = tmp_path / "count.lua"
     script.write_text(COUNTING_SCRIPT)
@@ -149,7 +204,16 @@ def stack(database, baked_python, tmp_path):
         servers.gunicorn(database.project, baked_python, env, workers=WORKERS) as gunicorn,
         servers.nginx(database.project, [gunicorn.address]) as nginx,
     ):
-        yield Stack(gunicorn, nginx, script)
+        stack = Stack(gunicorn, nginx, script)
+        yield stack
+        read_logs(stack)
+
+
+@pytest.fixture
+def stack(database, baked_python, tmp_path):
+    """The stack, fresh for each test."""
+    with serve(database, baked_python, tmp_path) as stack:
+        yield stack
 
 
 def test_load_through_nginx_gives_no_errors(stack):
@@ -159,6 +223,32 @@ def test_load_through_nginx_gives_no_errors(stack):
     assert load.socket_errors == 0
     assert load.server_errors == 0
     assert set(load.statuses) <= {200, 404}, load.statuses
+
+
+def test_nginx_and_the_app_log_each_request_with_the_same_id(stack):
+    load = run_wrk(stack.nginx.url, PAGES, 2, stack.script)
+
+    def nginx_logged_all_that_gunicorn_did():
+        # nginx logs a request wrk gave up on (499) only after Gunicorn has answered it.
+        logs = read_logs(stack)
+        return {r["request_id"] for r in logs.app_access} <= {r["request_id"] for r in logs.nginx}
+
+    servers.wait_until(nginx_logged_all_that_gunicorn_did, "nginx's log", seconds=10)
+    logs = read_logs(stack)
+    nginx = {record["request_id"]: record for record in logs.nginx}
+    app = {record["request_id"]: record for record in logs.app_access}
+    print(f"\n{load.requests} requests: {len(nginx)} nginx and {len(app)} Gunicorn access lines")
+    assert len(nginx) == len(logs.nginx) and len(app) == len(logs.app_access)  # ids unique
+    probes = sum(load.requests // len(PAGES) for path in PAGES if path in PROBES)
+    assert len(nginx) >= load.requests - probes - CONNECTIONS  # wrk counts only what finished
+    # Every request Gunicorn served came through nginx with the same id; every one nginx did
+    # not give up on (499: wrk closed its connection at the end) reached Gunicorn, and both
+    # logged the same status for it.
+    answered = {request_id for request_id, record in nginx.items() if record["status"] != 499}
+    assert set(app) <= set(nginx)
+    assert answered <= set(app)
+    assert all(app[request_id]["status"] == nginx[request_id]["status"] for request_id in answered)
+    assert {record["path"] for record in logs.nginx} == set(PAGES) - PROBES
 
 
 def test_a_killed_worker_is_replaced_and_the_service_keeps_answering(stack):
@@ -217,6 +307,8 @@ def test_the_app_answers_again_after_postgres_restarts_during_load(stack, databa
     run = start_wrk(stack.nginx.url, DATABASE_PAGES, 7, stack.script)
     time.sleep(2)
     database.server.stop()
+    readiness, request_id = probe(f"{stack.nginx.url}/readyz")
+    liveness, _ = probe(f"{stack.nginx.url}/healthz")
     time.sleep(1)
     database.server.start()
     during = finish_wrk(run, 7)
@@ -227,6 +319,14 @@ def test_the_app_answers_again_after_postgres_restarts_during_load(stack, databa
     assert during.socket_errors == 0  # while the database was down the app said so
     assert after.failed == 0
     assert set(after.statuses) == {200, 404}
+    assert (readiness, liveness) == (503, 200)  # not ready, but alive: no restart needed
+    # The outage is in the logs as records (read_logs: no bare traceback), the probe's with its id.
+    warnings = [record for record in read_logs(stack).app if record["level"] == "WARNING"]
+    not_ready = {"level": "WARNING", "message": "not ready: database unavailable"}
+    assert {**not_ready, "request_id": request_id}.items() <= next(
+        (record for record in warnings if record.get("request_id") == request_id), {}
+    ).items()
+    assert any(record["message"].startswith("database unavailable") for record in warnings)
 
 
 def test_pooled_connections_survive_a_quiet_postgres_restart(stack, database):
@@ -241,3 +341,32 @@ def test_pooled_connections_survive_a_quiet_postgres_restart(stack, database):
     assert after.requests > WORKERS
     assert after.failed == 0
     assert set(after.statuses) == {404}
+
+
+def test_an_unhandled_error_reaches_sentry_with_the_request_id_nginx_gave(
+    database, baked_python, tmp_path
+):
+    # A table that went missing is a bug (500), not an outage (503): Sentry should hear of it.
+    with (
+        servers.sentry() as sentry,
+        serve(database, baked_python, tmp_path, SENTRY_DSN=sentry.dsn) as stack,
+    ):
+        database.server.psql('ALTER TABLE "user" RENAME TO hidden_user', SLUG)
+        try:
+            status, request_id = probe(f"{stack.nginx.url}/users/1")
+        finally:
+            database.server.psql('ALTER TABLE hidden_user RENAME TO "user"', SLUG)
+        servers.wait_until(lambda: sentry.events, "the event to reach Sentry", seconds=15)
+        logs = read_logs(stack)
+    assert status == 500
+    assert REQUEST_ID.fullmatch(request_id)
+    (event,) = (event for event in sentry.events if "exception" in event)
+    assert event["tags"]["request_id"] == request_id
+    assert event["exception"]["values"][-1]["type"] == "ProgrammingError"
+    assert (event["environment"], event["release"]) == ("production", f"{SLUG}@0.1.0")
+    assert set(sentry.paths) == {"/api/1/envelope/"}
+    # nginx made the id; the app's error record and both access lines carry it.
+    (error,) = (record for record in logs.app if record["level"] == "ERROR")
+    assert error["request_id"] == request_id and "ProgrammingError" in error["exc_info"]
+    for access in (logs.nginx, logs.app_access):
+        assert [r["status"] for r in access if r["request_id"] == request_id] == [500]

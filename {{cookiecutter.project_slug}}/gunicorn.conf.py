@@ -7,6 +7,8 @@ the real environment (Docker Compose's env_file, systemd's EnvironmentFile).
 import multiprocessing
 import os
 
+from {{ cookiecutter.project_slug }}.logs import ACCESS_LOG_FORMAT, logging_config
+
 wsgi_app = "{{ cookiecutter.project_slug }}:create_app()"
 
 # Loopback by default: only nginx on the same machine should reach Gunicorn. The Docker
@@ -17,8 +19,12 @@ workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2
 timeout = 30  # a worker silent this long is killed and replaced
 graceful_timeout = 20  # on stop or reload, requests in flight get this long to finish
 
-accesslog = "-"  # both logs to stdout/stderr: Docker and journald keep them
+accesslog = "-"  # both logs to stdout: Docker and journald keep them
 errorlog = "-"
+# ... through the app's logging setup: one JSON object a line (LOG_FORMAT=text for people),
+# each access line with the request id, status and duration, none for /healthz and /readyz.
+logconfig_dict = logging_config(os.environ.get("LOG_FORMAT", "json"))
+access_log_format = ACCESS_LOG_FORMAT
 
 # Gunicorn itself trusts X-Forwarded-* only from these addresses; the app's ProxyFix
 # (TRUSTED_PROXIES) decides what the app believes.

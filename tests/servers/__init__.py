@@ -36,3 +36,4 @@ from .process import (
 )
 from .redis import Redis, redis
 from .smtp import Mailbox, smtp
+from .sentry import SentryStandIn, sentry

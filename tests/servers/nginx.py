@@ -68,7 +68,10 @@ def write_nginx_files(project, folder, port, upstreams):
     """Write the loopback site and its nginx.conf into `folder`; returns the nginx.conf path."""
     folder = Path(folder)
     site = folder / "site.conf"
-    site.write_text(site_config(project, port, upstreams))
+    # The site logs to /var/log/nginx/access.log: here, to site-access.log in `folder`.
+    site.write_text(
+        site_config(project, port, upstreams).replace("/var/log/nginx/", f"{folder}/site-")
+    )
     conf = folder / "nginx.conf"
     conf.write_text(main_config(folder, site))
     return conf

@@ -1,6 +1,3 @@
-from {{ cookiecutter.project_slug }} import create_app
-
-
 def test_index(client):
     response = client.get("/")
     assert response.status_code == 200
@@ -33,19 +30,6 @@ def test_unknown_user_is_404(client):
 
 def test_non_integer_user_id_is_404(client):
     assert client.get("/users/abc").status_code == 404
-
-
-def test_healthz(client):
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.json == {"status": "ok"}
-
-
-def test_healthz_reports_an_unreachable_database():
-    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite:////nonexistent/folder/app.sqlite"})
-    response = app.test_client().get("/healthz")
-    assert response.status_code == 503
-    assert response.json == {"status": "database unavailable"}
 
 
 def test_static_stylesheet(client):

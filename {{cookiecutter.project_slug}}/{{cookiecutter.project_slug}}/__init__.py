@@ -7,7 +7,10 @@ import click
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import logs, sentry
 from .config import load_config
+
+__version__ = "{{ cookiecutter.version }}"  # the same as in pyproject.toml (a test checks)
 
 
 def create_app(config=None):
@@ -31,6 +34,8 @@ def create_app(config=None):
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies
         )
 
+    logs.init_app(app)  # first: every later hook and log record sees the request id
+    sentry.init_app(app)
     register_extensions(app)
     register_blueprints(app)
     return app
@@ -53,9 +58,10 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
-    from . import auth, cli, errors, main
+    from . import auth, cli, errors, health, main
 
     app.register_blueprint(main.bp)
+    app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(errors.bp)
     app.register_blueprint(cli.bp)

@@ -46,6 +46,8 @@ class Config:
     MAIL_RATE_LIMIT = "5 per minute"  # password-reset and verification mails, per client
     EMAIL_TOKEN_MAX_AGE = 48 * 3600  # seconds a link to verify an address works
     RESET_TOKEN_MAX_AGE = 3600  # seconds a password-reset link works (once)
+    LOG_FORMAT = "json"  # one JSON object a line; "text" for people; None leaves logging alone
+    SENTRY_ENVIRONMENT = "production"
 
     def __init__(self):
         self.SECRET_KEY = os.environ.get("SECRET_KEY")
@@ -68,12 +70,17 @@ class Config:
         self.MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "noreply@localhost")
         self.MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", "10"))  # seconds, then give up
         self.MAIL_DEBUG = env_flag("MAIL_DEBUG", False)  # print the SMTP dialogue
+        self.LOG_FORMAT = os.environ.get("LOG_FORMAT", self.LOG_FORMAT)
+        self.SENTRY_DSN = os.environ.get("SENTRY_DSN")  # error tracking is off without one
+        self.SENTRY_ENVIRONMENT = os.environ.get("SENTRY_ENVIRONMENT", self.SENTRY_ENVIRONMENT)
 
 
 class DevelopmentConfig(Config):
     """`flask run` on a developer's machine."""
 
     DEBUG = True
+    LOG_FORMAT = "text"
+    SENTRY_ENVIRONMENT = "development"
 
     def __init__(self):
         super().__init__()
@@ -93,6 +100,7 @@ class TestingConfig(Config):
     WTF_CSRF_ENABLED = False  # tests that check CSRF turn it back on
     RATELIMIT_ENABLED = False
     HASH_METHOD = "pbkdf2:sha256:1000"  # fast password hashes for fast tests only
+    SENTRY_ENVIRONMENT = "testing"
 
     def __init__(self):
         super().__init__()
@@ -100,6 +108,8 @@ class TestingConfig(Config):
         # Set TEST_DATABASE_URL to run the tests on a database like production's (emptied!).
         self.SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
         self.MAIL_SERVER = "localhost"  # never contacted: Flask-Mail records, not sends, in tests
+        self.LOG_FORMAT = None  # pytest captures the logs
+        self.SENTRY_DSN = None
 
 
 class ProductionConfig(Config):

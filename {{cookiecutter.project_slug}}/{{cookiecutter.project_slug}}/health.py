@@ -1,0 +1,45 @@
+"""Health checks for Docker, compose, load balancers and Kubernetes.
+
+/healthz (liveness) says the process answers and touches nothing else, so a database outage
+never gets healthy app servers restarted. /readyz (readiness) says whether the database, and
+Redis when rate limits are counted there, answer: 503 while one does not, so traffic waits.
+Neither is rate limited, and Gunicorn's and nginx's access logs leave both out.
+"""
+
+from flask import Blueprint, current_app
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from .extensions import db, limiter
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+@limiter.exempt
+def healthz():
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+@limiter.exempt
+def readyz():
+    checks = {"database": database_answers()}
+    if current_app.config["RATELIMIT_STORAGE_URI"].startswith("redis"):
+        checks["redis"] = limiter.storage.check()
+    failed = [name for name, ok in checks.items() if not ok]
+    if failed:
+        current_app.logger.warning("not ready: %s unavailable", ", ".join(failed))
+    return {
+        "status": "unavailable" if failed else "ok",
+        "checks": {name: "ok" if ok else "unavailable" for name, ok in checks.items()},
+    }, 503 if failed else 200
+
+
+def database_answers():
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        db.session.rollback()
+        return False
+    return True
