@@ -35,5 +35,5 @@ from .process import (
     worker_pids,
 )
 from .redis import Redis, redis
-from .smtp import Mailbox, smtp
 from .sentry import SentryStandIn, sentry
+from .smtp import Mailbox, smtp
