@@ -179,9 +179,6 @@ def test_probes_ask_the_apps_health_endpoints_on_gunicorns_port(project, objects
     assert "GUNICORN_BIND=0.0.0.0:8000" in (project / "Dockerfile").read_text()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="/readyz comes with the health-check work; then remove this marker"
-)
 def test_probe_paths_are_routes_of_the_app(project, objects, run_in_project):
     web = container(objects, "web")
     paths = [web[probe]["httpGet"]["path"] for probe in ("readinessProbe", "livenessProbe")]
