@@ -15,6 +15,14 @@ ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
 
 DOCKER_FILES = ["Dockerfile", ".dockerignore", "compose.yaml", "compose.prod.yaml"]
 NGINX_FILES = ["nginx", "deploy"]
+# The API's package, tests and migration. Its migration is the newest in the chain, so the
+# chain stays whole without it; kept, it would make a table no model describes.
+API_FILES = [
+    "{slug}/api",
+    "migrations/versions/0003_create_api_token.py",
+    "tests/test_api.py",
+    "tests/test_api_schema.py",
+]
 
 
 def remove(path):
@@ -33,6 +41,9 @@ def prune(project, answers):
     if not answers["use_nginx"]:
         for name in NGINX_FILES:
             remove(project / name)
+    if not answers["use_api"]:
+        for name in API_FILES:
+            remove(project / name.format(slug=answers["project_slug"]))
     licence = answers["open_source_license"]
     if licence != "none":
         (project / "licenses" / f"{licence}.txt").replace(project / "LICENSE")

@@ -18,7 +18,7 @@ CHOICES = {
     "database": ["sqlite", "postgresql"],
     "open_source_license": ["MIT", "BSD-3-Clause", "Apache-2.0", "none"],
 }
-BOOLEANS = ["use_docker", "use_nginx"]
+BOOLEANS = ["use_docker", "use_nginx", "use_api"]
 FREE_TEXT = {"project_name": 100, "description": 300, "author_name": 100}
 SLUG_MAX_LENGTH = 64
 
