@@ -13,6 +13,12 @@ TEMPLATE_TREE = TEMPLATE / "{{cookiecutter.project_slug}}"
 # Files that belong to one option and must be gone when it is off.
 DOCKER_FILES = {"Dockerfile", ".dockerignore", "compose.yaml", "compose.prod.yaml"}
 NGINX_FILES = {f"nginx/{SLUG}.conf", f"deploy/{SLUG}.service"}
+API_FILES = {
+    "migrations/versions/0003_create_api_token.py",
+    "tests/test_api.py",
+    "tests/test_api_schema.py",
+}
+API_PACKAGE = f"{SLUG}/api/"
 
 COMBINATIONS = [
     {"database": database, "use_docker": docker, "use_nginx": nginx}
@@ -21,7 +27,10 @@ COMBINATIONS = [
     )
 ]
 LICENCES = [{"open_source_license": name} for name in ["BSD-3-Clause", "Apache-2.0", "none"]]
-ALL_BAKES = COMBINATIONS + LICENCES
+# The API touches only the app's code, its dependencies and migrations, whatever the deploy
+# files: without it, once per database (each adds its own lines to pyproject.toml).
+WITHOUT_API = [{"use_api": False}, {"database": "postgresql", "use_api": False}]
+ALL_BAKES = COMBINATIONS + LICENCES + WITHOUT_API
 
 
 def bake_id(answers):
@@ -48,6 +57,8 @@ def expected_files(answers):
         files -= DOCKER_FILES
     if not answers.get("use_nginx", True):
         files -= NGINX_FILES
+    if not answers.get("use_api", True):
+        files = {name for name in files - API_FILES if not name.startswith(API_PACKAGE)}
     return files
 
 
@@ -63,7 +74,8 @@ def project(bake_once, answers):
 
 
 def test_option_files_exist_in_the_template():
-    assert expected_files({}) >= DOCKER_FILES | NGINX_FILES
+    assert expected_files({}) >= DOCKER_FILES | NGINX_FILES | API_FILES
+    assert any(name.startswith(API_PACKAGE) for name in expected_files({}))
 
 
 def test_exactly_the_expected_files(project, answers):
@@ -89,6 +101,18 @@ def test_database_driver_only_with_postgresql(project, answers):
     ]
     has_driver = any(name.startswith("psycopg") for name in dependencies)
     assert has_driver == (answers.get("database") == "postgresql")
+
+
+def test_api_dependencies_only_with_the_api(project, answers):
+    metadata = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    runtime = " ".join(metadata["dependencies"])
+    dev = " ".join(metadata["optional-dependencies"]["dev"])
+    has_api = answers.get("use_api", True)
+    assert ("flask-smorest" in runtime) == has_api
+    assert ("flask-swagger-ui" in runtime) == has_api
+    assert ("schemathesis" in dev) == has_api
+    package_data = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert any("api/" in item for item in package_data["package-data"][SLUG]) == has_api
 
 
 def test_licence(project, answers):
