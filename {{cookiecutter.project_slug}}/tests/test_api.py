@@ -252,5 +252,9 @@ def test_docs_page_uses_only_this_sites_files(client):
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
         with client.get(f"/api/docs/swagger-ui/{asset}") as response:
             assert response.status_code == 200
+    # The site's policy refuses data: images: the stylesheet's icons come from this site.
+    css = client.get("/api/docs/swagger-ui/swagger-ui.css").text
+    assert "data:" not in css and "/api/docs/swagger-ui/icons/0" in css
+    assert client.get("/api/docs/swagger-ui/icons/0").content_type.startswith("image/")
     with client.get("/api/docs/static/docs.js") as script:
         assert "SwaggerUIBundle" in script.text
