@@ -23,6 +23,15 @@ KUBERNETES_FILES = ["k8s"]
 # The production overlay's secrets: kustomize makes the Kubernetes Secret from this file.
 KUBERNETES_ENV = Path("k8s", "overlays", "production", ".env")
 
+# The API's package, tests and migration. Its migration is the newest in the chain, so the
+# chain stays whole without it; kept, it would make a table no model describes.
+API_FILES = [
+    "{slug}/api",
+    "migrations/versions/0003_create_api_token.py",
+    "tests/test_api.py",
+    "tests/test_api_schema.py",
+]
+
 # scripts/relock.py makes every lock in locks/ from a bake named my_flask_app 0.1.0; only this
 # entry, the project's own, differs from one bake to another.
 LOCKED_PROJECT = 'name = "my-flask-app"\nversion = "0.1.0"\nsource = { editable = "." }\n'
@@ -50,6 +59,9 @@ def prune(project, answers):
     if not answers["use_kubernetes"]:
         for name in KUBERNETES_FILES:
             remove(project / name)
+    if not answers["use_api"]:
+        for name in API_FILES:
+            remove(project / name.format(slug=answers["project_slug"]))
     licence = answers["open_source_license"]
     if licence != "none":
         (project / "licenses" / f"{licence}.txt").replace(project / "LICENSE")

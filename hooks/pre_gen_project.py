@@ -20,7 +20,7 @@ CHOICES = {
     "database": ["sqlite", "postgresql"],
     "open_source_license": ["MIT", "BSD-3-Clause", "Apache-2.0", "none"],
 }
-BOOLEANS = ["use_docker", "use_nginx", "use_kubernetes"]
+BOOLEANS = ["use_docker", "use_nginx", "use_api", "use_kubernetes"]
 FREE_TEXT = {"project_name": 100, "description": 300, "author_name": 100}
 SLUG_MAX_LENGTH = 64
 EMAIL_MAX_LENGTH = 254  # the longest address SMTP allows

@@ -16,6 +16,12 @@ NGINX_FILES = {f"nginx/{SLUG}.conf", f"deploy/{SLUG}.service"}
 SWARM_FILE = "compose.swarm.yaml"  # Docker and PostgreSQL
 KUBERNETES_FOLDER = "k8s/"
 KUBERNETES_ENV = "k8s/overlays/production/.env"  # written by the hook, like .env
+API_FILES = {
+    "migrations/versions/0003_create_api_token.py",
+    "tests/test_api.py",
+    "tests/test_api_schema.py",
+}
+API_PACKAGE = f"{SLUG}/api/"
 
 COMBINATIONS = [
     {"database": database, "use_docker": docker, "use_nginx": nginx}
@@ -28,7 +34,10 @@ KUBERNETES = [
     {"database": "postgresql", "use_docker": True, "use_nginx": True, "use_kubernetes": True}
 ]
 LICENCES = [{"open_source_license": name} for name in ["BSD-3-Clause", "Apache-2.0", "none"]]
-ALL_BAKES = COMBINATIONS + KUBERNETES + LICENCES
+# The API touches only the app's code, its dependencies and migrations, whatever the deploy
+# files: without it, once per database (each adds its own lines to pyproject.toml).
+WITHOUT_API = [{"use_api": False}, {"database": "postgresql", "use_api": False}]
+ALL_BAKES = COMBINATIONS + KUBERNETES + LICENCES + WITHOUT_API
 
 
 def bake_id(answers):
@@ -62,6 +71,8 @@ def expected_files(answers):
         files.add(KUBERNETES_ENV)
     else:
         files = {name for name in files if not name.startswith(KUBERNETES_FOLDER)}
+    if not answers.get("use_api", True):
+        files = {name for name in files - API_FILES if not name.startswith(API_PACKAGE)}
     return files
 
 
@@ -77,7 +88,8 @@ def project(bake_once, answers):
 
 
 def test_option_files_exist_in_the_template():
-    assert expected_files({}) >= DOCKER_FILES | NGINX_FILES
+    assert expected_files({}) >= DOCKER_FILES | NGINX_FILES | API_FILES
+    assert any(name.startswith(API_PACKAGE) for name in expected_files({}))
     assert SWARM_FILE in expected_files({"database": "postgresql"})
     kubernetes = expected_files(KUBERNETES[0]) - expected_files({})
     overlay = "k8s/overlays/production/kustomization.yaml"
@@ -107,6 +119,18 @@ def test_database_driver_only_with_postgresql(project, answers):
     ]
     has_driver = any(name.startswith("psycopg") for name in dependencies)
     assert has_driver == (answers.get("database") == "postgresql")
+
+
+def test_api_dependencies_only_with_the_api(project, answers):
+    metadata = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    runtime = " ".join(metadata["dependencies"])
+    dev = " ".join(metadata["optional-dependencies"]["dev"])
+    has_api = answers.get("use_api", True)
+    assert ("flask-smorest" in runtime) == has_api
+    assert ("flask-swagger-ui" in runtime) == has_api
+    assert ("schemathesis" in dev) == has_api
+    package_data = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert any("api/" in item for item in package_data["package-data"][SLUG]) == has_api
 
 
 def test_licence(project, answers):

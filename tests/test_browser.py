@@ -214,3 +214,17 @@ def test_sign_up_verify_log_in_reset_and_log_out(served_app, page, console_error
     assert_styled(page)
 
     assert console_errors == []
+
+
+def test_api_docs_load_under_the_sites_csp(served_app, page, console_errors):
+    response = page.goto(f"{served_app.url}/api/docs")
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "unsafe-inline" not in policy
+    page.wait_for_selector(".swagger-ui .info .title")
+    assert "My Flask App API" in page.inner_text(".swagger-ui .info .title")
+    page.wait_for_selector(".opblock")
+    operations = page.locator(".opblock-summary-path").all_inner_texts()
+    assert "/api/users/me" in operations
+    assert len(page.locator(".opblock").all()) == 8
+    screenshot(page, "api-docs")
+    assert console_errors == []

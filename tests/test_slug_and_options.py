@@ -152,6 +152,7 @@ def test_yes_no_words_on_the_command_line_turn_options_off(tmp_path):
 
 REPLAYED_OPTIONS = {
     "use_docker": ("maybe", "error: use_docker must be yes or no (got 'maybe')"),
+    "use_api": ("later", "error: use_api must be yes or no (got 'later')"),
     "database": ("mysql", "error: database must be one of sqlite, postgresql (got 'mysql')"),
     "python_version": ("3.9", "error: python_version must be one of 3.11, 3.12, 3.13"),
 }

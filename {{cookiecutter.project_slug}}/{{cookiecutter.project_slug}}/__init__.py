@@ -65,3 +65,9 @@ def register_blueprints(app):
     app.register_blueprint(auth.bp)
     app.register_blueprint(errors.bp)
     app.register_blueprint(cli.bp)
+{%- if cookiecutter.use_api %}
+
+    from . import api
+
+    api.init_app(app)  # last: its error handler defers to the HTML pages outside /api
+{%- endif %}

@@ -1,0 +1,260 @@
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import csrf_token
+from sqlalchemy import select
+
+from {{ cookiecutter.project_slug }} import create_app
+from {{ cookiecutter.project_slug }}.api import revoke_api_tokens
+from {{ cookiecutter.project_slug }}.api.models import ApiToken
+from {{ cookiecutter.project_slug }}.extensions import db
+from {{ cookiecutter.project_slug }}.models import User
+
+PROBLEM = "application/problem+json"
+
+
+def get_token(client, username="ada", password="correct horse"):
+    response = client.post("/api/tokens", json={"username": username, "password": password})
+    assert response.status_code == 201, response.json
+    return response.json["token"]
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def assert_problem(response, status):
+    assert response.status_code == status
+    assert response.content_type == PROBLEM
+    assert response.json["status"] == status
+    assert response.json["title"]
+    return response.json
+
+
+def test_a_token_for_a_password_opens_the_api(client, user):
+    token = get_token(client)
+    response = client.get("/api/users/me", headers=bearer(token))
+    assert response.status_code == 200
+    assert response.json["username"] == "ada"
+    assert response.json["created_at"].endswith("+00:00")
+
+
+def test_only_a_hash_of_the_token_is_stored(client, user):
+    token = get_token(client)
+    stored = db.session.scalars(select(ApiToken.token_hash)).all()
+    assert stored == [hashlib.sha256(token.encode()).hexdigest()]
+
+
+def test_wrong_password_and_unknown_user_get_the_same_401(client, user):
+    wrong = assert_problem(
+        client.post("/api/tokens", json={"username": "ada", "password": "nope"}), 401
+    )
+    unknown = assert_problem(
+        client.post("/api/tokens", json={"username": "bob", "password": "nope"}), 401
+    )
+    assert wrong == unknown
+
+
+@pytest.mark.parametrize(
+    "headers", [{}, bearer("not-a-token"), {"Authorization": "Basic YWRhOmNvcnJlY3Q="}]
+)
+def test_no_or_bad_token_is_a_401(client, user, headers):
+    response = client.get("/api/users/me", headers=headers)
+    assert_problem(response, 401)
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_an_expired_token_is_refused(client, user):
+    token = get_token(client)
+    db.session.execute(
+        ApiToken.__table__.update().values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    )
+    db.session.commit()
+    assert_problem(client.get("/api/users/me", headers=bearer(token)), 401)
+    assert client.get("/api/tokens", headers=bearer(get_token(client))).json != []
+
+
+def test_list_and_revoke_tokens(client, user):
+    first, second = get_token(client), get_token(client)
+    listed = client.get("/api/tokens", headers=bearer(first)).json
+    assert len(listed) == 2
+    assert all("token" not in item for item in listed)
+
+    response = client.delete(f"/api/tokens/{listed[1]['id']}", headers=bearer(first))
+    assert response.status_code == 204
+    assert_problem(client.get("/api/users/me", headers=bearer(second)), 401)
+    assert client.get("/api/users/me", headers=bearer(first)).status_code == 200
+
+    assert client.delete("/api/tokens", headers=bearer(first)).status_code == 204
+    assert_problem(client.get("/api/users/me", headers=bearer(first)), 401)
+
+
+def test_no_one_revokes_another_users_token(client, user):
+    bob = User(username="bob")
+    bob.set_password("battery staple")
+    db.session.add(bob)
+    db.session.commit()
+    get_token(client)
+    adas_token_id = db.session.scalar(select(ApiToken.id))
+    bobs = get_token(client, "bob", "battery staple")
+    assert_problem(client.delete(f"/api/tokens/{adas_token_id}", headers=bearer(bobs)), 404)
+    assert db.session.get(ApiToken, adas_token_id) is not None
+
+
+def test_revoke_api_tokens_logs_out_every_client(client, user):
+    tokens = [get_token(client), get_token(client)]
+    revoke_api_tokens(user)
+    db.session.commit()
+    for token in tokens:
+        assert_problem(client.get("/api/users/me", headers=bearer(token)), 401)
+
+
+def test_tokens_die_with_the_account(client, user):
+    get_token(client)
+    db.session.delete(user)
+    db.session.commit()
+    assert db.session.scalars(select(ApiToken)).all() == []
+
+
+def test_rename_with_the_rules_of_the_registration_form(client, user):
+    headers = bearer(get_token(client))
+    response = client.patch("/api/users/me", json={"username": "ada.l"}, headers=headers)
+    assert response.status_code == 200
+    assert response.json["username"] == "ada.l"
+
+    invalid = client.patch("/api/users/me", json={"username": "a!"}, headers=headers)
+    errors = assert_problem(invalid, 422)["errors"]["json"]["username"]
+    assert any("letters, digits" in error for error in errors)
+    assert any("Length" in error or "between" in error for error in errors)
+
+
+def test_rename_to_a_taken_name_is_refused(client, user):
+    db.session.add(User(username="bob", password_hash="x"))
+    db.session.commit()
+    response = client.patch(
+        "/api/users/me", json={"username": "bob"}, headers=bearer(get_token(client))
+    )
+    assert assert_problem(response, 422)["errors"] == {
+        "json": {"username": ["That username is taken."]}
+    }
+
+
+def test_users_by_id_and_by_page(client, user):
+    db.session.add_all(User(username=f"user{n}", password_hash="x") for n in range(12))
+    db.session.commit()
+    headers = bearer(get_token(client))
+    assert client.get(f"/api/users/{user.id}", headers=headers).json["username"] == "ada"
+    assert_problem(client.get("/api/users/999", headers=headers), 404)
+
+    page = client.get("/api/users?page=2&page_size=5", headers=headers)
+    assert [item["username"] for item in page.json] == [f"user{n}" for n in range(4, 9)]
+    assert '"total": 13' in page.headers["X-Pagination"]
+    assert_problem(client.get("/api/users?page_size=1000", headers=headers), 422)
+
+
+@pytest.mark.settings(WTF_CSRF_ENABLED=True)
+def test_csrf_applies_to_cookie_sessions_only(client, user):
+    token = get_token(client)
+    page = client.get("/auth/login")
+    client.post(
+        "/auth/login",
+        data={"username": "ada", "password": "correct horse", "csrf_token": csrf_token(page)},
+    )
+    assert client.get("/api/users/me").json["username"] == "ada"  # the session cookie works
+
+    change = {"username": "ada2"}
+    refused = client.patch("/api/users/me", json=change)
+    assert "CSRF" in assert_problem(refused, 400)["detail"]
+    assert_problem(client.delete("/api/tokens"), 400)
+
+    docs = client.get("/api/docs")
+    headers = {"X-CSRFToken": csrf_token_of_docs(docs.text)}
+    assert client.patch("/api/users/me", json=change, headers=headers).status_code == 200
+
+    # A bearer token is never sent by a browser on its own: no CSRF token needed.
+    response = client.patch("/api/users/me", json={"username": "ada3"}, headers=bearer(token))
+    assert response.status_code == 200
+
+
+def csrf_token_of_docs(html):
+    return html.split('data-csrf-token="', 1)[1].split('"', 1)[0]
+
+
+def test_unknown_api_url_and_method(client):
+    assert_problem(client.get("/api/nothing"), 404)
+    response = client.put("/api/users/me")
+    assert_problem(response, 405)
+    assert "PATCH" in response.headers["Allow"]
+    assert client.get("/nothing").content_type.startswith("text/html")  # pages stay HTML
+
+
+def test_body_over_the_limit(client):
+    body = '"' + "x" * (1024 * 1024) + '"'
+    response = client.post("/api/tokens", data=body, content_type="application/json")
+    assert_problem(response, 413)
+
+
+def test_malformed_json(client):
+    response = client.post(
+        "/api/tokens", data="{not json", headers={"Content-Type": "application/json"}
+    )
+    assert_problem(response, 400)
+
+
+@pytest.mark.settings(RATELIMIT_ENABLED=True)
+def test_token_requests_are_rate_limited_per_client(client):
+    wrong = {"username": "ada", "password": "wrong"}
+    statuses = [client.post("/api/tokens", json=wrong).status_code for _ in range(11)]
+    assert statuses == [401] * 10 + [429]
+    response = client.post("/api/tokens", json=wrong)
+    assert_problem(response, 429)
+    assert "Retry-After" in response.headers
+    other = {"REMOTE_ADDR": "192.0.2.1"}
+    assert client.post("/api/tokens", json=wrong, environ_base=other).status_code == 401
+
+
+@pytest.mark.settings(TESTING=False, PROPAGATE_EXCEPTIONS=False)
+def test_500_is_a_problem_without_internals(app, client):
+    @app.get("/api/boom")
+    def boom():
+        raise ValueError("secret internals")
+
+    body = assert_problem(client.get("/api/boom"), 500)
+    assert "secret internals" not in str(body)
+
+
+def test_503_when_the_database_is_unreachable():
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite:////nonexistent/folder/app.sqlite"})
+    response = app.test_client().post("/api/tokens", json={"username": "a", "password": "b"})
+    assert_problem(response, 503)
+
+
+def test_openapi_document_lists_every_error_as_a_problem(client):
+    spec = client.get("/api/openapi.json").json
+    assert spec["openapi"].startswith("3.")
+    responses = spec["components"]["responses"]
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            assert "default" not in operation["responses"], (method, path)
+            for status, response in operation["responses"].items():
+                if int(status) >= 400:
+                    name = response["$ref"].rsplit("/", 1)[1]
+                    assert list(responses[name]["content"]) == [PROBLEM], (method, path, status)
+
+
+def test_docs_page_uses_only_this_sites_files(client):
+    page = client.get("/api/docs")
+    assert page.status_code == 200
+    assert "<script>" not in page.text  # no inline script: a strict CSP allows none
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        with client.get(f"/api/docs/swagger-ui/{asset}") as response:
+            assert response.status_code == 200
+    # The site's policy refuses data: images: the stylesheet's icons come from this site.
+    css = client.get("/api/docs/swagger-ui/swagger-ui.css").text
+    assert "data:" not in css and "/api/docs/swagger-ui/icons/0" in css
+    assert client.get("/api/docs/swagger-ui/icons/0").content_type.startswith("image/")
+    with client.get("/api/docs/static/docs.js") as script:
+        assert "SwaggerUIBundle" in script.text

@@ -1,0 +1,105 @@
+"""Every error under /api is a problem details object (RFC 9457, application/problem+json).
+
+One handler covers them all: aborts in views, validation errors (422), a bad CSRF token
+(400), a body over MAX_CONTENT_LENGTH (413), rate limits (429), unknown URLs and methods
+(404, 405), a database outage (503) and uncaught exceptions (500). Outside /api it hands
+the error to the site's HTML error pages.
+"""
+
+import http
+
+import marshmallow as ma
+from flask import current_app, request
+from flask_smorest import Api, Blueprint
+from flask_smorest.utils import prepare_response
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
+
+from .. import errors as pages
+
+PROBLEM_TYPE = "application/problem+json"
+MAX_ID = 2**31 - 1  # ids in URLs beyond what an INTEGER column holds are a 404, not a 500
+
+
+class ProblemSchema(ma.Schema):
+    type = ma.fields.String(
+        required=True, metadata={"description": "A URI naming the kind of problem"}
+    )
+    title = ma.fields.String(required=True, metadata={"description": "The status, in words"})
+    status = ma.fields.Integer(required=True, metadata={"description": "The HTTP status code"})
+    detail = ma.fields.String(metadata={"description": "What went wrong this time"})
+    errors = ma.fields.Dict(
+        metadata={"description": "Invalid fields, by location (json, query, ...) and name"}
+    )
+
+
+class ProblemApi(Api):
+    """flask-smorest's Api, documenting errors as problem details.
+
+    Every error status an operation can answer is listed on it (no catch-all `default`), so
+    a client, and schemathesis, knows which ones to expect.
+    """
+
+    ERROR_SCHEMA = ProblemSchema
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def _register_responses(self):
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = ProblemSchema
+            prepare_response(response, self.spec, PROBLEM_TYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+
+
+def problem(error):
+    """The problem details response for an HTTPException."""
+    body = {"type": "about:blank", "title": error.name, "status": error.code}
+    data = getattr(error, "data", None) or {}  # flask-smorest's abort() and webargs put it here
+    if data.get("message") or error.description:
+        body["detail"] = data.get("message") or error.description
+    errors = data.get("errors") or data.get("messages")  # ours, or webargs' validation errors
+    if errors:
+        body["errors"] = errors
+    response = error.get_response()  # keeps headers such as Allow and Retry-After
+    response.data = current_app.json.dumps(body)
+    response.content_type = PROBLEM_TYPE
+    for name, value in (data.get("headers") or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def under_api():
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def register_handlers(app):
+    """Replace the app-wide handlers; must run after the HTML pages registered theirs."""
+
+    def http_error(error):
+        if not under_api():
+            return pages.http_error(error)
+        return problem(error)  # Flask has logged an uncaught exception's traceback already
+
+    def database_unavailable(error):
+        if not under_api():
+            return pages.database_unavailable(error)
+        current_app.logger.warning("database unavailable: %s", error.orig)
+        return problem(ServiceUnavailable())
+
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(OperationalError, database_unavailable)
+
+
+class ApiBlueprint(Blueprint):
+    """A flask-smorest Blueprint that lists the error responses of its operations."""
+
+    def problems(self, *statuses):
+        """Decorator documenting the error statuses an operation can answer."""
+
+        def decorator(view):
+            for status in statuses:
+                view = self.alt_response(status, http.HTTPStatus(status).name)(view)
+            return view
+
+        return decorator

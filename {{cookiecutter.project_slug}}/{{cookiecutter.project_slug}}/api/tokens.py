@@ -1,0 +1,86 @@
+"""/api/tokens: exchange a username and password for a bearer token; list and revoke tokens."""
+
+from datetime import UTC, datetime
+
+from flask import current_app
+from flask_smorest import abort
+from sqlalchemy import select
+from werkzeug.exceptions import Unauthorized
+
+from ..auth import unknown_user_hash
+from ..extensions import db, limiter
+from ..models import User
+from .auth import caller, login_required, protect_cookie_sessions
+from .errors import MAX_ID, ApiBlueprint
+from .models import ApiToken, revoke_api_tokens
+from .schemas import CredentialsSchema, NewTokenSchema, TokenSchema
+
+bp = ApiBlueprint(
+    "tokens", __name__, url_prefix="/api/tokens", description="Bearer tokens of the caller"
+)
+protect_cookie_sessions(bp)
+SECURED = {"security": [{"bearerAuth": []}]}
+
+
+@bp.post("")
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
+@bp.arguments(CredentialsSchema)
+@bp.response(201, NewTokenSchema)
+@bp.problems(400, 401, 413, 429, 500, 503)
+def create_token(credentials):
+    """Get a new token for a username and password.
+
+    Limited like the login form, per client address.
+    """
+    user = db.session.scalar(select(User).filter_by(username=credentials["username"]))
+    if user is None:
+        # Check a password anyway, so an unknown name takes as long as a wrong password.
+        check = User(password_hash=unknown_user_hash(current_app.config["HASH_METHOD"]))
+        check.check_password(credentials["password"])
+    elif user.check_password(credentials["password"]):
+        token, secret = ApiToken.issue(user)
+        db.session.commit()
+        token.secret = secret  # for this one response; never stored
+        return token
+    raise Unauthorized("Invalid username or password.")
+
+
+@bp.get("")
+@login_required
+@bp.response(200, TokenSchema(many=True))
+@bp.problems(401, 429, 500, 503)
+@bp.doc(**SECURED)
+def list_tokens():
+    """The caller's tokens that have not expired (their secrets are never shown again)."""
+    user = caller()
+    return db.session.scalars(
+        select(ApiToken)
+        .filter_by(user_id=user.id)
+        .where(ApiToken.expires_at > datetime.now(UTC))
+        .order_by(ApiToken.id)
+    ).all()
+
+
+@bp.delete("")
+@login_required
+@bp.response(204)
+@bp.problems(400, 401, 429, 500, 503)
+@bp.doc(**SECURED)
+def revoke_all_tokens():
+    """Revoke every token of the caller (log out every API client)."""
+    revoke_api_tokens(caller())
+    db.session.commit()
+
+
+@bp.delete(f"/<int(max={MAX_ID}):token_id>")
+@login_required
+@bp.response(204)
+@bp.problems(400, 401, 404, 429, 500, 503)
+@bp.doc(**SECURED)
+def revoke_token(token_id):
+    """Revoke one of the caller's tokens."""
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != caller().id:
+        abort(404, message="You have no token with that id.")
+    db.session.delete(token)
+    db.session.commit()

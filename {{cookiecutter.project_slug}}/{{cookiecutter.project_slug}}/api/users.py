@@ -1,0 +1,75 @@
+"""/api/users: the caller's own account, any user by id, and the list of users."""
+
+from flask_smorest import abort
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import User
+from .auth import caller, login_required, protect_cookie_sessions
+from .errors import MAX_ID, ApiBlueprint
+from .schemas import UserSchema, UserUpdateSchema
+
+bp = ApiBlueprint("users", __name__, url_prefix="/api/users", description="User accounts")
+protect_cookie_sessions(bp)
+SECURED = {"security": [{"bearerAuth": []}]}
+
+
+@bp.get("")
+@login_required
+@bp.response(200, UserSchema(many=True))
+@bp.paginate()
+@bp.problems(401, 429, 500, 503)
+@bp.doc(**SECURED)
+def list_users(pagination_parameters):
+    """Users in the order they signed up, a page at a time (see the X-Pagination header)."""
+    count = db.session.scalar(select(func.count(User.id)))
+    pagination_parameters.item_count = count
+    if pagination_parameters.first_item >= count:
+        return []  # past the last page (and no offset too large for the database)
+    return db.session.scalars(
+        select(User)
+        .order_by(User.id)
+        .offset(pagination_parameters.first_item)
+        .limit(pagination_parameters.page_size)
+    ).all()
+
+
+@bp.get("/me")
+@login_required
+@bp.response(200, UserSchema)
+@bp.problems(401, 429, 500, 503)
+@bp.doc(**SECURED)
+def get_me():
+    """The caller's own account."""
+    return caller()
+
+
+@bp.patch("/me")
+@login_required
+@bp.arguments(UserUpdateSchema)
+@bp.response(200, UserSchema)
+@bp.problems(400, 401, 413, 429, 500, 503)
+@bp.doc(**SECURED)
+def update_me(changes):
+    """Change the caller's username (the rules of the registration form apply)."""
+    user = caller()
+    name = changes["username"]
+    taken = db.session.scalar(select(User.id).filter_by(username=name))
+    if taken is not None and taken != user.id:
+        abort(422, errors={"json": {"username": ["That username is taken."]}})
+    user.username = name
+    db.session.commit()
+    return user
+
+
+@bp.get(f"/<int(max={MAX_ID}):user_id>")
+@login_required
+@bp.response(200, UserSchema)
+@bp.problems(401, 404, 429, 500, 503)
+@bp.doc(**SECURED)
+def get_user(user_id):
+    """One user by id."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404, message="There is no user with that id.")
+    return user
