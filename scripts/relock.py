@@ -30,6 +30,7 @@ LOCKS = TEMPLATE / "{{cookiecutter.project_slug}}" / "locks"
 # The options whose answers change the baked pyproject.toml's dependencies, with every value.
 LOCK_OPTIONS = {
     "database": ["sqlite", "postgresql"],
+    "use_api": [True, False],
 }
 
 # The name and version every lock is made under; the hook anchors on them (LOCKED_PROJECT).

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from conftest import csrf_token
 from sqlalchemy import select
+from test_auth import login
 
 from {{ cookiecutter.project_slug }} import create_app
 from {{ cookiecutter.project_slug }}.api import revoke_api_tokens
@@ -108,6 +109,24 @@ def test_revoke_api_tokens_logs_out_every_client(client, user):
     db.session.commit()
     for token in tokens:
         assert_problem(client.get("/api/users/me", headers=bearer(token)), 401)
+
+
+def test_logging_out_everywhere_in_the_browser_ends_api_tokens(app, client, user):
+    # The account page's "Log out everywhere" (the logout button) rotates the session token;
+    # the API's tokens listen to that and end too.
+    token = get_token(client)
+    browser = app.test_client()
+    assert login(browser).headers["Location"] == "/"
+    browser.post("/auth/logout")
+    assert_problem(client.get("/api/users/me", headers=bearer(token)), 401)
+
+
+def test_a_password_reset_ends_api_tokens(client, user):
+    token = get_token(client)
+    user.set_password("a new password")
+    user.revoke_sessions()  # what the reset and change-password views do
+    db.session.commit()
+    assert_problem(client.get("/api/users/me", headers=bearer(token)), 401)
 
 
 def test_tokens_die_with_the_account(client, user):

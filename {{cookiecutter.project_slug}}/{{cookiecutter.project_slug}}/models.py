@@ -4,6 +4,7 @@ import hmac
 import secrets
 from datetime import UTC, datetime
 
+from blinker import Namespace
 from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import DateTime, String
@@ -11,6 +12,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db, login_manager
+
+
+# Sent by User.revoke_sessions(): other credentials of the user (the API's tokens) end too.
+sessions_revoked = Namespace().signal("sessions-revoked")
 
 
 def new_session_token():
@@ -51,8 +56,10 @@ class User(UserMixin, db.Model):
         return f"{self.id}:{self.session_token}"
 
     def revoke_sessions(self):
-        """End every session and remember-me cookie of this user (commit to apply)."""
+        """End every session and remember-me cookie of this user, and every other credential
+        that listens to `sessions_revoked` (commit to apply)."""
         self.session_token = new_session_token()
+        sessions_revoked.send(self)
 
 
 @login_manager.user_loader

@@ -13,7 +13,7 @@ from sqlalchemy import DateTime, ForeignKey, String, delete, select
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from ..extensions import db
-from ..models import User
+from ..models import User, sessions_revoked
 
 
 def digest(secret):
@@ -67,6 +67,7 @@ def aware(moment):
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+@sessions_revoked.connect
 def revoke_api_tokens(user):
     """Delete every API token of `user` (log out everywhere). The caller commits."""
     db.session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))

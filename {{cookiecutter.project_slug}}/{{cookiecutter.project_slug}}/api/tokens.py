@@ -7,7 +7,7 @@ from flask_smorest import abort
 from sqlalchemy import select
 from werkzeug.exceptions import Unauthorized
 
-from ..auth import unknown_user_hash
+from ..auth.routes import unknown_user_hash
 from ..extensions import db, limiter
 from ..models import User
 from .auth import caller, login_required, protect_cookie_sessions
