@@ -33,21 +33,26 @@ K8S_NAME_MAX_LENGTH = 63  # a namespace and a label value are DNS labels
 # names to add whenever a dependency brings new ones: keep it a plain static list, so that a
 # bake needs neither the network nor an installed environment.
 DEPENDENCY_NAMES = {
-    "alembic", "blinker", "cfgv", "click", "deprecated", "distlib", "distutils", "dns",
-    "dnspython", "dotenv", "email_validator", "filelock", "flask", "flask_limiter", "flask_login",
-    "flask_mail", "flask_migrate", "flask_sqlalchemy", "flask_wtf", "gunicorn", "identify", "idna",
-    "iniconfig", "itsdangerous", "jinja2", "limits", "mako", "markupsafe", "nodeenv",
-    "ordered_set", "packaging", "pip", "pkg_resources", "platformdirs", "pluggy", "pre_commit",
-    "psycopg", "psycopg_binary", "py", "pygments", "pytest", "python_discovery", "python_dotenv",
-    "pyyaml", "redis", "ruff", "setuptools", "sqlalchemy", "typing_extensions", "virtualenv",
-    "werkzeug", "wrapt", "wtforms", "yaml",
+    "alembic", "anyio", "apispec", "blinker", "certifi", "cfgv", "charset_normalizer", "click",
+    "deprecated", "distlib", "distutils", "dns", "dnspython", "dotenv", "email_validator",
+    "filelock", "flask", "flask_limiter", "flask_login", "flask_mail", "flask_migrate",
+    "flask_smorest", "flask_sqlalchemy", "flask_swagger_ui", "flask_wtf", "graphql",
+    "graphql_core", "gunicorn", "harfile", "hypothesis", "hypothesis_graphql", "identify", "idna",
+    "iniconfig", "itsdangerous", "jinja2", "jsonschema_rs", "limits", "mako", "markdown_it",
+    "markdown_it_py", "markupsafe", "marshmallow", "mdurl", "nodeenv", "ordered_set", "packaging",
+    "pip", "pkg_resources", "platformdirs", "pluggy", "pre_commit", "psycopg", "psycopg_binary",
+    "py", "pygments", "pyrate_limiter", "pytest", "python_discovery", "python_dotenv",
+    "python_json_logger", "pythonjsonlogger", "pyyaml", "redis", "requests", "rich", "ruff",
+    "schemathesis", "sentry_sdk", "setuptools", "sortedcontainers", "sqlalchemy",
+    "typing_extensions", "urllib3", "virtualenv", "webargs", "werkzeug", "wrapt", "wtforms",
+    "yaml",
 }  # fmt: skip
 
 # Names the project's own layout uses next to the package (folders, pytest's conftest), and
 # names the project's .gitignore or .dockerignore match: a package called `build` would be
 # left out of git and of the image. The same test checks these against a real bake.
 PROJECT_NAMES = {
-    "build", "conftest", "deploy", "dist", "htmlcov", "instance", "migrations", "nginx",
+    "build", "conftest", "deploy", "dist", "htmlcov", "instance", "k8s", "migrations", "nginx",
     "tests",
 }  # fmt: skip
 
