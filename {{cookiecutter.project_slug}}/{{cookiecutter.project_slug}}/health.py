@@ -7,6 +7,7 @@ Neither is rate limited, and Gunicorn's and nginx's access logs leave both out.
 """
 
 from flask import Blueprint, current_app
+from limits.storage import storage_from_string
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -26,7 +27,7 @@ def healthz():
 def readyz():
     checks = {"database": database_answers()}
     if current_app.config["RATELIMIT_STORAGE_URI"].startswith("redis"):
-        checks["redis"] = limiter.storage.check()
+        checks["redis"] = redis_answers()
     failed = [name for name, ok in checks.items() if not ok]
     if failed:
         current_app.logger.warning("not ready: %s unavailable", ", ".join(failed))
@@ -43,3 +44,13 @@ def database_answers():
         db.session.rollback()
         return False
     return True
+
+
+def redis_answers():
+    """Ask the rate limits' Redis itself: the limiter may be counting in memory meanwhile
+    (its fallback while Redis is down), and then its own storage would answer for Redis."""
+    storage = current_app.extensions.get("readyz_redis")
+    if storage is None:
+        uri = current_app.config["RATELIMIT_STORAGE_URI"]
+        storage = current_app.extensions["readyz_redis"] = storage_from_string(uri)
+    return storage.check()
