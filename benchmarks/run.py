@@ -4,6 +4,8 @@
     python3 benchmarks/run.py --only bake      one part (bake, app, start, profile, suite)
     python3 benchmarks/run.py --profile        also: where a request's time goes, what it touches
     python3 benchmarks/run.py --suite          also time the template's own test suite (slow)
+    python3 benchmarks/run.py --peer PATH      also against cookiecutter-flask (a checkout)
+    python3 benchmarks/run.py --servers        also other WSGI servers, quiet and loaded
     python3 benchmarks/run.py --quick          1 round, 1-second loads: proves the command works
 
 Progress goes to stderr, the table to stdout.
@@ -15,13 +17,15 @@ import sys
 
 import bake_time
 import cold_start
+import peer
 import profile_app
+import server_choice
 import serving
 import suite_time
 from measure import table
 
 # In the order they run: the suite last, as it loads both cores for minutes.
-PARTS = ["bake", "app", "start", "profile", "suite"]
+PARTS = ["bake", "app", "start", "peer", "servers", "profile", "suite"]
 DEFAULT_PARTS = ["bake", "app", "start"]
 
 
@@ -30,6 +34,8 @@ def arguments():
     parser.add_argument("--only", choices=PARTS, action="append", help="run just this part")
     parser.add_argument("--profile", action="store_true", help="also profile the baked app")
     parser.add_argument("--suite", action="store_true", help="also time the template test suite")
+    parser.add_argument("--peer", metavar="PATH", help="a cookiecutter-flask checkout to measure")
+    parser.add_argument("--servers", action="store_true", help="also compare WSGI servers")
     parser.add_argument("--quick", action="store_true", help="1 round and 1-second loads")
     parser.add_argument("--rounds", type=int, default=5, help="repetitions per figure")
     parser.add_argument("--seconds", type=int, default=5, help="length of one wrk load")
@@ -38,13 +44,19 @@ def arguments():
 
 def main():
     args = arguments()
-    chosen = args.only or DEFAULT_PARTS + ["profile"] * args.profile + ["suite"] * args.suite
+    extra = {"peer": bool(args.peer), "servers": args.servers, "profile": args.profile}
+    chosen = args.only or DEFAULT_PARTS + [part for part, wanted in extra.items() if wanted]
+    chosen += ["suite"] * args.suite
+    if "peer" in chosen and not args.peer:
+        sys.exit("--only peer needs --peer PATH (a checkout of cookiecutter-flask)")
     rounds = 1 if args.quick else args.rounds
     seconds = 1 if args.quick else args.seconds
     measures = {
         "bake": lambda: bake_time.run(rounds),
         "app": lambda: serving.run(rounds, seconds),
         "start": lambda: cold_start.run(rounds),
+        "peer": lambda: peer.run(args.peer, rounds, seconds),
+        "servers": lambda: server_choice.run(rounds, seconds),
         "suite": suite_time.run,
     }
     rows, profile = [], None
