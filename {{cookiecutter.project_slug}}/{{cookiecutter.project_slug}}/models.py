@@ -13,7 +13,6 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db, login_manager
 
-
 # Sent by User.revoke_sessions(): other credentials of the user (the API's tokens) end too.
 sessions_revoked = Namespace().signal("sessions-revoked")
 

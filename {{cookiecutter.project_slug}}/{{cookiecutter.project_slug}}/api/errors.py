@@ -87,7 +87,14 @@ def register_handlers(app):
         current_app.logger.warning("database unavailable: %s", error.orig)
         return problem(ServiceUnavailable())
 
+    def too_many_requests(error):
+        # The pages' own 429 handler (the limit in words) would win over the one above.
+        if not under_api():
+            return pages.too_many_requests(error)
+        return problem(error)
+
     app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(429, too_many_requests)
     app.register_error_handler(OperationalError, database_unavailable)
 
 
