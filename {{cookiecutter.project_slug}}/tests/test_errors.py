@@ -53,3 +53,19 @@ def test_405_page(client):
 def test_debug_is_off_in_production(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "f" * 64)
     assert not create_app("production").debug
+
+
+@pytest.mark.settings(WTF_CSRF_ENABLED=True, SESSION_COOKIE_SECURE=True)
+def test_forms_over_plain_http_say_the_site_needs_https(client):
+    """A browser keeps a Secure session cookie to itself over plain HTTP, so the form comes
+    back without the session that holds its CSRF token."""
+    response = client.post("/auth/register", data={"username": "ada"})
+    assert response.status_code == 400
+    assert "This site needs HTTPS" in response.text
+    assert "Open https://localhost/ instead." in response.text
+
+    over_https = client.post(
+        "/auth/register", data={"username": "ada"}, base_url="https://localhost"
+    )
+    assert over_https.status_code == 400
+    assert "The CSRF token is missing." in over_https.text
