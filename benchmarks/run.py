@@ -1,9 +1,10 @@
 """Measure the template's speeds against their limits and print one table.
 
     python3 benchmarks/run.py                  bake, app and start parts, 5 rounds each
-    python3 benchmarks/run.py --only bake      one part (bake, app, start, profile, suite)
+    python3 benchmarks/run.py --only bake      one part (bake, app, start, profile, image, suite)
     python3 benchmarks/run.py --profile        also: where a request's time goes, what it touches
     python3 benchmarks/run.py --suite          also time the template's own test suite (slow)
+    python3 benchmarks/run.py --image          also build the Docker image (root, dockerd)
     python3 benchmarks/run.py --quick          1 round, 1-second loads: proves the command works
 
 Progress goes to stderr, the table to stdout.
@@ -15,13 +16,14 @@ import sys
 
 import bake_time
 import cold_start
+import image_build
 import profile_app
 import serving
 import suite_time
 from measure import table
 
 # In the order they run: the suite last, as it loads both cores for minutes.
-PARTS = ["bake", "app", "start", "profile", "suite"]
+PARTS = ["bake", "app", "start", "profile", "image", "suite"]
 DEFAULT_PARTS = ["bake", "app", "start"]
 
 
@@ -30,6 +32,7 @@ def arguments():
     parser.add_argument("--only", choices=PARTS, action="append", help="run just this part")
     parser.add_argument("--profile", action="store_true", help="also profile the baked app")
     parser.add_argument("--suite", action="store_true", help="also time the template test suite")
+    parser.add_argument("--image", action="store_true", help="also build the Docker image")
     parser.add_argument("--quick", action="store_true", help="1 round and 1-second loads")
     parser.add_argument("--rounds", type=int, default=5, help="repetitions per figure")
     parser.add_argument("--seconds", type=int, default=5, help="length of one wrk load")
@@ -38,13 +41,15 @@ def arguments():
 
 def main():
     args = arguments()
-    chosen = args.only or DEFAULT_PARTS + ["profile"] * args.profile + ["suite"] * args.suite
+    extras = {"profile": args.profile, "image": args.image, "suite": args.suite}
+    chosen = args.only or DEFAULT_PARTS + [part for part, wanted in extras.items() if wanted]
     rounds = 1 if args.quick else args.rounds
     seconds = 1 if args.quick else args.seconds
     measures = {
         "bake": lambda: bake_time.run(rounds),
         "app": lambda: serving.run(rounds, seconds),
         "start": lambda: cold_start.run(rounds),
+        "image": lambda: image_build.run(rounds),
         "suite": suite_time.run,
     }
     rows, profile = [], None

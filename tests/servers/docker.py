@@ -59,6 +59,8 @@ class Docker:
 
     env: dict  # DOCKER_HOST and what Debian's client and docker-compose need
     log_path: Path
+    host_before: "HostState" = None  # this machine before the daemon started
+    run_dir: Path = None  # its sockets and state, removed when it stops
 
     def run(self, *args, cwd=None, check=True, timeout=900, input=None):
         """Run `docker ARGS`; returns the CompletedProcess (text), raising on failure."""
@@ -92,8 +94,16 @@ class Docker:
     def log(self):
         return read(self.log_path)
 
+    def leftovers(self):
+        """Once the daemon has stopped: what it left on this machine (should be nothing)."""
+        found = self.host_before.leftovers()
+        found += [f"process {pid}" for pid in processes_under(self.run_dir)]
+        return found + ([str(self.run_dir)] if self.run_dir.exists() else [])
+
 
 # Host state the daemon changes ---------------------------------------------------------
+
+BUILT_IN_CHAINS = {"INPUT", "FORWARD", "OUTPUT", "PREROUTING", "POSTROUTING"}
 
 
 def iptables_state(table):
@@ -132,7 +142,7 @@ class HostState:
                 if rule not in rules:
                     chain, *spec = shlex.split(rule)[1:]
                     subprocess.run([iptables, "-t", table, "-D", chain, *spec], check=False)
-            for chain in now_chains.keys() - chains.keys():
+            for chain in now_chains.keys() - chains.keys() - BUILT_IN_CHAINS:
                 subprocess.run([iptables, "-t", table, "-F", chain], check=False)
                 subprocess.run([iptables, "-t", table, "-X", chain], check=False)
             for chain, policy in chains.items():
@@ -151,7 +161,8 @@ class HostState:
         for table, (chains, rules) in after.iptables.items():
             before_chains, before_rules = self.iptables[table]
             found += [f"{table}: {rule}" for rule in rules if rule not in before_rules]
-            found += [f"{table}: chain {chain}" for chain in chains.keys() - before_chains]
+            new_chains = chains.keys() - before_chains.keys() - BUILT_IN_CHAINS
+            found += [f"{table}: chain {chain}" for chain in sorted(new_chains)]
             found += [
                 f"{table}: {chain} policy {policy}"
                 for chain, policy in chains.items()
@@ -214,7 +225,7 @@ def docker_daemon():
             "COMPOSE_DOCKER_CLI_BUILD": "1",
             "DOCKER_CONFIG": str(run_dir / "client"),  # no user's client settings
         }
-        docker = Docker(env, log)
+        docker = Docker(env, log, before, run_dir)
         try:
             with show_log_on_failure("dockerd", log):
                 wait_until(
@@ -301,10 +312,11 @@ def inspect(docker, *ids):
     return json.loads(docker.run("inspect", *ids).stdout) if ids else []
 
 
-def wait_for_compose(docker, project_name, seconds=240):
+def wait_for_compose(docker, project_name, seconds=300):
     """Wait until every container with a healthcheck is healthy and one-off ones exited 0.
 
-    Raises with the failing container's log when one exits non-zero or turns unhealthy.
+    Raises at once when a container exits non-zero; at the deadline, with the logs of those
+    not ready (an unhealthy one may still recover, as Docker keeps checking).
     """
     deadline = time.monotonic() + seconds
     while True:
@@ -313,21 +325,28 @@ def wait_for_compose(docker, project_name, seconds=240):
             name, state = container["Name"].lstrip("/"), container["State"]
             health = state.get("Health", {}).get("Status")
             restart = container["HostConfig"]["RestartPolicy"]["Name"]
-            if state["Status"] == "exited" and state["ExitCode"] != 0 or health == "unhealthy":
-                logs = docker.run("logs", name, check=False)
-                raise RuntimeError(
-                    f"{name}: {state['Status']} {state['ExitCode']} health={health}\n"
-                    f"{logs.stdout[-3000:]}{logs.stderr[-3000:]}"
-                )
-            if state["Status"] == "exited" and restart in ("", "no"):
+            exited = state["Status"] == "exited"
+            if exited and state["ExitCode"] != 0:
+                raise RuntimeError(f"{name} exited with {state['ExitCode']}:\n{logs(docker, name)}")
+            if exited and restart in ("", "no"):
                 continue  # a one-off service, such as migrate, that succeeded
             if state["Status"] != "running" or health not in (None, "healthy"):
-                pending.append(f"{name} ({state['Status']}, {health})")
+                pending.append(name)
         if not pending:
             return
         if time.monotonic() > deadline:
-            raise RuntimeError(f"not ready after {seconds} s: {', '.join(pending)}")
+            report = "\n".join(f"--- {name}:\n{logs(docker, name)}" for name in pending)
+            raise RuntimeError(f"not ready after {seconds} s: {', '.join(pending)}\n{report}")
         time.sleep(1)
+
+
+def logs(docker, name):
+    """The last lines a container wrote, and its health checks' output."""
+    written = docker.run("logs", "--tail", "30", name, check=False)
+    (found,) = inspect(docker, name)
+    checks = found["State"].get("Health", {}).get("Log", [])[-2:]
+    health = "".join(f"health check: {check['Output'][-500:]}\n" for check in checks)
+    return f"{written.stdout}{written.stderr}{health}"
 
 
 def compose_leftovers(docker, project_name):
