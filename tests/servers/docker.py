@@ -327,7 +327,8 @@ def wait_for_compose(docker, project_name, seconds=300):
             restart = container["HostConfig"]["RestartPolicy"]["Name"]
             exited = state["Status"] == "exited"
             if exited and state["ExitCode"] != 0:
-                raise RuntimeError(f"{name} exited with {state['ExitCode']}:\n{logs(docker, name)}")
+                code = state["ExitCode"]
+                raise RuntimeError(f"{name} exited with {code}:\n{logs(docker, name)}")
             if exited and restart in ("", "no"):
                 continue  # a one-off service, such as migrate, that succeeded
             if state["Status"] != "running" or health not in (None, "healthy"):
