@@ -1,11 +1,12 @@
 """Measure the template's speeds against their limits and print one table.
 
     python3 benchmarks/run.py                  bake, app and start parts, 5 rounds each
-    python3 benchmarks/run.py --only bake      one part (bake, app, start, profile, suite)
+    python3 benchmarks/run.py --only bake      one part (bake, app, start, profile, image, suite)
     python3 benchmarks/run.py --profile        also: where a request's time goes, what it touches
     python3 benchmarks/run.py --suite          also time the template's own test suite (slow)
     python3 benchmarks/run.py --peer PATH      also against cookiecutter-flask (a checkout)
     python3 benchmarks/run.py --servers        also other WSGI servers, quiet and loaded
+    python3 benchmarks/run.py --image          also build the Docker image (root, dockerd)
     python3 benchmarks/run.py --quick          1 round, 1-second loads: proves the command works
 
 Progress goes to stderr, the table to stdout.
@@ -17,6 +18,7 @@ import sys
 
 import bake_time
 import cold_start
+import image_build
 import peer
 import profile_app
 import server_choice
@@ -25,7 +27,7 @@ import suite_time
 from measure import table
 
 # In the order they run: the suite last, as it loads both cores for minutes.
-PARTS = ["bake", "app", "start", "peer", "servers", "profile", "suite"]
+PARTS = ["bake", "app", "start", "peer", "servers", "profile", "image", "suite"]
 DEFAULT_PARTS = ["bake", "app", "start"]
 
 
@@ -36,6 +38,7 @@ def arguments():
     parser.add_argument("--suite", action="store_true", help="also time the template test suite")
     parser.add_argument("--peer", metavar="PATH", help="a cookiecutter-flask checkout to measure")
     parser.add_argument("--servers", action="store_true", help="also compare WSGI servers")
+    parser.add_argument("--image", action="store_true", help="also build the Docker image")
     parser.add_argument("--quick", action="store_true", help="1 round and 1-second loads")
     parser.add_argument("--rounds", type=int, default=5, help="repetitions per figure")
     parser.add_argument("--seconds", type=int, default=5, help="length of one wrk load")
@@ -44,9 +47,9 @@ def arguments():
 
 def main():
     args = arguments()
-    extra = {"peer": bool(args.peer), "servers": args.servers, "profile": args.profile}
-    chosen = args.only or DEFAULT_PARTS + [part for part, wanted in extra.items() if wanted]
-    chosen += ["suite"] * args.suite
+    extras = {"peer": bool(args.peer), "servers": args.servers, "profile": args.profile}
+    extras |= {"image": args.image, "suite": args.suite}
+    chosen = args.only or DEFAULT_PARTS + [part for part, wanted in extras.items() if wanted]
     if "peer" in chosen and not args.peer:
         sys.exit("--only peer needs --peer PATH (a checkout of cookiecutter-flask)")
     rounds = 1 if args.quick else args.rounds
@@ -57,6 +60,7 @@ def main():
         "start": lambda: cold_start.run(rounds),
         "peer": lambda: peer.run(args.peer, rounds, seconds),
         "servers": lambda: server_choice.run(rounds, seconds),
+        "image": lambda: image_build.run(rounds),
         "suite": suite_time.run,
     }
     rows, profile = [], None

@@ -1,18 +1,23 @@
 """The baked app in a real browser: sign up, verify the address, log in, reset a forgotten
 password and log out, through its forms and the mails it sends.
 
-Gunicorn serves a baked project (production settings) behind its nginx site on free
-loopback ports, sending mail to an SMTP server on loopback; Debian's headless Chromium,
-driven by Playwright, uses the pages as a person would. Every page must have the stylesheet
-applied and log no console errors, so a page that breaks nginx's Content-Security-Policy
-fails here. Screenshots go to the test's temporary folder; with UPDATE_SCREENSHOT=1 the login
-page also becomes docs/screenshot.png for the README.
+Gunicorn serves a baked project (production settings, Secure cookies) behind its nginx site
+on free loopback ports, over HTTPS with a certificate made by the baked README's command,
+sending mail to an SMTP server on loopback; Debian's headless Chromium, told to trust that
+certificate's key, and driven by Playwright, uses the pages as a person would. Every page must
+have the stylesheet applied and log no console errors, so a page that breaks the
+Content-Security-Policy fails here. Screenshots go to the test's temporary folder; with
+UPDATE_SCREENSHOT=1 the login page also becomes docs/screenshot.png for the README.
 """
 
+import base64
+import hashlib
 import os
 import re
 import secrets
 import shutil
+import ssl
+import subprocess
 import urllib.request
 from pathlib import Path
 
@@ -44,13 +49,12 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def served_app(bake, run_in_project, baked_python, tmp_path):
-    """A default bake, migrated, served by Gunicorn behind nginx over plain HTTP on loopback."""
+    """A default bake, migrated, served by Gunicorn behind nginx over HTTPS on loopback."""
     project = bake()
     env = {
         "APP_CONFIG": "production",
         "SECRET_KEY": secrets.token_hex(32),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite'}",
-        "SESSION_COOKIE_SECURE": "0",  # no TLS on loopback
         "TRUSTED_PROXIES": "1",
     }
     migrated = run_in_project(project, "flask", "db", "upgrade", env=env)
@@ -75,9 +79,24 @@ def console_errors():
     return []
 
 
+def public_key_pin(certificate):
+    """base64(SHA-256(SubjectPublicKeyInfo)): how Chromium names a key it should trust."""
+    der = ssl.PEM_cert_to_DER_cert(certificate.read_text())
+    key = subprocess.run(
+        ["openssl", "x509", "-inform", "DER", "-noout", "-pubkey"],
+        input=der,
+        capture_output=True,
+        check=True,
+    ).stdout
+    command = ["openssl", "pkey", "-pubin", "-outform", "DER"]
+    spki = subprocess.run(command, input=key, capture_output=True, check=True).stdout
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
 @pytest.fixture
-def page(tmp_path, console_errors):
-    """A page of a fresh headless Chromium profile that records console errors."""
+def page(served_app, tmp_path, console_errors):
+    """A page of a fresh headless Chromium profile, trusting the site's certificate, that
+    records console errors."""
     if not CHROMIUM.exists():
         missing(f"{CHROMIUM} is not installed (Debian package chromium)")
     if sync_playwright is None:
@@ -87,7 +106,10 @@ def page(tmp_path, console_errors):
             tmp_path / "profile",
             executable_path=CHROMIUM,
             headless=True,
-            args=CHROMIUM_FLAGS,
+            args=[
+                *CHROMIUM_FLAGS,
+                f"--ignore-certificate-errors-spki-list={public_key_pin(served_app.certificate)}",
+            ],
             viewport={"width": 960, "height": 600},
         )
         page = context.new_page()

@@ -1,8 +1,9 @@
 """The production stack of a baked project, run for real on loopback.
 
 A throwaway PostgreSQL, `flask db upgrade`, two Gunicorn instances started from the baked
-gunicorn.conf.py and nginx started from the baked site (only addresses and paths changed):
-the checks below talk to nginx the way a browser would.
+gunicorn.conf.py and nginx started from the baked site (only addresses and paths changed),
+serving HTTPS with a certificate made by the baked README's command: the checks below talk to
+nginx the way a browser that trusts that certificate would, Secure cookies and all.
 """
 
 import contextlib
@@ -14,6 +15,8 @@ import re
 import secrets
 import shlex
 import shutil
+import socket
+import ssl
 import subprocess
 import urllib.error
 import urllib.request
@@ -61,7 +64,6 @@ def deployment(baked_python, tmp_path_factory):
             SECRET_KEY=secrets.token_hex(32),  # one secret shared by every instance
             DATABASE_URL=url,
             TRUSTED_PROXIES="1",
-            SESSION_COOKIE_SECURE="0",  # nginx speaks plain HTTP here
         )
         apps = [
             stack.enter_context(servers.gunicorn(project, baked_python, env, workers=1))
@@ -88,19 +90,28 @@ class Response:
 
 
 class Browser:
-    """Keeps cookies and shows each response as it is, redirects included."""
+    """Keeps cookies (a Secure one only over HTTPS), trusts the site's certificate, sends the
+    page a form came from as Referer, and shows each response as it is, redirects included."""
 
-    def __init__(self, base_url):
-        self.base_url = base_url
+    def __init__(self, nginx):
+        self.base_url = nginx.url
         self.cookies = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(self.cookies), NoRedirects
+            urllib.request.HTTPCookieProcessor(self.cookies),
+            urllib.request.HTTPSHandler(context=nginx.ssl_context()),
+            NoRedirects,
         )
+        self.page_url = None  # the last page loaded, whose form a POST submits
 
     def request(self, path, form=None, headers=None, base_url=None):
         data = None if form is None else urlencode(form).encode()
         url = (base_url or self.base_url) + path
-        request = urllib.request.Request(url, data=data, headers=headers or {})
+        headers = dict(headers or {})
+        if form is None:
+            self.page_url = url
+        elif self.page_url:
+            headers.setdefault("Referer", self.page_url)  # Flask-WTF checks it over HTTPS
+        request = urllib.request.Request(url, data=data, headers=headers)
         try:
             with self.opener.open(request, timeout=10) as response:
                 return Response(response.status, response.headers, response.read())
@@ -151,7 +162,7 @@ class Browser:
 
 @pytest.fixture
 def browser(deployment):
-    return Browser(deployment.nginx.url)
+    return Browser(deployment.nginx)
 
 
 def signed_in_as(page):
@@ -163,14 +174,52 @@ def signed_in_as(page):
 # Proxying and headers -----------------------------------------------------------------
 
 
-def test_home_page_answers_with_the_security_headers(browser):
-    page = browser.request("/")
-    assert page.status == 200
+@pytest.mark.parametrize(
+    "path, body",
+    [("/", None), ("/static/style.css", None), ("/no/such/page", None), ("/auth/login", "x")],
+    ids=["app page", "nginx static file", "app 404", "nginx 413"],
+)
+def test_security_headers_are_sent_exactly_once(browser, path, body):
+    """The app sends them for its pages; nginx adds them only to what it answers itself."""
+    form = None if body is None else {"username": body * (2 * 1024 * 1024)}
+    page = browser.request(path, form)
+    assert page.status in {200, 404, 413}
     for name, value in SECURITY_HEADERS.items():
-        assert page.headers[name] == value
-    policy = page.headers["Content-Security-Policy"]
+        assert page.headers.get_all(name) == [value], name
+    (policy,) = page.headers.get_all("Content-Security-Policy")
     assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert page.headers.get_all("Strict-Transport-Security") == ["max-age=63072000"]
     assert page.headers["Server"] == "nginx"  # no version number
+
+
+def test_plain_http_redirects_to_https(deployment):
+    nginx = deployment.nginx
+    request = urllib.request.Request(f"{nginx.http_url}/auth/login?next=/", method="GET")
+    opener = urllib.request.build_opener(NoRedirects)
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        opener.open(request, timeout=10)
+    assert answer.value.code == 301
+    assert answer.value.headers["Location"] == f"{nginx.url}/auth/login?next=/"
+    assert "Strict-Transport-Security" not in answer.value.headers  # means nothing over HTTP
+
+
+def handshake(nginx, *options):
+    """The protocol and cipher `openssl s_client` agrees on with the site, or None."""
+    command = [servers.need("openssl"), "s_client", "-connect", f"127.0.0.1:{nginx.port}"]
+    command += ["-servername", "localhost", "-CAfile", str(nginx.certificate), *options]
+    done = subprocess.run(command, input=b"", capture_output=True, timeout=30)
+    found = re.search(rb"New, (TLSv[\d.]+), Cipher is (\S+)", done.stdout)
+    return (found[1].decode(), found[2].decode()) if done.returncode == 0 and found else None
+
+
+def test_tls_1_2_and_1_3_with_forward_secret_ciphers_only(deployment):
+    nginx = deployment.nginx
+    assert handshake(nginx, "-tls1_3")[0] == "TLSv1.3"
+    assert handshake(nginx, "-tls1_2")[0] == "TLSv1.2"
+    # What a client at OpenSSL's lowest security level still offers, the site refuses.
+    assert handshake(nginx, "-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0") is None
+    assert handshake(nginx, "-tls1_2", "-cipher", "AES128-SHA:@SECLEVEL=0") is None  # no ECDHE
+    assert handshake(nginx, "-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA") is None  # no AEAD
 
 
 class PolicyCheck(HTMLParser):
@@ -207,11 +256,20 @@ def test_pages_satisfy_the_content_security_policy(browser, path):
 
 
 def test_unknown_host_gets_no_answer(deployment):
-    connection = http.client.HTTPConnection("127.0.0.1", deployment.nginx.port, timeout=10)
+    nginx = deployment.nginx
+    connection = http.client.HTTPConnection("127.0.0.1", nginx.http_port, timeout=10)
     connection.request("GET", "/", headers={"Host": "attacker.example"})
     with pytest.raises(http.client.RemoteDisconnected):
         connection.getresponse()
     connection.close()
+    # Over TLS the name comes in the handshake (SNI), which nginx refuses.
+    context = nginx.ssl_context()
+    context.check_hostname = False
+    with (
+        socket.create_connection(("127.0.0.1", nginx.port), timeout=10) as raw,
+        pytest.raises(ssl.SSLError, match="UNRECOGNIZED_NAME"),
+    ):
+        context.wrap_socket(raw, server_hostname="attacker.example")
 
 
 def test_body_over_one_mebibyte_is_refused_before_gunicorn(deployment, browser):
@@ -243,7 +301,7 @@ def test_static_file_comes_from_nginx_with_cache_headers(deployment, browser):
 def test_static_file_is_served_with_gunicorn_stopped(deployment):
     nobody_listens = f"127.0.0.1:{servers.free_port()}"
     with servers.nginx(deployment.project, [nobody_listens]) as nginx:
-        browser = Browser(nginx.url)
+        browser = Browser(nginx)
         assert browser.request("/").status == 502
         assert browser.request("/static/style.css").status == 200
 
@@ -316,20 +374,19 @@ def test_session_made_through_nginx_is_valid_on_every_instance(deployment, brows
     browser.register("grace", password)
     browser.verify(deployment.mail, "grace")
     assert browser.log_in("grace", password).status == 302
-    for app in deployment.apps:
-        assert signed_in_as(browser.request("/", base_url=app.url)) == "grace"
-    # nginx spread the four sign-up and login requests over both instances.
-    assert all(" /auth/" in app.log() for app in deployment.apps)
+    # nginx takes turns between the two instances: each serves a signed-in page.
+    marker = f"/hello/grace-{secrets.token_hex(4)}"
+    for _ in range(4):
+        assert signed_in_as(browser.request(marker)) == "grace"
+    assert all(f"GET {marker} " in app.log() for app in deployment.apps)
 
 
-def test_forwarded_https_makes_external_urls_https(browser):
-    """Werkzeug answers a doubled slash with a redirect to the full canonical URL."""
-    plain = browser.request("/hello//Ada")
-    forwarded = browser.request("/hello//Ada", headers={"X-Forwarded-Proto": "https"})
-    assert plain.status == forwarded.status == 308
-    address = urlsplit(browser.base_url).netloc
-    assert plain.headers["Location"] == f"http://{address}/hello/Ada"
-    assert forwarded.headers["Location"] == f"https://{address}/hello/Ada"
+def test_external_urls_are_https(browser):
+    """Werkzeug answers a doubled slash with a redirect to the full canonical URL, built from
+    what nginx forwards (X-Forwarded-Proto, Host), which ProxyFix makes the app believe."""
+    page = browser.request("/hello//Ada")
+    assert page.status == 308
+    assert page.headers["Location"] == f"{browser.base_url}/hello/Ada"
 
 
 # The image's files (no Docker engine here: the same files and commands, run directly) --

@@ -115,11 +115,11 @@ def run_wrk(url, paths, seconds, script, connections=CONNECTIONS):
     return finish_wrk(start_wrk(url, paths, seconds, script, connections), seconds)
 
 
-def get(url):
+def get(url, context=None):
     """(status, seconds taken) of a GET; error statuses are answers too."""
     started = time.monotonic()
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:
+        with urllib.request.urlopen(url, timeout=30, context=context) as response:
             status = response.status
     except urllib.error.HTTPError as error:
         status = error.code
@@ -195,7 +195,6 @@ def serve(database, baked_python, tmp_path, **settings):
         SECRET_KEY=secrets.token_hex(32),
         DATABASE_URL=database.url,
         TRUSTED_PROXIES="1",
-        SESSION_COOKIE_SECURE="0",  # nginx speaks plain HTTP here
         **settings,
     )
     script = tmp_path / "count.lua"
@@ -269,7 +268,7 @@ def test_a_killed_worker_is_replaced_and_the_service_keeps_answering(stack):
     # A sync worker serves one request at a time: at most that one can be lost.
     assert load.failed <= 1
     assert set(load.statuses) <= {200, 404, 502}, load.statuses
-    assert get(f"{stack.nginx.url}/healthz")[0] == 200
+    assert get(f"{stack.nginx.url}/healthz", stack.nginx.ssl_context())[0] == 200
 
 
 def lock_count(server, condition):
@@ -284,7 +283,7 @@ def test_sigterm_to_the_master_lets_the_request_in_flight_finish(stack, database
     with ThreadPoolExecutor(2) as pool:
         holder = pool.submit(database.server.psql, hold, SLUG)
         servers.wait_until(lambda: lock_count(database.server, held) == 1, "the lock")
-        in_flight = pool.submit(get, f"{stack.nginx.url}/users/1")
+        in_flight = pool.submit(get, f"{stack.nginx.url}/users/1", stack.nginx.ssl_context())
         servers.wait_until(
             lambda: lock_count(database.server, "NOT granted") == 1, "the request to wait"
         )

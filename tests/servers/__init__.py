@@ -12,10 +12,14 @@ from .gunicorn import gunicorn
 from .nginx import (
     BAKED_LISTEN,
     BAKED_UPSTREAM,
+    Nginx,
     main_config,
+    make_certificate,
     nginx,
     nginx_command,
+    readme_certificate_command,
     site_config,
+    trusting,
     write_nginx_files,
 )
 from .postgres import Postgres, PostgresProject, postgres, postgres_bin, postgres_project

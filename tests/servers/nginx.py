@@ -1,11 +1,17 @@
-"""nginx with the baked site, its addresses and paths swapped for loopback ones."""
+"""nginx with the baked site, its addresses and paths swapped for loopback ones.
+
+The site serves HTTPS with a certificate made by the baked README's own openssl command, and
+clients trust that certificate (Nginx.ssl_context), as a person trying the site would.
+"""
 
 import contextlib
 import os
 import re
 import shutil
+import ssl
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from .process import (
@@ -19,26 +25,51 @@ from .process import (
 )
 
 # The baked site names these; a test swaps them for loopback addresses and its own paths.
-BAKED_UPSTREAM = re.compile(r"^(\s*)server\s+web:8000;", re.MULTILINE)
+BAKED_UPSTREAM = re.compile(r"\bweb:8000;")
 BAKED_LISTEN = re.compile(r"\blisten\s+80\b")
+BAKED_LISTEN_TLS = re.compile(r"\blisten\s+443\b")
+BAKED_REDIRECT = re.compile(r"https://\$host\$request_uri")
+UPSTREAM_GROUP = "e2e_app"  # a variable proxy_pass looks for this group before asking DNS
 
 
-def site_config(project, port, upstreams):
-    """The baked nginx site with only addresses and paths changed for a loopback run.
+def readme_certificate_command(project):
+    """The baked README's one command that makes a self-signed certificate for a trial."""
+    readme = (project / "README.md").read_text()
+    lines = [line for line in readme.splitlines() if "openssl req " in line]
+    if len(lines) != 1:
+        raise AssertionError(f"the baked README has {len(lines)} openssl commands, not one")
+    return lines[0].strip()
 
-    `listen 80` becomes 127.0.0.1:port, the upstream's `web:8000` becomes one `server` line
-    per address in `upstreams`, and /srv/<slug> (where the site expects the project) becomes
-    the baked project's folder. Raises if the baked site no longer has what is replaced.
+
+def make_certificate(project, folder):
+    """Run the README's openssl command in `folder`; returns the certbot-style folder (the
+    one holding live/<slug>/) that the site's certificate paths point into."""
+    command = readme_certificate_command(project)
+    subprocess.run(["sh", "-c", command], cwd=folder, check=True, capture_output=True, timeout=60)
+    (certificate,) = Path(folder).rglob("fullchain.pem")
+    return certificate.parent.parent.parent
+
+
+def site_config(project, port, upstreams, http_port, certificates):
+    """The baked site with only addresses and paths changed for a loopback run.
+
+    `listen 443` becomes 127.0.0.1:port and `listen 80` 127.0.0.1:http_port (the redirect
+    names `port`), the app's `web:8000` becomes an upstream group of `upstreams`,
+    /etc/letsencrypt becomes `certificates` and /srv/<slug> (where the site expects the
+    project) the baked project's folder. Raises if the site no longer has what is replaced.
     """
     slug = project.name
     text = (project / "nginx" / f"{slug}.conf").read_text()
-    for pattern in (BAKED_UPSTREAM, BAKED_LISTEN):
+    for pattern in (BAKED_UPSTREAM, BAKED_LISTEN, BAKED_LISTEN_TLS, BAKED_REDIRECT):
         if not pattern.search(text):
             raise AssertionError(f"the baked nginx site has no {pattern.pattern!r}")
-    text = BAKED_UPSTREAM.sub(
-        lambda match: "\n".join(f"{match[1]}server {address};" for address in upstreams), text
-    )
-    text = BAKED_LISTEN.sub(f"listen 127.0.0.1:{port}", text)
+    group = "".join(f"    server {address};\n" for address in upstreams)
+    text = BAKED_UPSTREAM.sub(f"{UPSTREAM_GROUP};", text)
+    text = f"upstream {UPSTREAM_GROUP} {{\n{group}}}\n{text}"
+    text = BAKED_LISTEN.sub(f"listen 127.0.0.1:{http_port}", text)
+    text = BAKED_LISTEN_TLS.sub(f"listen 127.0.0.1:{port}", text)
+    text = BAKED_REDIRECT.sub(f"https://$host:{port}$request_uri", text)
+    text = text.replace("/etc/letsencrypt", str(certificates))
     return text.replace(f"/srv/{slug}", str(project.resolve()))
 
 
@@ -64,14 +95,15 @@ http {{
 """
 
 
-def write_nginx_files(project, folder, port, upstreams):
-    """Write the loopback site and its nginx.conf into `folder`; returns the nginx.conf path."""
+def write_nginx_files(project, folder, port, upstreams, http_port=None):
+    """Write a certificate, the loopback site and its nginx.conf into `folder`; returns the
+    nginx.conf path."""
     folder = Path(folder)
+    certificates = make_certificate(project, folder)
     site = folder / "site.conf"
     # The site logs to /var/log/nginx/access.log: here, to site-access.log in `folder`.
-    site.write_text(
-        site_config(project, port, upstreams).replace("/var/log/nginx/", f"{folder}/site-")
-    )
+    text = site_config(project, port, upstreams, http_port or free_port(), certificates)
+    site.write_text(text.replace("/var/log/nginx/", f"{folder}/site-"))
     conf = folder / "nginx.conf"
     conf.write_text(main_config(folder, site))
     return conf
@@ -91,20 +123,53 @@ def nginx_command(conf):
     ]
 
 
+def certificate_of(conf):
+    """The certificate file the site of a written nginx.conf serves."""
+    (certificate,) = Path(conf).parent.rglob("fullchain.pem")
+    return certificate
+
+
+def trusting(certificate):
+    """An SSL context that trusts `certificate` (and nothing else), as a person who added it
+    to their trust store would."""
+    return ssl.create_default_context(cafile=str(certificate))
+
+
+@dataclass
+class Nginx(Server):
+    """nginx serving the site over HTTPS on `port` and redirecting from `http_port`."""
+
+    http_port: int = 0
+    certificate: Path = None
+
+    # By name: TLS clients send no server name (SNI) for an address, and the site refuses
+    # a handshake without one, as it refuses any name it does not serve.
+    @property
+    def url(self):
+        return f"https://localhost:{self.port}"
+
+    @property
+    def http_url(self):
+        return f"http://localhost:{self.http_port}"
+
+    def ssl_context(self):
+        return trusting(self.certificate)
+
+
 @contextlib.contextmanager
 def nginx(project, upstreams):
-    """nginx with the baked site config on 127.0.0.1:<free port>, proxying to `upstreams`.
+    """nginx with the baked site config on 127.0.0.1:<free ports>, proxying to `upstreams`.
 
-    `upstreams` are host:port addresses (Server.address). The site answers the Host names
-    127.0.0.1 (Server.url) and localhost; its default server drops the others.
+    `upstreams` are host:port addresses (Server.address). The site answers the host name
+    localhost (Nginx.url, HTTPS); its default server drops the others.
     """
-    port = free_port()
+    port, http_port = free_port(), free_port()
     folder = Path(tempfile.mkdtemp(prefix="e2e-nginx-"))
-    conf = write_nginx_files(project, folder, port, upstreams)
+    conf = write_nginx_files(project, folder, port, upstreams, http_port)
     log = folder / "error.log"
     with open(folder / "stdout.log", "wb") as out:
         process = subprocess.Popen(nginx_command(conf), stdout=out, stderr=subprocess.STDOUT)
-    server = Server(process, port, log)
+    server = Nginx(process, port, log, http_port, certificate_of(conf))
     try:
         with show_log_on_failure("nginx", log):
             wait_until(lambda: accepts_connections(port), "nginx", process, log)

@@ -67,3 +67,19 @@ def test_retry_after_in_words(seconds, words):
 def test_a_user_id_too_large_for_the_database_is_404(client):
     assert client.get("/users/99999999999999999999999").status_code == 404
     assert client.get("/users/2147483648").status_code == 404
+
+
+@pytest.mark.settings(WTF_CSRF_ENABLED=True, SESSION_COOKIE_SECURE=True)
+def test_forms_over_plain_http_say_the_site_needs_https(client):
+    """A browser keeps a Secure session cookie to itself over plain HTTP, so the form comes
+    back without the session that holds its CSRF token."""
+    response = client.post("/auth/register", data={"username": "ada"})
+    assert response.status_code == 400
+    assert "This site needs HTTPS" in response.text
+    assert "Open https://localhost/ instead." in response.text
+
+    over_https = client.post(
+        "/auth/register", data={"username": "ada"}, base_url="https://localhost"
+    )
+    assert over_https.status_code == 400
+    assert "The CSRF token is missing." in over_https.text

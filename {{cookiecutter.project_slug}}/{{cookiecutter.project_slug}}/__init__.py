@@ -43,7 +43,7 @@ def create_app(config=None):
 
 def register_extensions(app):
     from . import models  # noqa: F401  (registers the models and the user loader)
-    from .extensions import csrf, db, limiter, login_manager, mail
+    from .extensions import csrf, db, limiter, login_manager, mail, talisman
 
     db.init_app(app)
     if click.get_current_context(silent=True):
@@ -55,6 +55,16 @@ def register_extensions(app):
     limiter.init_app(app)
     login_manager.init_app(app)
     mail.init_app(app)
+    # The app sends its own security headers, so it is as safe without nginx in front.
+    talisman.init_app(
+        app,
+        force_https=False,  # nginx, or the load balancer where TLS ends, redirects to HTTPS
+        session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],  # keep config.py's choice
+        content_security_policy=app.config["CONTENT_SECURITY_POLICY"],
+        frame_options="DENY",
+        strict_transport_security_max_age=app.config["HSTS_MAX_AGE"],
+        strict_transport_security_include_subdomains=False,  # other hosts may not be ours
+    )
 
 
 def register_blueprints(app):

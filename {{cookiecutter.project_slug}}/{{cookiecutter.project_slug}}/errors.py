@@ -8,9 +8,10 @@ A database that cannot be reached is a passing outage (503), not a bug in the ap
 import math
 import time
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, render_template, request
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException, ServiceUnavailable
+from werkzeug.exceptions import BadRequest, HTTPException, ServiceUnavailable
 
 from .extensions import limiter
 
@@ -40,6 +41,18 @@ def in_words(seconds):
     else:
         unit, count = "second", seconds
     return f"{count} {unit}{'' if count == 1 else 's'}"
+
+
+@bp.app_errorhandler(CSRFError)
+def csrf_error(error):
+    if current_app.config["SESSION_COOKIE_SECURE"] and not request.is_secure:
+        # The session cookie is Secure, so over plain HTTP a browser never sends it back and
+        # no form can pass its CSRF check: say what is really wrong.
+        error = BadRequest(
+            "This site needs HTTPS: its session cookie is only sent over secure connections, "
+            f"so forms cannot work over plain HTTP. Open https://{request.host}/ instead."
+        )
+    return render_template("error.html", error=error), 400
 
 
 @bp.app_errorhandler(OperationalError)

@@ -12,6 +12,7 @@ import marshmallow as ma
 from flask import current_app, request
 from flask_smorest import Api, Blueprint
 from flask_smorest.utils import prepare_response
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
@@ -88,13 +89,19 @@ def register_handlers(app):
         return problem(ServiceUnavailable())
 
     def too_many_requests(error):
-        # The pages' own 429 handler (the limit in words) would win over the one above.
+        # The pages' own 429 and CSRF handlers would win over the one above.
         if not under_api():
             return pages.too_many_requests(error)
         return problem(error)
 
+    def csrf_error(error):
+        if not under_api():
+            return pages.csrf_error(error)
+        return problem(error)
+
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(429, too_many_requests)
+    app.register_error_handler(CSRFError, csrf_error)
     app.register_error_handler(OperationalError, database_unavailable)
 
 

@@ -1,0 +1,354 @@
+"""The baked Dockerfile and compose files, built and run for real on a private Docker daemon.
+
+Base images come from tests/images (stand-ins made from Debian, see servers/docker.py), so
+the projects are baked with python_version=3.11, the Python those stand-ins really have. Four
+production stacks (SQLite and PostgreSQL, with and without nginx) and the development stack
+come up side by side on free host ports; one PostgreSQL + nginx stack serves the sign-up,
+static, scale and image checks. A browser-like client signs up over HTTPS through nginx,
+trusting the certificate made with the baked README's command.
+"""
+
+import contextlib
+import dataclasses
+import http.cookiejar
+import json
+import re
+import secrets
+import ssl
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+import servers
+from servers import docker as containers
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("docker")]  # one daemon, one worker
+
+SLUG = "my_flask_app"
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+}
+PORTS = ("HTTP_PORT", "HTTPS_PORT", "WEB_PORT", "POSTGRES_PORT")  # the compose files read them
+STACKS = {  # name: (answers, compose file)
+    "postgresql-nginx": ({"database": "postgresql", "use_nginx": True}, "compose.prod.yaml"),
+    "sqlite-nginx": ({"database": "sqlite", "use_nginx": True}, "compose.prod.yaml"),
+    "postgresql": ({"database": "postgresql", "use_nginx": False}, "compose.prod.yaml"),
+    "sqlite": ({"database": "sqlite", "use_nginx": False}, "compose.prod.yaml"),
+    # The development stack reuses the PostgreSQL + nginx bake (and its image).
+    "development": ({"database": "postgresql", "use_nginx": True}, "compose.yaml"),
+}
+
+
+@dataclass
+class Stack:
+    """A compose project on the private daemon, and how to reach it from this machine."""
+
+    docker: containers.Docker
+    project: Path
+    file: str
+    name: str  # the compose project name
+    ports: dict  # HTTP_PORT, HTTPS_PORT, WEB_PORT, POSTGRES_PORT
+    containers_seen: set = field(default_factory=set)
+
+    def compose(self, *args, check=True):
+        docker = dataclasses.replace(self.docker, env={**self.docker.env, **self.ports})
+        return docker.compose(self.project, "-p", self.name, "-f", self.file, *args, check=check)
+
+    def container(self, service, number=1):
+        return f"{self.name}_{service}_{number}"
+
+    def inspect(self, service, number=1):
+        (found,) = containers.inspect(self.docker, self.container(service, number))
+        return found
+
+    def up(self):
+        self.compose("up", "-d")
+        containers.wait_for_compose(self.docker, self.name)
+        self.containers_seen |= set(containers.container_ids(self.docker, self.name))
+
+    def down(self):
+        self.containers_seen |= set(containers.container_ids(self.docker, self.name))
+        self.compose("down", "-v", "--remove-orphans")
+
+    @property
+    def https_url(self):
+        return f"https://localhost:{self.ports['HTTPS_PORT']}"
+
+    @property
+    def web_url(self):
+        return f"http://127.0.0.1:{self.ports['WEB_PORT']}"
+
+    def certificate(self):
+        return self.project / "certs" / "live" / SLUG / "fullchain.pem"
+
+
+def bake(output, answers):
+    """A bake for the stand-in images, its certificate made with the README's command."""
+    from cookiecutter.main import cookiecutter
+
+    from conftest import TEMPLATE
+
+    answers = {**answers, "python_version": "3.11"}  # the stand-in python image's version
+    output.mkdir()
+    project = Path(
+        cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(output), extra_context=answers)
+    )
+    # Five stacks share two cores here: fewer Gunicorn workers than the default 2 x cores + 1.
+    with open(project / ".env", "a") as env:
+        env.write("GUNICORN_WORKERS=2\n")
+    if answers["use_nginx"]:
+        servers.make_certificate(project, project)
+    return project
+
+
+@pytest.fixture(scope="session")
+def docker():
+    """The private daemon with the stand-in base images, for the whole session; once it has
+    stopped, nothing of it may be left on this machine."""
+    with containers.docker_daemon() as docker:
+        containers.stand_in_images(docker)
+        yield docker
+    assert docker.leftovers() == []
+
+
+@pytest.fixture(scope="session")
+def stacks(docker, tmp_path_factory):
+    """Every stack of STACKS built and brought up side by side; all taken down at the end."""
+    output = tmp_path_factory.mktemp("docker")
+    projects, made = {}, {}
+    for name, (answers, file) in STACKS.items():
+        key = tuple(sorted(answers.items()))
+        if key not in projects:
+            projects[key] = bake(output / name, answers)
+        ports = {key: str(servers.free_port()) for key in PORTS}
+        compose_name = "e2e" + name.replace("-", "") + secrets.token_hex(2)
+        made[name] = Stack(docker, projects[key], file, compose_name, ports)
+    try:
+        # One build per bake first, in parallel; `up` then reuses the images.
+        production = [stack for stack in made.values() if stack.file == "compose.prod.yaml"]
+        with ThreadPoolExecutor(len(production)) as pool:
+            list(pool.map(lambda stack: stack.compose("build"), production))
+        with ThreadPoolExecutor(len(made)) as pool:
+            list(pool.map(Stack.up, made.values()))
+        yield made
+    finally:
+        for stack in made.values():
+            with contextlib.suppress(Exception):
+                stack.down()
+
+
+# A browser-like client -----------------------------------------------------------------
+
+
+class NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args):
+        return None
+
+
+@dataclass
+class Response:
+    status: int
+    headers: object
+    text: str
+
+
+class Browser:
+    """Keeps cookies as a browser does (a Secure one only over HTTPS), trusts one
+    certificate, and sends the page a form came from as Referer."""
+
+    def __init__(self, base_url, certificate=None):
+        self.base_url = base_url
+        context = ssl.create_default_context(cafile=str(certificate)) if certificate else None
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.cookies),
+            urllib.request.HTTPSHandler(context=context),
+            NoRedirects,
+        )
+        self.page_url = None
+
+    def request(self, path, form=None):
+        url = self.base_url + path
+        headers = {}
+        if form is None:
+            self.page_url = url
+        elif self.page_url:
+            headers["Referer"] = self.page_url
+        data = None if form is None else urlencode(form).encode()
+        try:
+            with self.opener.open(urllib.request.Request(url, data, headers), timeout=20) as r:
+                return Response(r.status, r.headers, r.read().decode())
+        except urllib.error.HTTPError as error:
+            return Response(error.code, error.headers, error.read().decode())
+
+    def submit(self, path, **fields):
+        """Load the form's page, then post it with its CSRF token, as a person would."""
+        page = self.request(path)
+        assert page.status == 200, page.status
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)[1]
+        return self.request(path, {"csrf_token": token, **fields})
+
+
+def signed_in_as(page):
+    match = re.search(r'<a href="/users/\d+">([^<]+)</a>', page.text)
+    return match[1] if match else None
+
+
+def assert_headers_once(response, hsts):
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers.get_all(name) == [value], name
+    (policy,) = response.headers.get_all("Content-Security-Policy")
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    expected = ["max-age=63072000"] if hsts else None
+    assert response.headers.get_all("Strict-Transport-Security") == expected
+
+
+# Start-up order ------------------------------------------------------------------------
+
+
+def moment(timestamp):
+    """Docker's UTC time (RFC 3339, 0 to 9 fraction digits) as something that sorts."""
+    seconds, _, fraction = timestamp.removesuffix("Z").partition(".")
+    return seconds, float(f"0.{fraction or 0}")
+
+
+@pytest.mark.parametrize("name", ["postgresql-nginx", "postgresql"])
+def test_database_healthy_then_migrations_then_web(stacks, name):
+    stack = stacks[name]
+    db, migrate, web = (stack.inspect(service) for service in ("db", "migrate", "web"))
+    # Docker keeps only the last 5 health checks, so when db first turned healthy is not
+    # known: compose's `service_healthy` condition (test_deploy_files) says it waited.
+    assert db["State"]["Health"]["Status"] == "healthy"
+    assert moment(db["State"]["StartedAt"]) < moment(migrate["State"]["StartedAt"])
+    assert migrate["State"]["ExitCode"] == 0
+    assert moment(migrate["State"]["FinishedAt"]) <= moment(web["State"]["StartedAt"])
+    assert web["State"]["Health"]["Status"] == "healthy"
+
+
+# Through nginx, over HTTPS ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["postgresql-nginx", "sqlite-nginx"])
+def test_sign_up_and_log_in_over_https(stacks, name):
+    stack = stacks[name]
+    browser = Browser(stack.https_url, stack.certificate())
+    password = secrets.token_urlsafe(12)
+    fields = {"username": "ada", "password": password, "confirm": password}
+    assert browser.submit("/auth/register", **fields).status == 302
+    login = browser.submit("/auth/login", username="ada", password=password)
+    assert (login.status, login.headers["Location"]) == (302, "/")
+    assert all(cookie.secure for cookie in browser.cookies)
+    home = browser.request("/")
+    assert signed_in_as(home) == "ada"
+    assert_headers_once(home, hsts=True)
+    if name == "postgresql-nginx":
+        env = stack_env(stack)
+        psql = ["psql", "-U", env["POSTGRES_USER"], "-d", env["POSTGRES_DB"], "-At"]
+        rows = stack.compose("exec", "-T", "db", *psql, "-c", 'SELECT username FROM "user"')
+        assert rows.stdout.split() == ["ada"]
+
+
+def stack_env(stack):
+    """The project's .env as a dict."""
+    lines = (stack.project / ".env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+
+
+def test_static_file_comes_from_nginx_with_the_headers_once(stacks):
+    stack = stacks["postgresql-nginx"]
+    marker = f"?{secrets.token_hex(4)}"
+    page = Browser(stack.https_url, stack.certificate()).request(f"/static/style.css{marker}")
+    assert page.status == 200
+    assert page.text == (stack.project / SLUG / "static" / "style.css").read_text()
+    assert_headers_once(page, hsts=True)
+    assert marker not in stack.docker.run("logs", stack.container("web")).stdout
+
+
+def test_plain_http_redirects_to_https(stacks):
+    stack = stacks["postgresql-nginx"]
+    url = f"http://localhost:{stack.ports['HTTP_PORT']}/auth/login"
+    page = Browser(url).request("")
+    assert (page.status, page.headers["Location"]) == (301, "https://localhost/auth/login")
+
+
+def test_scaled_web_replicas_all_get_requests_without_restarting_nginx(stacks):
+    stack = stacks["postgresql-nginx"]
+    started = stack.inspect("nginx")["State"]["StartedAt"]
+    stack.compose("up", "-d", "--no-deps", "--no-recreate", "--scale", "web=3", "web")
+    containers.wait_for_compose(stack.docker, stack.name)
+    browser = Browser(stack.https_url, stack.certificate())
+    marker = f"/hello/scale-{secrets.token_hex(4)}"
+    for _ in range(30):
+        assert browser.request(marker).status == 200
+    for number in (1, 2, 3):
+        assert marker in stack.docker.run("logs", stack.container("web", number)).stdout, number
+    assert stack.inspect("nginx")["State"]["StartedAt"] == started
+
+
+def test_image_runs_as_non_root_and_holds_no_secrets_or_tests(stacks):
+    stack = stacks["postgresql-nginx"]
+    image = stack.inspect("web")["Config"]["Image"]
+    assert stack.docker.run("exec", stack.container("web"), "id", "-u").stdout.strip() == "10001"
+    listing = stack.docker.run("run", "--rm", image, "ls", "-A", "/app").stdout.split()
+    assert sorted(listing) == ["gunicorn.conf.py", "instance", "migrations", SLUG]
+    secret = stack_env(stack)["SECRET_KEY"]
+    search = f"find / -xdev -name .env -o -name privkey.pem; grep -rlF {secret} /app /opt"
+    found = stack.docker.run("run", "--rm", image, "sh", "-c", search, check=False)
+    assert found.stdout.strip() == ""
+
+
+# Without nginx -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["sqlite", "postgresql"])
+def test_without_nginx_gunicorn_serves_pages_with_the_security_headers(stacks, name):
+    """TLS then ends at a load balancer in front: here the published port, plain HTTP."""
+    browser = Browser(stacks[name].web_url)
+    health = browser.request("/healthz")
+    assert (health.status, json.loads(health.text)) == (200, {"status": "ok"})
+    home = browser.request("/")
+    assert home.status == 200
+    assert_headers_once(home, hsts=False)  # HSTS means nothing over plain HTTP
+    # The Secure session cookie never comes back over plain HTTP: the form says why.
+    page = browser.submit("/auth/login", username="ada", password="whatever")
+    assert page.status == 400
+    assert "This site needs HTTPS" in page.text
+
+
+# Development ---------------------------------------------------------------------------------
+
+
+def test_development_stack_is_healthy_on_the_port_it_serves(stacks):
+    stack = stacks["development"]
+    assert stack.inspect("web")["State"]["Health"]["Status"] == "healthy"
+    page = Browser(stack.web_url).request("/healthz")
+    assert page.status == 200
+
+
+# Taking it all down ----------------------------------------------------------------------------
+
+
+def container_processes(ids):
+    """Host processes whose command line names one of the containers (their shims)."""
+    found = []
+    for path in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            text = path.read_bytes().decode(errors="replace")
+            if any(container in text for container in ids):
+                found.append(int(path.parent.name))
+    return found
+
+
+def test_down_leaves_no_container_volume_network_or_process(stacks):
+    for stack in stacks.values():
+        stack.down()
+        assert containers.compose_leftovers(stack.docker, stack.name) == []
+        assert stack.containers_seen
+        assert container_processes(stack.containers_seen) == []
