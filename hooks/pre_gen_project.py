@@ -36,14 +36,14 @@ DEPENDENCY_NAMES = {
     "alembic", "anyio", "apispec", "blinker", "certifi", "cfgv", "charset_normalizer", "click",
     "deprecated", "distlib", "distutils", "dns", "dnspython", "dotenv", "email_validator",
     "filelock", "flask", "flask_limiter", "flask_login", "flask_mail", "flask_migrate",
-    "flask_smorest", "flask_sqlalchemy", "flask_swagger_ui", "flask_wtf", "graphql",
-    "graphql_core", "gunicorn", "harfile", "hypothesis", "hypothesis_graphql", "identify", "idna",
-    "iniconfig", "itsdangerous", "jinja2", "jsonschema_rs", "limits", "mako", "markdown_it",
-    "markdown_it_py", "markupsafe", "marshmallow", "mdurl", "nodeenv", "ordered_set", "packaging",
-    "pip", "pkg_resources", "platformdirs", "pluggy", "pre_commit", "psycopg", "psycopg_binary",
-    "py", "pygments", "pyrate_limiter", "pytest", "python_discovery", "python_dotenv",
-    "python_json_logger", "pythonjsonlogger", "pyyaml", "redis", "requests", "rich", "ruff",
-    "schemathesis", "sentry_sdk", "setuptools", "sortedcontainers", "sqlalchemy",
+    "flask_smorest", "flask_sqlalchemy", "flask_swagger_ui", "flask_talisman", "flask_wtf",
+    "graphql", "graphql_core", "gunicorn", "harfile", "hypothesis", "hypothesis_graphql",
+    "identify", "idna", "iniconfig", "itsdangerous", "jinja2", "jsonschema_rs", "limits", "mako",
+    "markdown_it", "markdown_it_py", "markupsafe", "marshmallow", "mdurl", "nodeenv",
+    "ordered_set", "packaging", "pip", "pkg_resources", "platformdirs", "pluggy", "pre_commit",
+    "psycopg", "psycopg_binary", "py", "pygments", "pyrate_limiter", "pytest", "python_discovery",
+    "python_dotenv", "python_json_logger", "pythonjsonlogger", "pyyaml", "redis", "requests",
+    "rich", "ruff", "schemathesis", "sentry_sdk", "setuptools", "sortedcontainers", "sqlalchemy",
     "typing_extensions", "urllib3", "virtualenv", "webargs", "werkzeug", "wrapt", "wtforms",
     "yaml",
 }  # fmt: skip
@@ -52,7 +52,8 @@ DEPENDENCY_NAMES = {
 # names the project's .gitignore or .dockerignore match: a package called `build` would be
 # left out of git and of the image. The same test checks these against a real bake.
 PROJECT_NAMES = {
-    "build", "conftest", "deploy", "dist", "htmlcov", "instance", "k8s", "migrations", "nginx",
+    "build", "certs", "conftest", "deploy", "dist", "htmlcov", "instance", "k8s", "migrations",
+    "nginx",
     "tests",
 }  # fmt: skip
 

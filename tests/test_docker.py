@@ -10,6 +10,8 @@ trusting the certificate made with the baked README's command.
 
 import contextlib
 import dataclasses
+import email
+import email.policy
 import http.cookiejar
 import json
 import re
@@ -36,6 +38,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "strict-origin-when-cross-origin",
 }
 PORTS = ("HTTP_PORT", "HTTPS_PORT", "WEB_PORT", "POSTGRES_PORT")  # the compose files read them
+MAIL_OVERRIDE = "compose.test-mail.yaml"  # written by bake() next to nginx bakes' compose files
 STACKS = {  # name: (answers, compose file)
     "postgresql-nginx": ({"database": "postgresql", "use_nginx": True}, "compose.prod.yaml"),
     "sqlite-nginx": ({"database": "sqlite", "use_nginx": True}, "compose.prod.yaml"),
@@ -55,11 +58,13 @@ class Stack:
     file: str
     name: str  # the compose project name
     ports: dict  # HTTP_PORT, HTTPS_PORT, WEB_PORT, POSTGRES_PORT
+    overrides: tuple = ()  # more compose files the test adds (the stand-in mail server)
     containers_seen: set = field(default_factory=set)
 
     def compose(self, *args, check=True):
         docker = dataclasses.replace(self.docker, env={**self.docker.env, **self.ports})
-        return docker.compose(self.project, "-p", self.name, "-f", self.file, *args, check=check)
+        files = [option for name in (self.file, *self.overrides) for option in ("-f", name)]
+        return docker.compose(self.project, "-p", self.name, *files, *args, check=check)
 
     def container(self, service, number=1):
         return f"{self.name}_{service}_{number}"
@@ -105,6 +110,13 @@ def bake(output, answers):
         env.write("GUNICORN_WORKERS=2\n")
     if answers["use_nginx"]:
         servers.make_certificate(project, project)
+        # Production sends its account mails to the SMTP server MAIL_SERVER names; here that
+        # is a stand-in Mailpit added beside the stack, whose API shows what it received.
+        with open(project / ".env", "a") as env:
+            env.write("MAIL_SERVER=mailpit\nMAIL_PORT=1025\nMAIL_DEFAULT_SENDER=app@example.com\n")
+        (project / MAIL_OVERRIDE).write_text(
+            "services:\n  mailpit:\n    image: axllent/mailpit:v1.20.4\n"
+        )
     return project
 
 
@@ -129,7 +141,8 @@ def stacks(docker, tmp_path_factory):
             projects[key] = bake(output / name, answers)
         ports = {key: str(servers.free_port()) for key in PORTS}
         compose_name = "e2e" + name.replace("-", "") + secrets.token_hex(2)
-        made[name] = Stack(docker, projects[key], file, compose_name, ports)
+        mail = (MAIL_OVERRIDE,) if answers["use_nginx"] and file == "compose.prod.yaml" else ()
+        made[name] = Stack(docker, projects[key], file, compose_name, ports, mail)
     try:
         # One build per bake first, in parallel; `up` then reuses the images.
         production = [stack for stack in made.values() if stack.file == "compose.prod.yaml"]
@@ -240,8 +253,11 @@ def test_sign_up_and_log_in_over_https(stacks, name):
     stack = stacks[name]
     browser = Browser(stack.https_url, stack.certificate())
     password = secrets.token_urlsafe(12)
-    fields = {"username": "ada", "password": password, "confirm": password}
-    assert browser.submit("/auth/register", **fields).status == 302
+    fields = {"username": "ada", "email": "ada@example.com", "password": password}
+    assert browser.submit("/auth/register", **fields, confirm=password).status == 302
+    link = verification_link(stack, "ada@example.com")
+    assert link.startswith(f"{stack.https_url}/auth/verify/")
+    assert browser.request(link.removeprefix(stack.https_url)).status == 302
     login = browser.submit("/auth/login", username="ada", password=password)
     assert (login.status, login.headers["Location"]) == (302, "/")
     assert all(cookie.secure for cookie in browser.cookies)
@@ -253,6 +269,15 @@ def test_sign_up_and_log_in_over_https(stacks, name):
         psql = ["psql", "-U", env["POSTGRES_USER"], "-d", env["POSTGRES_DB"], "-At"]
         rows = stack.compose("exec", "-T", "db", *psql, "-c", 'SELECT username FROM "user"')
         assert rows.stdout.split() == ["ada"]
+
+
+def verification_link(stack, address):
+    """The link in the mail the stand-in mail server received for `address`."""
+    fetch = "import urllib.request as u; print(u.urlopen('http://127.0.0.1:8025/api/v1/messages').read().decode())"
+    listing = stack.compose("exec", "-T", "mailpit", "python3", "-c", fetch).stdout
+    (mail,) = [m for m in json.loads(listing)["messages"] if address in m["To"]]
+    text = email.message_from_string(mail["Text"], policy=email.policy.default)
+    return re.search(r"https://\S+/auth/verify/\S+", text.get_body().get_content())[0]
 
 
 def stack_env(stack):

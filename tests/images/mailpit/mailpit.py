@@ -16,8 +16,9 @@ MESSAGES = []
 
 class KeepMessages:
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        text = envelope.content.decode("utf-8", errors="replace")
         MESSAGES.append(
-            {"From": envelope.mail_from, "To": envelope.rcpt_tos, "Size": len(envelope.content)}
+            {"From": envelope.mail_from, "To": envelope.rcpt_tos, "Size": len(text), "Text": text}
         )
         return "250 Message accepted for delivery"
 
