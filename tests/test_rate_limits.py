@@ -3,14 +3,14 @@
 A real redis-server holds the counters (RATELIMIT_STORAGE_URI), Gunicorn runs the baked
 gunicorn.conf.py with several workers, and visitors reach it through the baked nginx site, each
 from its own loopback address (127.0.0.2, 127.0.0.3, ...: Linux routes all of 127/8 to lo), the
-way browsers on different machines would. A second nginx plays a load balancer in front of it.
+way browsers on different machines would, over HTTPS with the site's test certificate trusted
+and the session cookie Secure, as shipped. A second nginx plays a load balancer in front of it.
 """
 
 import contextlib
 import http.client
 import re
 import secrets
-import ssl
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +30,7 @@ ATTEMPTS = 25  # more than twice the limit, so counting in each of 4 workers apa
 
 @dataclass
 class Site:
-    url: str  # where visitors connect
+    front: servers.Nginx  # where visitors connect (url, ssl_context): nginx or the balancer
     gunicorn: servers.Server
 
 
@@ -54,7 +54,6 @@ def production_env(project, folder, **settings):
         APP_CONFIG="production",
         SECRET_KEY=secrets.token_hex(32),
         DATABASE_URL=f"sqlite:///{folder / 'app.sqlite'}",
-        SESSION_COOKIE_SECURE="0",  # the loopback nginx speaks plain HTTP
         **settings,
     )
 
@@ -80,7 +79,7 @@ def behind_nginx(project, baked_python, folder, workers, **settings):
         servers.gunicorn(project, baked_python, env, workers=workers) as app,
         servers.nginx(project, [app.address]) as nginx,
     ):
-        yield Site(nginx.url, app)
+        yield Site(nginx, app)
 
 
 @pytest.fixture(scope="module")
@@ -99,27 +98,34 @@ def site(project, baked_python, redis_server, tmp_path_factory):
 
 
 class Visitor:
-    """A browser on its own address: keeps its session cookie, answers the CSRF check."""
+    """A browser on its own address: speaks HTTPS trusting the site's certificate, keeps its
+    session cookie, fills in the form's CSRF token and sends the form's page as Referer
+    (Flask-WTF checks it over HTTPS)."""
 
-    def __init__(self, url, address):
-        parts = urlsplit(url)
-        self.https = parts.scheme == "https"
+    def __init__(self, site, address):
+        self.url = site.front.url
+        parts = urlsplit(self.url)
+        assert parts.scheme == "https", self.url  # the session cookie is Secure
         self.host, self.port = parts.hostname, parts.port
+        self.context = site.front.ssl_context()
         self.address = address
         self.cookie = None
         self.token = None
 
-    def request(self, method, path, form=None, headers=None):
+    def request(self, method, path, form=None, headers=None, referer=None):
         """Send one request on a fresh connection from this visitor's address; (status, body)."""
-        options = {"timeout": 10, "source_address": (self.address, 0)}
-        connect = http.client.HTTPConnection
-        if self.https:  # the site's own test certificate
-            connect = http.client.HTTPSConnection
-            options["context"] = ssl._create_unverified_context()
-        connection = connect(self.host, self.port, **options)
+        connection = http.client.HTTPSConnection(
+            self.host,
+            self.port,
+            timeout=10,
+            source_address=(self.address, 0),
+            context=self.context,
+        )
         headers = dict(headers or {})
         if self.cookie:
             headers["Cookie"] = self.cookie
+        if referer:
+            headers["Referer"] = f"{self.url}{referer}"
         body = None
         if form is not None:
             body = urlencode(form)
@@ -132,20 +138,25 @@ class Visitor:
             connection.close()
         for value in response.headers.get_all("Set-Cookie") or []:
             if value.startswith("session="):
+                assert "; Secure" in value, value  # as shipped: a browser sends it over HTTPS only
                 self.cookie = value.split(";", 1)[0]
         return response.status, text
 
     def log_in_wrongly(self, headers=None):
-        """One login attempt with a wrong password; returns the status."""
+        """One login attempt with a wrong password, from the login form; returns the status."""
         if self.token is None:
             status, page = self.request("GET", "/auth/login")
             assert status == 200, status
-            self.token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)[1]
+            self.read_token(page)
         form = {"csrf_token": self.token, "username": "nobody", "password": "wrong"}
-        status, page = self.request("POST", "/auth/login", form, headers)
-        if status == 200:
+        status, page = self.request("POST", "/auth/login", form, headers, referer="/auth/login")
+        if status == 200:  # the form again, with the error: the next attempt starts there
             assert "Invalid username or password." in page
+            self.read_token(page)
         return status
+
+    def read_token(self, page):
+        self.token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)[1]
 
 
 def allowed(statuses):
@@ -155,7 +166,7 @@ def allowed(statuses):
 
 
 def test_four_workers_allow_exactly_the_limit_in_total(site):
-    visitor = Visitor(site.url, "127.0.0.2")
+    visitor = Visitor(site, "127.0.0.2")
     statuses = [visitor.log_in_wrongly() for _ in range(ATTEMPTS)]
     assert allowed(statuses) == LIMIT
     assert statuses == [200] * LIMIT + [429] * (ATTEMPTS - LIMIT)
@@ -163,13 +174,13 @@ def test_four_workers_allow_exactly_the_limit_in_total(site):
 
 
 def test_two_clients_behind_the_same_proxy_have_separate_counters(site):
-    first, second = Visitor(site.url, "127.0.0.3"), Visitor(site.url, "127.0.0.4")
+    first, second = Visitor(site, "127.0.0.3"), Visitor(site, "127.0.0.4")
     assert allowed([first.log_in_wrongly() for _ in range(LIMIT + 2)]) == LIMIT
     assert allowed([second.log_in_wrongly() for _ in range(LIMIT + 2)]) == LIMIT
 
 
 def test_a_client_cannot_dodge_its_counter_with_x_forwarded_for(site):
-    visitor = Visitor(site.url, "127.0.0.5")
+    visitor = Visitor(site, "127.0.0.5")
     # Each attempt claims another address: nginx appends the real one, which the app believes.
     statuses = [
         visitor.log_in_wrongly({"X-Forwarded-For": f"203.0.113.{n}"}) for n in range(ATTEMPTS)
@@ -182,7 +193,11 @@ def test_a_client_cannot_dodge_its_counter_with_x_forwarded_for(site):
 
 @pytest.fixture(scope="module")
 def balanced_site(project, baked_python, redis_server, tmp_path_factory):
-    """A load balancer in front of nginx: two proxies, TRUSTED_PROXIES=2."""
+    """A load balancer in front of nginx: two proxies, TRUSTED_PROXIES=2.
+
+    Visitors speak HTTPS to the balancer, which ends their TLS and opens its own to nginx:
+    with the session cookie Secure, a browser speaking plain HTTP to it would never send the
+    cookie back, and a balancer would have to claim https in X-Forwarded-Proto falsely."""
     folder = tmp_path_factory.mktemp("balanced")
     with (
         behind_nginx(
@@ -193,14 +208,13 @@ def balanced_site(project, baked_python, redis_server, tmp_path_factory):
             TRUSTED_PROXIES="2",
             RATELIMIT_STORAGE_URI=redis_server.uri,
         ) as site,
-        servers.balancer(site.url) as balancer,
+        servers.balancer(site.front) as balancer,
     ):
-        yield Site(balancer.url, site.gunicorn)
+        yield Site(balancer, site.gunicorn)
 
 
 def test_behind_a_load_balancer_each_client_keeps_its_own_counter(balanced_site):
-    url = balanced_site.url
-    first, second = Visitor(url, "127.0.0.7"), Visitor(url, "127.0.0.8")
+    first, second = Visitor(balanced_site, "127.0.0.7"), Visitor(balanced_site, "127.0.0.8")
     forged = {"X-Forwarded-For": "127.0.0.8"}  # the first visitor pretends to be the second
     assert allowed([first.log_in_wrongly(forged) for _ in range(LIMIT + 2)]) == LIMIT
     assert allowed([second.log_in_wrongly() for _ in range(LIMIT + 2)]) == LIMIT
@@ -219,7 +233,7 @@ def test_logins_stay_limited_and_answered_while_redis_is_down(project, baked_pyt
             RATELIMIT_STORAGE_URI=redis.uri,
         ) as site,
     ):
-        visitor = Visitor(site.url, "127.0.0.9")
+        visitor = Visitor(site, "127.0.0.9")
         assert visitor.log_in_wrongly() == 200
         redis.stop()
         statuses = [visitor.log_in_wrongly() for _ in range(LIMIT + 5)]
