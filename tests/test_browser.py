@@ -159,11 +159,11 @@ def submit(page, **fields):
     page.click("input[type=submit]")
 
 
-def signed_in_as(url, cookies):
-    """The user name a page shows to a client sending only `cookies`, or None."""
+def signed_in_as(site, cookies):
+    """The user name the home page shows to a client sending only `cookies`, or None."""
     header = "; ".join(f"{c['name']}={c['value']}" for c in cookies)
-    request = urllib.request.Request(url, headers={"Cookie": header})
-    with urllib.request.urlopen(request, timeout=10) as response:
+    request = urllib.request.Request(f"{site.url}/", headers={"Cookie": header})
+    with urllib.request.urlopen(request, timeout=10, context=site.ssl_context()) as response:
         match = re.search(r'<a href="/users/\d+">([^<]+)</a>', response.read().decode())
     return match[1] if match else None
 
@@ -207,7 +207,7 @@ def test_sign_up_verify_log_in_reset_and_log_out(served_app, page, console_error
     screenshot("home-logged-in")
     copied = {c["name"]: c for c in page.context.cookies()}
     for name in ("session", "remember_token"):
-        assert signed_in_as(f"{base}/", [copied[name]]) == "ada"
+        assert signed_in_as(served_app, [copied[name]]) == "ada"
 
     page.click("nav >> text=Account")
     assert "ada@example.com" in page.inner_text("main")
@@ -225,7 +225,7 @@ def test_sign_up_verify_log_in_reset_and_log_out(served_app, page, console_error
     assert "Your password has been changed" in page.inner_text(".flash")
     screenshot("password-reset")
     for name in ("session", "remember_token"):
-        assert signed_in_as(f"{base}/", [copied[name]]) is None
+        assert signed_in_as(served_app, [copied[name]]) is None
 
     submit(page, username="ada", password="a brand new password")
     assert page.url == f"{base}/"
@@ -238,7 +238,7 @@ def test_sign_up_verify_log_in_reset_and_log_out(served_app, page, console_error
     assert console_errors == []
 
 
-def test_api_docs_load_under_the_sites_csp(served_app, page, console_errors):
+def test_api_docs_load_under_the_sites_csp(served_app, page, console_errors, screenshot):
     response = page.goto(f"{served_app.url}/api/docs")
     policy = response.headers["content-security-policy"]
     assert "default-src 'self'" in policy and "unsafe-inline" not in policy
@@ -248,5 +248,5 @@ def test_api_docs_load_under_the_sites_csp(served_app, page, console_errors):
     operations = page.locator(".opblock-summary-path").all_inner_texts()
     assert "/api/users/me" in operations
     assert len(page.locator(".opblock").all()) == 8
-    screenshot(page, "api-docs")
+    screenshot("api-docs")
     assert console_errors == []
