@@ -30,10 +30,9 @@ def test_readyz_reports_an_unreachable_database(caplog):
     assert "not ready: database unavailable" in caplog.messages
 
 
-def test_readyz_checks_redis_when_rate_limits_live_there():
-    pytest.importorskip("redis")  # the client comes with a Redis rate-limit storage
-    app = create_app({"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0"})  # nothing listens
-    response = app.test_client().get("/readyz")
+@pytest.mark.settings(RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0")  # nothing listens
+def test_readyz_checks_redis_when_rate_limits_live_there(client):
+    response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json["checks"] == {"database": "ok", "redis": "unavailable"}
 

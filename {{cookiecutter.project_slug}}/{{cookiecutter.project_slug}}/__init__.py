@@ -43,9 +43,11 @@ def create_app(config=None):
 
 def register_extensions(app):
     from . import models  # noqa: F401  (registers the models and the user loader)
+    from .errors import end_database_session
     from .extensions import csrf, db, limiter, login_manager, mail, talisman
 
     db.init_app(app)
+    app.teardown_appcontext(end_database_session)
     if click.get_current_context(silent=True):
         # Only `flask db ...` needs Alembic, a large import: web workers never load it.
         from flask_migrate import Migrate

@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import BadRequest, HTTPException, ServiceUnavailable
 
-from .extensions import limiter
+from .extensions import db, limiter
 
 bp = Blueprint("errors", __name__)
 
@@ -59,3 +59,14 @@ def csrf_error(error):
 def database_unavailable(error):
     current_app.logger.warning("database unavailable: %s", error.orig)
     return render_template("error.html", error=ServiceUnavailable()), 503
+
+
+def end_database_session(error=None):
+    """Close the request's database session. A connection lost after the request's last query
+    is the same passing outage: a warning, not an error escaping to Gunicorn as a bare 500.
+    Registered after Flask-SQLAlchemy, so it runs before Flask-SQLAlchemy's own teardown."""
+    try:
+        db.session.remove()
+    except OperationalError as lost:
+        current_app.logger.warning("database connection lost: %s", lost.orig)
+        db.session.registry.clear()

@@ -65,8 +65,7 @@ class AccessFields(logging.Filter):
         atoms = record.args  # Gunicorn's dict of atoms; a missing one reads as "-"
         if atoms["U"] in PROBES:
             return False
-        # From the WSGI environ, not the response: there even when the app failed so badly
-        # that Gunicorn answered the 500 itself.
+        # From the WSGI environ, where the app put the id, not from the response.
         record.request_id = atoms["{request_id}e"]
         record.method = atoms["m"]
         record.path = atoms["U"]
