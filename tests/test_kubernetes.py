@@ -509,7 +509,15 @@ def test_a_pod_migrates_and_serves_as_its_user_on_a_read_only_filesystem(
         command = [*pod_sandbox(objects, migrate, env, folders), *migrate["command"]]
         result = subprocess.run(command, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
-        assert "Running upgrade" in result.stderr
+        # Production logs JSON lines on stdout, Alembic's included: each step, base to head.
+        records = [json.loads(line) for line in result.stdout.splitlines()]
+        steps = [
+            re.match(r"Running upgrade (\w*) -> (\w+),", record["message"]).groups()
+            for record in records
+            if record["logger"] == "alembic.runtime.migration"
+            and record["message"].startswith("Running upgrade")
+        ]
+        assert steps == [("", "0001"), ("0001", "0002"), ("0002", "0003")], result.stdout
 
         web = container(objects, "web")
         log = tmp_path / "gunicorn.log"
