@@ -47,6 +47,23 @@ def test_only_a_hash_of_the_token_is_stored(client, user):
     assert stored == [hashlib.sha256(token.encode()).hexdigest()]
 
 
+@pytest.mark.parametrize("name", ["ADA", "ada@example.com"])
+def test_a_token_for_any_spelling_of_the_name_or_the_address(client, user, name):
+    assert get_token(client, name)
+
+
+def test_an_unverified_address_gets_no_token(client, user):
+    user.email_verified = False
+    db.session.commit()
+    response = client.post("/api/tokens", json={"username": "ada", "password": "correct horse"})
+    assert "Verify your email address" in assert_problem(response, 403)["detail"]
+
+
+def test_control_characters_in_credentials_are_a_422(client, user):
+    response = client.post("/api/tokens", json={"username": "ada\u0000", "password": "x"})
+    assert_problem(response, 422)
+
+
 def test_wrong_password_and_unknown_user_get_the_same_401(client, user):
     wrong = assert_problem(
         client.post("/api/tokens", json={"username": "ada", "password": "nope"}), 401
@@ -142,17 +159,24 @@ def test_rename_with_the_rules_of_the_registration_form(client, user):
     assert response.status_code == 200
     assert response.json["username"] == "ada.l"
 
-    invalid = client.patch("/api/users/me", json={"username": "a!"}, headers=headers)
-    errors = assert_problem(invalid, 422)["errors"]["json"]["username"]
-    assert any("letters, digits" in error for error in errors)
-    assert any("Length" in error or "between" in error for error in errors)
+    for bad in ("a!", "ab", "ada\n", "ada\u0000"):
+        invalid = client.patch("/api/users/me", json={"username": bad}, headers=headers)
+        errors = assert_problem(invalid, 422)["errors"]["json"]["username"]
+        assert any("letters, digits" in error or "Control" in error for error in errors), bad
 
 
-def test_rename_to_a_taken_name_is_refused(client, user):
+def test_a_new_name_is_stored_as_the_forms_store_it(client, user):
+    headers = bearer(get_token(client))
+    response = client.patch("/api/users/me", json={"username": "Ada.L"}, headers=headers)
+    assert response.json["username"] == "ada.l"  # so `ADA.L` cannot become a second account
+
+
+@pytest.mark.parametrize("spelling", ["BOB", "Ｂｏｂ"])
+def test_rename_to_a_taken_name_is_refused(client, user, spelling):
     db.session.add(User(username="bob", password_hash="x"))
     db.session.commit()
     response = client.patch(
-        "/api/users/me", json={"username": "bob"}, headers=bearer(get_token(client))
+        "/api/users/me", json={"username": spelling}, headers=bearer(get_token(client))
     )
     assert assert_problem(response, 422)["errors"] == {
         "json": {"username": ["That username is taken."]}

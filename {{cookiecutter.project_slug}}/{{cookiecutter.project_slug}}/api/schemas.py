@@ -3,7 +3,30 @@
 import marshmallow as ma
 from marshmallow import validate
 
+from ..auth import rules
 from .models import aware
+
+
+class Checked(ma.fields.String):
+    """A string checked and put in canonical form by one of auth/rules.py's checks: the same
+    rules as the web forms and `flask create-user` (control characters refused, names
+    compared without case)."""
+
+    def __init__(self, check, **kwargs):
+        super().__init__(**kwargs)
+        self.check = check
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return self.check(text)
+        except rules.InvalidValue as error:
+            raise ma.ValidationError(str(error)) from None
+
+
+def login_name(text):
+    """A username or an email address, as the login form takes it."""
+    return rules.canonical(rules.refuse_control_characters(text))
 
 
 class UtcDateTime(ma.fields.DateTime):
@@ -20,20 +43,25 @@ class UserSchema(ma.Schema):
 
 
 class UserUpdateSchema(ma.Schema):
-    # The same rules as the registration form (forms.RegisterForm).
-    username = ma.fields.String(
+    username = Checked(
+        rules.check_username,
         required=True,
-        validate=[
-            validate.Length(min=3, max=64),
-            validate.Regexp(r"^[A-Za-z0-9_.-]+$", error="Use letters, digits, '.', '_' or '-'."),
-        ],
+        metadata={"description": "3 to 64 letters, digits, '.', '_' or '-'; stored lower-case"},
     )
 
 
 class CredentialsSchema(ma.Schema):
-    username = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
-    password = ma.fields.String(
-        required=True, load_only=True, validate=validate.Length(min=1, max=1024)
+    username = Checked(
+        login_name,
+        required=True,
+        validate=validate.Length(min=1, max=254),
+        metadata={"description": "The username or the email address"},
+    )
+    password = Checked(
+        rules.refuse_control_characters,
+        required=True,
+        load_only=True,
+        validate=validate.Length(min=1, max=1024),
     )
 
 

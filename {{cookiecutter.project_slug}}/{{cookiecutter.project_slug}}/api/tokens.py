@@ -4,10 +4,10 @@ from datetime import UTC, datetime
 
 from flask import current_app
 from flask_smorest import abort
-from sqlalchemy import select
-from werkzeug.exceptions import Unauthorized
+from sqlalchemy import or_, select
+from werkzeug.exceptions import Forbidden, Unauthorized
 
-from ..auth.routes import unknown_user_hash
+from ..auth.routes import must_verify, unknown_user_hash
 from ..extensions import db, limiter
 from ..models import User
 from .auth import caller, login_required, protect_cookie_sessions
@@ -26,18 +26,21 @@ SECURED = {"security": [{"bearerAuth": []}]}
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
 @bp.arguments(CredentialsSchema)
 @bp.response(201, NewTokenSchema)
-@bp.problems(400, 401, 413, 429, 500, 503)
+@bp.problems(400, 401, 403, 413, 429, 500, 503)
 def create_token(credentials):
     """Get a new token for a username and password.
 
     Limited like the login form, per client address.
     """
-    user = db.session.scalar(select(User).filter_by(username=credentials["username"]))
+    name = credentials["username"]
+    user = db.session.scalar(select(User).where(or_(User.username == name, User.email == name)))
     if user is None:
         # Check a password anyway, so an unknown name takes as long as a wrong password.
         check = User(password_hash=unknown_user_hash(current_app.config["HASH_METHOD"]))
         check.check_password(credentials["password"])
     elif user.check_password(credentials["password"]):
+        if must_verify(user):
+            raise Forbidden("Verify your email address first: log in on the site for a new link.")
         token, secret = ApiToken.issue(user)
         db.session.commit()
         token.secret = secret  # for this one response; never stored

@@ -2,6 +2,7 @@
 
 from flask_smorest import abort
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import User
@@ -58,7 +59,11 @@ def update_me(changes):
     if taken is not None and taken != user.id:
         abort(422, errors={"json": {"username": ["That username is taken."]}})
     user.username = name
-    db.session.commit()
+    try:
+        db.session.commit()  # the unique constraint decides between two renames at once
+    except IntegrityError:
+        db.session.rollback()
+        abort(422, errors={"json": {"username": ["That username is taken."]}})
     return user
 
 
