@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,7 @@ from statistics import median
 
 from baked import TEMPLATE, scratch_project
 from measure import Row, wait_for_http
-from serving import WORKERS, serve_requests, wrk
+from serving import WORKERS, background, serve_requests, wrk
 
 from servers import free_port
 
@@ -84,22 +83,10 @@ def peer_server(python, project, log):
     )
     command = [str(python.parent / "gunicorn"), "-w", str(WORKERS), "-k", "sync"]
     command += ["-b", f"127.0.0.1:{port}", "--access-logfile", "-", "--timeout", "30"]
-    with open(log, "ab") as errors:
-        server = subprocess.Popen(
-            [*command, "autoapp:app"],
-            cwd=project,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=errors,
-            start_new_session=True,
-        )
-    try:
+    with background([*command, "autoapp:app"], project, env, log) as server:
         url = f"http://127.0.0.1:{port}"
         wait_for_http(url + "/", server)
         yield url
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=15)
 
 
 def run(checkout, rounds, seconds):

@@ -9,14 +9,13 @@ Granian is installed for this benchmark only, into .cache/granian-<version>/.
 import contextlib
 import multiprocessing
 import os
-import signal
 import subprocess
 import time
 from statistics import median
 
 from baked import TEMPLATE, scratch_project
 from measure import Row, wait_for_http
-from serving import WORKERS, serve_requests, wrk
+from serving import WORKERS, background, serve_requests, wrk
 
 from servers import free_port
 
@@ -52,24 +51,6 @@ def commands(python, package, port):
     }  # fmt: skip
 
 
-@contextlib.contextmanager
-def serve(command, project, env, log):
-    with open(log, "ab") as errors:
-        server = subprocess.Popen(
-            command,
-            cwd=project,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=errors,
-            start_new_session=True,
-        )
-    try:
-        yield server
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=20)
-
-
 def burn(seconds):
     """Keep one core busy for `seconds`, then stop."""
     deadline = time.monotonic() + seconds
@@ -101,7 +82,7 @@ def run(rounds, seconds):
             for name in SERVERS:
                 port = free_port()
                 command = commands(python, project.name, port)[name]
-                servers[name] = stack.enter_context(serve(command, project, env, log))
+                servers[name] = stack.enter_context(background(command, project, env, log))
                 urls[name] = f"http://127.0.0.1:{port}"
                 wait_for_http(urls[name] + "/", servers[name])
                 serve_requests(urls[name], PAGES, 500 * WORKERS)

@@ -29,26 +29,20 @@ UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
 @contextmanager
-def gunicorn(python, project, env, log, app=None):
-    """Serve `app` (default: the project's) with the project's Gunicorn settings; yield its URL."""
-    port = free_port()
-    env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": str(WORKERS)}
-    command = [python.parent / "gunicorn", "--config", "gunicorn.conf.py"]
-    if app:  # the bare app: same settings file, only the app differs
-        command += ["--pythonpath", str(BENCHMARKS), app]
+def background(command, cwd, env, log):
+    """Run a server in a process group of its own, its stderr appended to `log`; yield the
+    process, and stop the whole group (master and workers) on the way out."""
     with open(log, "ab") as errors:
         server = subprocess.Popen(
             command,
-            cwd=project,
+            cwd=cwd,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=errors,
             start_new_session=True,
         )
     try:
-        url = f"http://127.0.0.1:{port}"
-        wait_for_http(url + "/", server)
-        yield url, server.pid
+        yield server
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
@@ -56,6 +50,20 @@ def gunicorn(python, project, env, log, app=None):
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+
+
+@contextmanager
+def gunicorn(python, project, env, log, app=None):
+    """Serve `app` (default: the project's) with the project's Gunicorn settings; yield its URL."""
+    port = free_port()
+    env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": str(WORKERS)}
+    command = [python.parent / "gunicorn", "--config", "gunicorn.conf.py"]
+    if app:  # the bare app: same settings file, only the app differs
+        command += ["--pythonpath", str(BENCHMARKS), app]
+    with background(command, project, env, log) as server:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_http(url + "/", server)
+        yield url, server.pid
 
 
 def rss_mib(pid):
