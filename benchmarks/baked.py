@@ -23,12 +23,13 @@ def bake(output, **answers):
 
 
 def production_env():
-    """Gunicorn's environment: production settings, a real random secret, SQLite, plain HTTP."""
+    """Gunicorn's environment: production settings as shipped, a real random secret, SQLite.
+    wrk speaks plain HTTP to Gunicorn, as nginx does; the pages measured are GETs, which the
+    Secure cookie flag does not change."""
     return clean_env(
         APP_CONFIG="production",
         SECRET_KEY=secrets.token_hex(32),
         DATABASE_URL="sqlite:///benchmark.sqlite",  # a relative path lands in the instance folder
-        SESSION_COOKIE_SECURE="0",
     )
 
 

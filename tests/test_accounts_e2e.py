@@ -77,12 +77,14 @@ def test_accounts_migration_down_and_up_on_postgresql(postgres_bake, baked_pytho
     assert report["rows"] == [["ada", None, False, 43], ["bob", None, False, 43]]
 
 
-def sign_up_form(base_url):
-    """A client that has loaded the sign-up page: its opener (cookies) and CSRF token."""
+def sign_up_form(site):
+    """A browser-like client that has loaded the sign-up page over HTTPS through nginx: its
+    opener (cookies, the site's certificate trusted) and CSRF token."""
     opener = urllib.request.build_opener(
-        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
+        urllib.request.HTTPSHandler(context=site.ssl_context()),
     )
-    with opener.open(f"{base_url}/auth/register", timeout=10) as page:
+    with opener.open(f"{site.url}/auth/register", timeout=10) as page:
         token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.read().decode())[1]
     return opener, token
 
@@ -92,24 +94,27 @@ def test_concurrent_sign_ups_of_one_name_make_one_account(postgres_bake, baked_p
         APP_CONFIG="production",
         SECRET_KEY=secrets.token_hex(32),
         DATABASE_URL=postgres_bake.url,
-        SESSION_COOKIE_SECURE="0",
+        TRUSTED_PROXIES="1",  # nginx in front, as shipped
         # Twelve sign-ups from one address in a second: this test is about the race, and
         # the sign-up limit (tested in the baked suite) would turn most of them away.
         REGISTER_RATE_LIMIT="100 per minute",
     )
     with servers.smtp() as mail:
         env |= {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(mail.port)}
-        with servers.gunicorn(postgres_bake.project, baked_python, env, workers=4) as app:
-            clients = [sign_up_form(app.url) for _ in range(12)]
+        with (
+            servers.gunicorn(postgres_bake.project, baked_python, env, workers=4) as app,
+            servers.nginx(postgres_bake.project, [app.address]) as site,
+        ):
+            clients = [sign_up_form(site) for _ in range(12)]
             start = threading.Barrier(len(clients))
             statuses = []
 
             def sign_up(n, opener, token):
                 form = {"csrf_token": token, "username": "Racer", "email": f"r{n}@example.com"}
                 form |= {"password": "a long password", "confirm": "a long password"}
-                request = urllib.request.Request(
-                    f"{app.url}/auth/register", urlencode(form).encode()
-                )
+                url = f"{site.url}/auth/register"
+                # Flask-WTF checks the Referer over HTTPS, as browsers send it.
+                request = urllib.request.Request(url, urlencode(form).encode(), {"Referer": url})
                 start.wait()
                 try:
                     with opener.open(request, timeout=30) as response:

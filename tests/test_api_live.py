@@ -55,7 +55,6 @@ def live_api(baked_python, tmp_path_factory):
             APP_CONFIG="production",
             SECRET_KEY=secrets.token_hex(32),
             DATABASE_URL=baked.url,
-            SESSION_COOKIE_SECURE="0",
         )
         subprocess.run(
             [str(baked_python), "-c", CREATE_USERS, PASSWORD, *USERS, "leaver"],
