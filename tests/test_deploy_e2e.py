@@ -23,11 +23,12 @@ import urllib.request
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 
 import servers
+from browser import Browser, NoRedirects, signed_in_as
 from conftest import clean_env
 
 pytestmark = pytest.mark.e2e
@@ -73,57 +74,12 @@ def deployment(baked_python, tmp_path_factory):
         yield Deployment(project, database, apps, nginx, mail)
 
 
-class NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args):
-        return None
-
-
-@dataclass
-class Response:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-
-    @property
-    def text(self):
-        return self.body.decode()
-
-
-class Browser:
-    """Keeps cookies (a Secure one only over HTTPS), trusts the site's certificate, sends the
-    page a form came from as Referer, and shows each response as it is, redirects included."""
+class SiteBrowser(Browser):
+    """A browser on the deployment's nginx, with the account steps a person takes."""
 
     def __init__(self, nginx):
+        super().__init__(nginx.url, nginx.ssl_context())
         self.nginx = nginx
-        self.base_url = nginx.url
-        self.cookies = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(self.cookies),
-            urllib.request.HTTPSHandler(context=nginx.ssl_context()),
-            NoRedirects,
-        )
-        self.page_url = None  # the last page loaded, whose form a POST submits
-
-    def request(self, path, form=None, headers=None, base_url=None):
-        data = None if form is None else urlencode(form).encode()
-        url = (base_url or self.base_url) + path
-        headers = dict(headers or {})
-        if form is None:
-            self.page_url = url
-        elif self.page_url:
-            headers.setdefault("Referer", self.page_url)  # Flask-WTF checks it over HTTPS
-        request = urllib.request.Request(url, data=data, headers=headers)
-        try:
-            with self.opener.open(request, timeout=10) as response:
-                return Response(response.status, response.headers, response.read())
-        except urllib.error.HTTPError as error:
-            return Response(error.code, error.headers, error.read())
-
-    def csrf_token(self, path):
-        """The CSRF token of the first form on a page."""
-        page = self.request(path)
-        assert page.status == 200, page.status
-        return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)[1]
 
     def register(self, username, password):
         token = self.csrf_token("/auth/register")
@@ -145,13 +101,9 @@ class Browser:
         form = {"csrf_token": token, "username": username, "password": password}
         return self.request("/auth/login", form | ({"remember": "y"} if remember else {}))
 
-    def submit(self, path, **fields):
-        """Fill in and send the form of a page."""
-        return self.request(path, {"csrf_token": self.csrf_token(path), **fields})
-
     def copy_cookie(self, name):
         """Another browser holding a copy of this one's cookie `name` and nothing else."""
-        thief = Browser(self.nginx)
+        thief = SiteBrowser(self.nginx)
         (cookie,) = [cookie for cookie in self.cookies if cookie.name == name]
         thief.cookies.set_cookie(cookie)
         return thief
@@ -163,13 +115,7 @@ class Browser:
 
 @pytest.fixture
 def browser(deployment):
-    return Browser(deployment.nginx)
-
-
-def signed_in_as(page):
-    """The user name the page header shows, or None for a visitor."""
-    match = re.search(r'<a href="/users/\d+">([^<]+)</a>', page.text)
-    return match[1] if match else None
+    return SiteBrowser(deployment.nginx)
 
 
 # Proxying and headers -----------------------------------------------------------------
@@ -302,7 +248,7 @@ def test_static_file_comes_from_nginx_with_cache_headers(deployment, browser):
 def test_static_file_is_served_with_gunicorn_stopped(deployment):
     nobody_listens = f"127.0.0.1:{servers.free_port()}"
     with servers.nginx(deployment.project, [nobody_listens]) as nginx:
-        browser = Browser(nginx)
+        browser = SiteBrowser(nginx)
         assert browser.request("/").status == 502
         assert browser.request("/static/style.css").status == 200
 
@@ -344,7 +290,7 @@ def test_mail_flow_and_a_password_reset_end_copied_cookies(deployment, browser):
     copies = [browser.copy_cookie(name) for name in ("session", "remember_token")]
     assert [signed_in_as(copy.request("/")) for copy in copies] == ["lin", "lin"]
 
-    stranger = Browser(deployment.nginx)
+    stranger = SiteBrowser(deployment.nginx)
     answers = [
         stranger.submit("/auth/forgot-password", email=address)
         for address in ("LIN@example.com", "nobody@example.com")

@@ -12,21 +12,17 @@ import contextlib
 import dataclasses
 import email
 import email.policy
-import http.cookiejar
 import json
 import re
 import secrets
-import ssl
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
 
 import servers
+from browser import Browser, signed_in_as
 from servers import docker as containers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("docker")]  # one daemon, one worker
@@ -93,6 +89,10 @@ class Stack:
     def certificate(self):
         return self.project / "certs" / "live" / SLUG / "fullchain.pem"
 
+    def browser(self):
+        """A browser on nginx's HTTPS port that trusts the stack's certificate."""
+        return Browser(self.https_url, servers.trusting(self.certificate()))
+
 
 def bake(output, answers):
     """A bake for the stand-in images, its certificate made with the README's command."""
@@ -157,63 +157,6 @@ def stacks(docker, tmp_path_factory):
                 stack.down()
 
 
-# A browser-like client -----------------------------------------------------------------
-
-
-class NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args):
-        return None
-
-
-@dataclass
-class Response:
-    status: int
-    headers: object
-    text: str
-
-
-class Browser:
-    """Keeps cookies as a browser does (a Secure one only over HTTPS), trusts one
-    certificate, and sends the page a form came from as Referer."""
-
-    def __init__(self, base_url, certificate=None):
-        self.base_url = base_url
-        context = ssl.create_default_context(cafile=str(certificate)) if certificate else None
-        self.cookies = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(self.cookies),
-            urllib.request.HTTPSHandler(context=context),
-            NoRedirects,
-        )
-        self.page_url = None
-
-    def request(self, path, form=None):
-        url = self.base_url + path
-        headers = {}
-        if form is None:
-            self.page_url = url
-        elif self.page_url:
-            headers["Referer"] = self.page_url
-        data = None if form is None else urlencode(form).encode()
-        try:
-            with self.opener.open(urllib.request.Request(url, data, headers), timeout=20) as r:
-                return Response(r.status, r.headers, r.read().decode())
-        except urllib.error.HTTPError as error:
-            return Response(error.code, error.headers, error.read().decode())
-
-    def submit(self, path, **fields):
-        """Load the form's page, then post it with its CSRF token, as a person would."""
-        page = self.request(path)
-        assert page.status == 200, page.status
-        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)[1]
-        return self.request(path, {"csrf_token": token, **fields})
-
-
-def signed_in_as(page):
-    match = re.search(r'<a href="/users/\d+">([^<]+)</a>', page.text)
-    return match[1] if match else None
-
-
 def assert_headers_once(response, hsts):
     for name, value in SECURITY_HEADERS.items():
         assert response.headers.get_all(name) == [value], name
@@ -251,7 +194,7 @@ def test_database_healthy_then_migrations_then_web(stacks, name):
 @pytest.mark.parametrize("name", ["postgresql-nginx", "sqlite-nginx"])
 def test_sign_up_and_log_in_over_https(stacks, name):
     stack = stacks[name]
-    browser = Browser(stack.https_url, stack.certificate())
+    browser = stack.browser()
     password = secrets.token_urlsafe(12)
     fields = {"username": "ada", "email": "ada@example.com", "password": password}
     assert browser.submit("/auth/register", **fields, confirm=password).status == 302
@@ -289,7 +232,7 @@ def stack_env(stack):
 def test_static_file_comes_from_nginx_with_the_headers_once(stacks):
     stack = stacks["postgresql-nginx"]
     marker = f"?{secrets.token_hex(4)}"
-    page = Browser(stack.https_url, stack.certificate()).request(f"/static/style.css{marker}")
+    page = stack.browser().request(f"/static/style.css{marker}")
     assert page.status == 200
     assert page.text == (stack.project / SLUG / "static" / "style.css").read_text()
     assert_headers_once(page, hsts=True)
@@ -308,7 +251,7 @@ def test_scaled_web_replicas_all_get_requests_without_restarting_nginx(stacks):
     started = stack.inspect("nginx")["State"]["StartedAt"]
     stack.compose("up", "-d", "--no-deps", "--no-recreate", "--scale", "web=3", "web")
     containers.wait_for_compose(stack.docker, stack.name)
-    browser = Browser(stack.https_url, stack.certificate())
+    browser = stack.browser()
     marker = f"/hello/scale-{secrets.token_hex(4)}"
     for _ in range(30):
         assert browser.request(marker).status == 200
