@@ -6,17 +6,15 @@ One handler covers them all: aborts in views, validation errors (422), a bad CSR
 the error to the site's HTML error pages.
 """
 
+import functools
 import http
 
 import marshmallow as ma
 from flask import current_app, request
 from flask_smorest import Api, Blueprint
 from flask_smorest.utils import prepare_response
-from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException, ServiceUnavailable
-
-from .. import errors as pages
+from werkzeug.exceptions import ServiceUnavailable
 
 PROBLEM_TYPE = "application/problem+json"
 MAX_ID = 2**31 - 1  # ids in URLs beyond what an INTEGER column holds are a 404, not a 500
@@ -43,6 +41,10 @@ class ProblemApi(Api):
 
     ERROR_SCHEMA = ProblemSchema
     DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def _register_error_handlers(self):
+        """None of flask-smorest's own: register_handlers() answers under /api, and it would
+        replace the pages' handler for every other URL."""
 
     def _register_responses(self):
         for status in http.HTTPStatus:
@@ -75,34 +77,28 @@ def under_api():
 
 
 def register_handlers(app):
-    """Replace the app-wide handlers; must run after the HTML pages registered theirs."""
+    """Under /api every error is a problem details object; elsewhere the pages answer.
 
-    def http_error(error):
+    Wraps each app-wide handler registered so far (the pages' HTTPException, 429, CSRF and
+    database ones): a page handler for one more code can never answer under /api. Must run
+    after the pages registered theirs.
+    """
+    for handlers in app.error_handler_spec[None].values():
+        for kind, page_handler in list(handlers.items()):
+            handlers[kind] = problem_under_api(page_handler)
+
+
+def problem_under_api(page_handler):
+    @functools.wraps(page_handler)
+    def handler(error):
         if not under_api():
-            return pages.http_error(error)
+            return page_handler(error)
+        if isinstance(error, OperationalError):
+            current_app.logger.warning("database unavailable: %s", error.orig)
+            return problem(ServiceUnavailable())
         return problem(error)  # Flask has logged an uncaught exception's traceback already
 
-    def database_unavailable(error):
-        if not under_api():
-            return pages.database_unavailable(error)
-        current_app.logger.warning("database unavailable: %s", error.orig)
-        return problem(ServiceUnavailable())
-
-    def too_many_requests(error):
-        # The pages' own 429 and CSRF handlers would win over the one above.
-        if not under_api():
-            return pages.too_many_requests(error)
-        return problem(error)
-
-    def csrf_error(error):
-        if not under_api():
-            return pages.csrf_error(error)
-        return problem(error)
-
-    app.register_error_handler(HTTPException, http_error)
-    app.register_error_handler(429, too_many_requests)
-    app.register_error_handler(CSRFError, csrf_error)
-    app.register_error_handler(OperationalError, database_unavailable)
+    return handler
 
 
 class ApiBlueprint(Blueprint):
