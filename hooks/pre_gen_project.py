@@ -36,16 +36,16 @@ DEPENDENCY_NAMES = {
     "alembic", "anyio", "apispec", "blinker", "certifi", "cfgv", "charset_normalizer", "click",
     "deprecated", "distlib", "distutils", "dns", "dnspython", "dotenv", "email_validator",
     "filelock", "flask", "flask_limiter", "flask_login", "flask_mail", "flask_migrate",
-    "flask_smorest", "flask_sqlalchemy", "flask_swagger_ui", "flask_talisman", "flask_wtf",
+    "flask_smorest", "flask_sqlalchemy", "flask_swagger_ui", "flask_wtf",
     "graphql", "graphql_core", "gunicorn", "harfile", "hypothesis", "hypothesis_graphql",
     "identify", "idna", "iniconfig", "itsdangerous", "jinja2", "jsonschema_rs", "limits", "mako",
     "markdown_it", "markdown_it_py", "markupsafe", "marshmallow", "mdurl", "nodeenv",
     "ordered_set", "packaging", "pip", "pkg_resources", "platformdirs", "pluggy", "pre_commit",
     "psycopg", "psycopg_binary", "py", "pygments", "pyrate_limiter", "pytest", "python_discovery",
     "python_dotenv", "python_json_logger", "pythonjsonlogger", "pyyaml", "redis", "requests",
-    "rich", "ruff", "schemathesis", "sentry_sdk", "setuptools", "sortedcontainers", "sqlalchemy",
-    "typing_extensions", "urllib3", "virtualenv", "webargs", "werkzeug", "wrapt", "wtforms",
-    "yaml",
+    "rich", "ruff", "schemathesis", "secure", "sentry_sdk", "setuptools", "sortedcontainers",
+    "sqlalchemy", "typing_extensions", "urllib3", "virtualenv", "webargs", "werkzeug", "wrapt",
+    "wtforms", "yaml",
 }  # fmt: skip
 
 # Names the project's own layout uses next to the package (folders, pytest's conftest), and

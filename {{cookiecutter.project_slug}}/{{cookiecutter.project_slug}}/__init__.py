@@ -7,7 +7,7 @@ import click
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import logs, sentry
+from . import headers, logs, sentry
 from .config import load_config
 
 __version__ = "{{ cookiecutter.version }}"  # the same as in pyproject.toml (a test checks)
@@ -44,7 +44,7 @@ def create_app(config=None):
 def register_extensions(app):
     from . import models  # noqa: F401  (registers the models and the user loader)
     from .errors import end_database_session
-    from .extensions import csrf, db, limiter, login_manager, mail, talisman
+    from .extensions import csrf, db, limiter, login_manager, mail
 
     db.init_app(app)
     app.teardown_appcontext(end_database_session)
@@ -57,16 +57,7 @@ def register_extensions(app):
     limiter.init_app(app)
     login_manager.init_app(app)
     mail.init_app(app)
-    # The app sends its own security headers, so it is as safe without nginx in front.
-    talisman.init_app(
-        app,
-        force_https=False,  # nginx, or the load balancer where TLS ends, redirects to HTTPS
-        session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],  # keep config.py's choice
-        content_security_policy=app.config["CONTENT_SECURITY_POLICY"],
-        frame_options="DENY",
-        strict_transport_security_max_age=app.config["HSTS_MAX_AGE"],
-        strict_transport_security_include_subdomains=False,  # other hosts may not be ours
-    )
+    headers.init_app(app)  # the app sends its own security headers, nginx or not
 
 
 def register_blueprints(app):
