@@ -156,7 +156,7 @@ def screenshot(page, tmp_path):
 def submit(page, **fields):
     for name, value in fields.items():
         page.fill(f"input[name={name}]", value)
-    page.click("input[type=submit]")
+    page.click("main button[type=submit]")
 
 
 def signed_in_as(site, cookies):
@@ -200,7 +200,7 @@ def test_sign_up_verify_log_in_reset_and_log_out(served_app, page, console_error
     page.fill("input[name=username]", "ada")
     page.fill("input[name=password]", "correct horse battery")
     page.check("input[name=remember]")
-    page.click("input[type=submit]")
+    page.click("main button[type=submit]")
     assert page.url == f"{base}/"
     assert "Welcome back, ada." in page.inner_text("main")
     assert page.inner_text("nav >> a >> nth=0") == "ada"
