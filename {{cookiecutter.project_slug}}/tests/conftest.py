@@ -5,7 +5,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from {{ cookiecutter.project_slug }} import create_app
-from {{ cookiecutter.project_slug }}.extensions import db, mail
+from {{ cookiecutter.project_slug }}.extensions import db, limiter, mail
 from {{ cookiecutter.project_slug }}.models import User
 
 
@@ -38,6 +38,9 @@ def app(request):
         db.session.remove()
         db.drop_all()
         db.engine.dispose()  # close pooled connections: a PostgreSQL one would outlive the test
+    # The limiter is one object for every app, and keeps app-wide limits a test's settings made.
+    limiter.limit_manager.set_default_limits([])
+    limiter.limit_manager.set_application_limits([])
 
 
 @pytest.fixture

@@ -1,13 +1,12 @@
 """Flask extensions, created unbound here and bound to the app in create_app()."""
 
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
 
 from .mail import Mail
+from .ratelimit import limiter  # noqa: F401  (with the views no limit applies to)
 
 
 class Base(DeclarativeBase):
@@ -16,7 +15,6 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address)
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 mail = Mail()

@@ -1,0 +1,44 @@
+"""The rate limiter (Flask-Limiter), told which requests no limit can apply to.
+
+Flask-Limiter searches for the limits of a request before its view runs, and again in each
+`limiter.limit` decorator. For GET / that search took a sixth of the request's time, although
+only the forms' POSTs and the API's token requests have limits. `no_limit_applies` answers
+the question once per view and method, from Flask-Limiter's own records, and the search is
+skipped only when the answer is "none": no limit decorates the view for this method, its
+blueprint has none, and no default, application or meta limit exists. A limit under a
+decorator that hides the view's name, or a `with limiter.limit(...)` block in a view, leaves
+a hint for the endpoint in Flask-Limiter the first time it runs. So a limit added later is
+never skipped: tests/test_rate_limits.py tries each way of adding one.
+"""
+
+from flask import current_app, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_qualified_name, get_remote_address
+
+limiter = Limiter(key_func=get_remote_address)
+
+
+@limiter.request_filter
+def no_limit_applies():
+    endpoint = request.endpoint  # never None here: Flask-Limiter skips such requests itself
+    if limiter.limit_manager.has_hints(endpoint):  # a limit Flask-Limiter found by running it
+        return False
+    answers = current_app.extensions.setdefault("rate_limit_search_needed", {})
+    key = (endpoint, request.method)
+    if key not in answers:
+        answers[key] = search_needed(current_app, endpoint)
+    return not answers[key]
+
+
+def search_needed(app, endpoint):
+    """Whether any limit, of any kind, may apply to this endpoint for this request's method."""
+    manager = limiter.limit_manager
+    # Meta limits have no public accessor; they block a client on every view.
+    if manager.default_limits or manager.application_limits or limiter._meta_limits:
+        return True
+    blueprint = endpoint.rpartition(".")[0]
+    if blueprint and manager.blueprint_limits(app, blueprint):
+        return True
+    view = app.view_functions[endpoint]
+    limits = manager.decorated_limits(get_qualified_name(view))
+    return not all(limit.method_exempt for limit in limits)
