@@ -1,4 +1,5 @@
-"""Template suite: wall time of the README's test command and of the fast tier before a commit.
+"""Template suite: wall time of the README's test command (its target: the 11 minutes the README
+states) and of the fast tier before a commit.
 
 Slow, and it loads both cores, so run.py runs it only when asked (--suite), once, after the rest.
 """
@@ -11,7 +12,8 @@ from baked import TEMPLATE
 from measure import Row
 
 WHOLE = [sys.executable, "-m", "pytest", "-n", "2", "-q"]  # the README's test command
-FAST = [*WHOLE, "-m", "not e2e"]  # no real servers: PostgreSQL, Gunicorn, nginx, Chromium
+# No real servers (PostgreSQL, Gunicorn, nginx, Chromium, Docker), one baked project's suite.
+FAST = [*WHOLE, "-m", "not e2e and not slow"]
 TIMEOUT = 30 * 60
 
 
@@ -33,6 +35,6 @@ def run():
     fast, fast_passed = wall_time(FAST)
     whole, whole_passed = wall_time(WHOLE)
     return [
-        Row(label('suite: fast tier, -m "not e2e"', fast_passed), fast, "s", target="<= 30"),
-        Row(label("suite: whole, pytest -n 2", whole_passed), whole, "s", target="<= 180"),
+        Row(label("suite: fast tier (README)", fast_passed), fast, "s", target="<= 30"),
+        Row(label("suite: whole, pytest -n 2", whole_passed), whole, "s", target="<= 660"),
     ]

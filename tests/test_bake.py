@@ -44,6 +44,14 @@ def bake_id(answers):
     return "-".join(str(value) for value in answers.values())
 
 
+# A baked project's own suite takes 15-35 s: the fast tier runs the defaults' (the first
+# combination), the whole suite every one.
+BAKED_SUITES = [
+    pytest.param(answers, id=bake_id(answers), marks=[] if n == 0 else [pytest.mark.slow])
+    for n, answers in enumerate(ALL_BAKES)
+]
+
+
 def files_in(folder):
     return {
         path.relative_to(folder).as_posix()
@@ -150,6 +158,7 @@ def test_ruff_is_clean(project, run_in_project):
         assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("answers", BAKED_SUITES, indirect=True)
 def test_baked_tests_pass(project, run_in_project):
     result = run_in_project(project, "python", "-m", "pytest", "-q", "-p", "no:cacheprovider")
     assert result.returncode == 0, result.stdout + result.stderr

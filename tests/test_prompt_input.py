@@ -328,6 +328,7 @@ NASTY_PROJECTS = {
 }
 
 
+@pytest.mark.slow  # runs the baked project's suite
 @pytest.mark.parametrize("answers", NASTY_PROJECTS.values(), ids=NASTY_PROJECTS.keys())
 def test_nasty_typed_answers_bake_a_project_whose_tests_pass(
     tmp_path, capfd, reference, run_in_project, answers
