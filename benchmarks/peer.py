@@ -5,8 +5,10 @@
 The peer is baked from that checkout (no network for the template), into a virtual environment
 of its own made from its pinned requirements/prod.txt (PyPI the first time, then cached in
 .cache/peer-venv/). Both apps run under Gunicorn with the same settings: 2 sync workers on
-loopback, production configuration, access log on. The peer's home page renders its login form
-(it has no separate login page), so it is the one to set against our /auth/login.
+loopback, production configuration, access log on (ours as it ships: JSON lines with a request
+id; the peer's in Gunicorn's plain format, as the peer ships gevent workers and no access log).
+The peer's home page renders its login form (it has no separate login page), so it is the one to
+set against our /auth/login.
 """
 
 import contextlib
