@@ -4,6 +4,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -61,6 +62,25 @@ def bake_once(cookies_session):
             assert result.exit_code == 0, f"bake failed: {result.exception!r}"
             projects[key] = result.project_path
         return projects[key]
+
+    return bake
+
+
+@pytest.fixture
+def bake_copy(bake_once, tmp_path):
+    """Like `bake_once`, but a copy of the shared bake that the test may change (git init...).
+
+    Files, modes and times as baked (.env keeps its 0600): a bake's work for a copy's.
+    """
+    count = 0
+
+    def bake(**answers):
+        nonlocal count
+        source = bake_once(**answers)
+        count += 1
+        target = tmp_path / f"copy{count}" / source.name
+        shutil.copytree(source, target, symlinks=True)
+        return target
 
     return bake
 
