@@ -85,6 +85,17 @@ def bake_copy(bake_once, tmp_path):
     return bake
 
 
+@pytest.fixture(scope="session")
+def replayed_context(tmp_path_factory):
+    """The replay file a real `cookiecutter --no-input` bake saves, as text: one bake a session."""
+    from cookiecutter_cli import cookiecutter_cli, replay_file
+
+    folder = tmp_path_factory.mktemp("replay")
+    first = cookiecutter_cli(folder / "home", "--no-input", "-o", folder / "first")
+    assert first.returncode == 0, first.stderr
+    return replay_file(folder / "home").read_text()
+
+
 PARSERS = {
     ".py": lambda text: compile(text, "<baked file>", "exec"),
     ".toml": tomllib.loads,

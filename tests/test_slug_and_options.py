@@ -187,15 +187,6 @@ REPLAYED_OPTIONS = {
 }
 
 
-@pytest.fixture(scope="module")
-def replayed_context(tmp_path_factory):
-    """The replay file a real `cookiecutter --no-input` bake saves, read once for the module."""
-    folder = tmp_path_factory.mktemp("replay")
-    first = cookiecutter_cli(folder / "home", "--no-input", "-o", folder / "first")
-    assert first.returncode == 0, first.stderr
-    return replay_file(folder / "home").read_text()
-
-
 @pytest.mark.parametrize("name, value, line", [(k, *v) for k, v in REPLAYED_OPTIONS.items()])
 def test_invalid_option_in_a_replay_file_is_refused_by_the_hook(
     tmp_path, replayed_context, name, value, line
