@@ -47,21 +47,37 @@ def default_answers():
 
 
 @pytest.fixture(scope="session")
-def bake_once(cookies_session):
-    """Like `bake`, but one bake per set of answers (defaults included) for the whole session.
+def bake_once(tmp_path_factory, _cookiecutter_config_file):
+    """Like `bake`, but one bake per set of answers (defaults included) for the whole session,
+    shared by the xdist workers: the first to need a set bakes it, the others wait and read it.
 
-    Only for tests that read a project and change nothing in it.
+    Only for tests that read a project and change nothing in it (else: `bake_copy`).
     """
-    projects = {}
+    from cookiecutter.main import cookiecutter
+
+    basetemp = tmp_path_factory.getbasetemp()
+    # Under xdist each worker's temporary root is a folder of the session's own.
+    shared = basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp
+    root = shared / "shared-bakes"
+    root.mkdir(exist_ok=True)
     defaults = default_answers()
 
     def bake(**answers):
-        key = tuple(sorted({**defaults, **answers}.items()))
-        if key not in projects:
-            result = cookies_session.bake(extra_context=answers)
-            assert result.exit_code == 0, f"bake failed: {result.exception!r}"
-            projects[key] = result.project_path
-        return projects[key]
+        key = json.dumps(sorted({**defaults, **answers}.items()))
+        folder = root / hashlib.sha256(key.encode()).hexdigest()[:16]
+        with open(f"{folder}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (folder / "ready").exists():
+                shutil.rmtree(folder, ignore_errors=True)  # a bake that failed half-way
+                project = cookiecutter(
+                    str(TEMPLATE),
+                    no_input=True,
+                    extra_context=answers,
+                    output_dir=str(folder / "out"),
+                    config_file=str(_cookiecutter_config_file),
+                )
+                (folder / "ready").write_text(project)
+        return Path((folder / "ready").read_text())
 
     return bake
 
