@@ -83,7 +83,8 @@ def test_bad_slug_is_refused_by_the_hook_and_nothing_is_written(tmp_path, capfd,
     assert sorted(path.name for path in tmp_path.iterdir()) == ["home", "out"]
 
 
-@pytest.mark.slow  # through the command, what the test above checks in process
+# Slow tier: the command re-checks each slug; fast: test_bad_slug_is_refused_by_the_hook_...
+@pytest.mark.slow
 @pytest.mark.parametrize("slug, fragment", BAD_SLUGS.values(), ids=BAD_SLUGS.keys())
 def test_bad_slug_is_refused_and_nothing_is_written(tmp_path, slug, fragment):
     out = tmp_path / "out"
