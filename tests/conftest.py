@@ -47,7 +47,7 @@ def default_answers():
 
 
 @pytest.fixture(scope="session")
-def bake_once(tmp_path_factory, _cookiecutter_config_file):
+def bake_once(tmp_path_factory):
     """Like `bake`, but one bake per set of answers (defaults included) for the whole session,
     shared by the xdist workers: the first to need a set bakes it, the others wait and read it.
 
@@ -55,6 +55,10 @@ def bake_once(tmp_path_factory, _cookiecutter_config_file):
     """
     from cookiecutter.main import cookiecutter
 
+    from cookiecutter_cli import sandbox
+
+    # cookiecutter's config, replay and clone folders: this worker's own, not the user's.
+    config = sandbox(tmp_path_factory.mktemp("bake-home"))["COOKIECUTTER_CONFIG"]
     basetemp = tmp_path_factory.getbasetemp()
     # Under xdist each worker's temporary root is a folder of the session's own.
     shared = basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp
@@ -74,7 +78,7 @@ def bake_once(tmp_path_factory, _cookiecutter_config_file):
                     no_input=True,
                     extra_context=answers,
                     output_dir=str(folder / "out"),
-                    config_file=str(_cookiecutter_config_file),
+                    config_file=config,
                 )
                 (folder / "ready").write_text(project)
         return Path((folder / "ready").read_text())
