@@ -4,6 +4,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,23 +47,73 @@ def default_answers():
 
 
 @pytest.fixture(scope="session")
-def bake_once(cookies_session):
-    """Like `bake`, but one bake per set of answers (defaults included) for the whole session.
+def bake_once(tmp_path_factory):
+    """Like `bake`, but one bake per set of answers (defaults included) for the whole session,
+    shared by the xdist workers: the first to need a set bakes it, the others wait and read it.
 
-    Only for tests that read a project and change nothing in it.
+    Only for tests that read a project and change nothing in it (else: `bake_copy`).
     """
-    projects = {}
+    from cookiecutter.main import cookiecutter
+
+    from cookiecutter_cli import sandbox
+
+    # cookiecutter's config, replay and clone folders: this worker's own, not the user's.
+    config = sandbox(tmp_path_factory.mktemp("bake-home"))["COOKIECUTTER_CONFIG"]
+    basetemp = tmp_path_factory.getbasetemp()
+    # Under xdist each worker's temporary root is a folder of the session's own.
+    shared = basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp
+    root = shared / "shared-bakes"
+    root.mkdir(exist_ok=True)
     defaults = default_answers()
 
     def bake(**answers):
-        key = tuple(sorted({**defaults, **answers}.items()))
-        if key not in projects:
-            result = cookies_session.bake(extra_context=answers)
-            assert result.exit_code == 0, f"bake failed: {result.exception!r}"
-            projects[key] = result.project_path
-        return projects[key]
+        key = json.dumps(sorted({**defaults, **answers}.items()))
+        folder = root / hashlib.sha256(key.encode()).hexdigest()[:16]
+        with open(f"{folder}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (folder / "ready").exists():
+                shutil.rmtree(folder, ignore_errors=True)  # a bake that failed half-way
+                project = cookiecutter(
+                    str(TEMPLATE),
+                    no_input=True,
+                    extra_context=answers,
+                    output_dir=str(folder / "out"),
+                    config_file=config,
+                )
+                (folder / "ready").write_text(project)
+        return Path((folder / "ready").read_text())
 
     return bake
+
+
+@pytest.fixture
+def bake_copy(bake_once, tmp_path):
+    """Like `bake_once`, but a copy of the shared bake that the test may change (git init...).
+
+    Files, modes and times as baked (.env keeps its 0600): a bake's work for a copy's.
+    """
+    count = 0
+
+    def bake(**answers):
+        nonlocal count
+        source = bake_once(**answers)
+        count += 1
+        target = tmp_path / f"copy{count}" / source.name
+        shutil.copytree(source, target, symlinks=True)
+        return target
+
+    return bake
+
+
+@pytest.fixture(scope="session")
+def replayed_context(tmp_path_factory):
+    """The replay file a real `cookiecutter --no-input` bake saves, as text: one bake a session."""
+    from cookiecutter_cli import cookiecutter_cli, replay_file
+
+    folder = tmp_path_factory.mktemp("replay")
+    first = cookiecutter_cli(folder / "home", "--no-input", "-o", folder / "first")
+    assert first.returncode == 0, first.stderr
+    return replay_file(folder / "home").read_text()
 
 
 PARSERS = {

@@ -159,7 +159,8 @@ def test_ruff_is_clean(project, run_in_project):
 
 
 @pytest.mark.parametrize("answers", BAKED_SUITES, indirect=True)
-def test_baked_tests_pass(project, run_in_project):
+def test_baked_tests_pass(answers, bake_copy, run_in_project):
+    project = bake_copy(**answers)  # the suite writes (.hypothesis/): not in the shared bake
     result = run_in_project(project, "python", "-m", "pytest", "-q", "-p", "no:cacheprovider")
     assert result.returncode == 0, result.stdout + result.stderr
     assert " passed" in result.stdout

@@ -66,7 +66,12 @@ def edit(path, old, new):
     path.write_text(text.replace(old, new, 1))
 
 
-@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+# The database changes what a bake writes, not cruft's way through it: [sqlite] runs in the fast
+# tier, [postgresql] (a longer .env, the same steps) in the slow one.
+DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
+
+
+@pytest.mark.parametrize("database", DATABASES)
 def test_cruft_update_merges_template_changes_and_keeps_the_secret(
     cruft, template_repo, tmp_path, database
 ):

@@ -1,8 +1,10 @@
 """Bad package names and option values are refused before a file is written, with a clear line.
 
-Everything runs the real `cookiecutter` command. A pre-gen hook refusal prints one `error:`
-line on stderr (cookiecutter itself logs its own traceback on stdout). Some values never reach
-the hook because cookiecutter stops first; those cases say what the user sees instead.
+Everything runs the real `cookiecutter` command, except the fast tier's check of each bad slug
+(cookiecutter's API with the real hook; the command checks each too, in the slow tier). A
+pre-gen hook refusal prints one `error:` line on stderr (cookiecutter itself logs its own
+traceback on stdout). Some values never reach the hook because cookiecutter stops first;
+those cases say what the user sees instead.
 """
 
 import json
@@ -14,9 +16,11 @@ import venv
 
 import jinja2
 import pytest
+from cookiecutter.exceptions import FailedHookException
+from cookiecutter.main import cookiecutter
 
 from conftest import TEMPLATE, clean_env, default_answers
-from cookiecutter_cli import cookiecutter_cli, leftovers, replay_file
+from cookiecutter_cli import cookiecutter_cli, leftovers, replay_file, sandbox
 
 BAD_SLUGS = {
     "keyword": ("class", "is a Python keyword"),
@@ -55,6 +59,32 @@ def refused_by_hook(result, fragment):
     assert lines[0].startswith("error: ") and fragment in lines[0], lines[0]
 
 
+@pytest.mark.parametrize("slug, fragment", BAD_SLUGS.values(), ids=BAD_SLUGS.keys())
+def test_bad_slug_is_refused_by_the_hook_and_nothing_is_written(tmp_path, capfd, slug, fragment):
+    # cookiecutter's own API, which its command calls, running the real pre-gen hook: a third
+    # of the command's time. The command itself refuses slugs in the tests below, and every
+    # one of these in the slow test that follows.
+    out = tmp_path / "out"
+    out.mkdir()
+    config = sandbox(tmp_path / "home")["COOKIECUTTER_CONFIG"]
+    capfd.readouterr()
+    with pytest.raises(FailedHookException):
+        cookiecutter(
+            str(TEMPLATE),
+            no_input=True,
+            output_dir=str(out),
+            config_file=config,
+            extra_context={"project_slug": slug},
+        )
+    lines = capfd.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: ") and fragment in lines[0], lines[0]
+    assert leftovers(out) == []
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["home", "out"]
+
+
+# Slow tier: the command re-checks each slug; fast: test_bad_slug_is_refused_by_the_hook_...
+@pytest.mark.slow
 @pytest.mark.parametrize("slug, fragment", BAD_SLUGS.values(), ids=BAD_SLUGS.keys())
 def test_bad_slug_is_refused_and_nothing_is_written(tmp_path, slug, fragment):
     out = tmp_path / "out"
@@ -159,13 +189,13 @@ REPLAYED_OPTIONS = {
 
 
 @pytest.mark.parametrize("name, value, line", [(k, *v) for k, v in REPLAYED_OPTIONS.items()])
-def test_invalid_option_in_a_replay_file_is_refused_by_the_hook(tmp_path, name, value, line):
+def test_invalid_option_in_a_replay_file_is_refused_by_the_hook(
+    tmp_path, replayed_context, name, value, line
+):
     # A replay file (also what automation writes) bypasses cookiecutter's own checks, so
     # here the hook decides.
     home = tmp_path / "home"
-    first = cookiecutter_cli(home, "--no-input", "-o", tmp_path / "first")
-    assert first.returncode == 0, first.stderr
-    context = json.loads(replay_file(home).read_text())
+    context = json.loads(replayed_context)
     context["cookiecutter"][name] = value
     edited = tmp_path / "edited.json"
     edited.write_text(json.dumps(context))
@@ -248,11 +278,12 @@ def test_hook_refuses_every_name_the_project_uses_or_ignores(bake_once):
     "name, slug",
     [("Bob's Shop", "bobs_shop"), ("Bob\u2019s Shop", "bobs_shop"), ("Rock & Roll", "rock_roll")],
 )
-def test_apostrophes_drop_out_of_the_default_slug(tmp_path, name, slug):
-    out = tmp_path / "out"
-    result = cookiecutter_cli(tmp_path / "home", "--no-input", "-o", out, project_name=name)
-    assert result.returncode == 0, result.stderr
-    assert [path.name for path in out.iterdir()] == [slug]
+def test_apostrophes_drop_out_of_the_default_slug(cookies, name, slug):
+    # The slug's default is cookiecutter.json's expression, which cookiecutter renders the same
+    # way for the command's `project_name=...` and for the API's extra context used here.
+    result = cookies.bake(extra_context={"project_name": name})
+    assert result.exit_code == 0, repr(result.exception)
+    assert [path.name for path in result.project_path.parent.iterdir()] == [slug]
 
 
 # What setuptools (84) does with pyproject.toml's author email: a pattern, then the standard

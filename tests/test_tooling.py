@@ -38,8 +38,8 @@ def run_steps(job):
 
 
 @pytest.mark.parametrize("use_docker", [True, False])
-def test_workflow_and_dependabot_match_github_schemas(bake, use_docker):
-    project = bake(use_docker=use_docker)
+def test_workflow_and_dependabot_match_github_schemas(bake_once, use_docker):
+    project = bake_once(use_docker=use_docker)
     for name, schema in [(WORKFLOW, "vendor.github-workflows"), (DEPENDABOT, "vendor.dependabot")]:
         result = subprocess.run(
             [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, project / name],
@@ -50,15 +50,15 @@ def test_workflow_and_dependabot_match_github_schemas(bake, use_docker):
 
 
 @pytest.mark.parametrize("use_docker", [True, False])
-def test_dependabot_updates_docker_images_only_with_docker(bake, use_docker):
-    project = bake(use_docker=use_docker)
+def test_dependabot_updates_docker_images_only_with_docker(bake_once, use_docker):
+    project = bake_once(use_docker=use_docker)
     ecosystems = {update["package-ecosystem"] for update in load(project, DEPENDABOT)["updates"]}
     expected = {"uv", "github-actions", "pre-commit"} | ({"docker"} if use_docker else set())
     assert ecosystems == expected
 
 
-def test_workflow_sets_up_the_chosen_python(bake):
-    project = bake(python_version="3.13")
+def test_workflow_sets_up_the_chosen_python(bake_once):
+    project = bake_once(python_version="3.13")
     setup = next(
         s
         for s in load(project, WORKFLOW)["jobs"]["test"]["steps"]
@@ -68,8 +68,8 @@ def test_workflow_sets_up_the_chosen_python(bake):
 
 
 @pytest.mark.parametrize("use_docker", [True, False])
-def test_workflow_builds_the_image_when_a_dockerfile_exists(bake, use_docker):
-    project = bake(use_docker=use_docker)
+def test_workflow_builds_the_image_when_a_dockerfile_exists(bake_once, use_docker):
+    project = bake_once(use_docker=use_docker)
     (build,) = [
         s
         for s in load(project, WORKFLOW)["jobs"]["image"]["steps"]
@@ -122,15 +122,15 @@ def readme_commands(readme):
     return {part.strip() for line in shown for part in line.split("&&")}
 
 
-def test_readme_shows_the_commands_ci_runs(bake):
-    project = bake()
+def test_readme_shows_the_commands_ci_runs(bake_once):
+    project = bake_once()
     shown = readme_commands((project / "README.md").read_text())
     for command in run_steps(load(project, WORKFLOW)["jobs"]["test"]):
         assert command in shown
 
 
-def test_pre_commit_config_is_valid_and_runs_the_agreed_hooks(bake, run_in_project):
-    project = bake()
+def test_pre_commit_config_is_valid_and_runs_the_agreed_hooks(bake_once, run_in_project):
+    project = bake_once()
     result = run_in_project(project, "pre-commit", "validate-config", PRE_COMMIT)
     assert result.returncode == 0, result.stdout + result.stderr
     repos = load(project, PRE_COMMIT)["repos"]
@@ -142,9 +142,9 @@ def test_pre_commit_config_is_valid_and_runs_the_agreed_hooks(bake, run_in_proje
     "answers",
     [{}, {"database": "postgresql", "open_source_license": "Apache-2.0", "use_nginx": False}],
 )
-def test_baked_files_pass_the_whitespace_hooks(bake, tmp_path, answers):
+def test_baked_files_pass_the_whitespace_hooks(bake_copy, tmp_path, answers):
     """The pre-commit-hooks package at the pinned version, run on every committed text file."""
-    clone = checkout(bake(**answers), tmp_path)
+    clone = checkout(bake_copy(**answers), tmp_path)
     (hooks_repo,) = [
         r for r in load(clone, PRE_COMMIT)["repos"] if r["repo"].endswith("/pre-commit-hooks")
     ]
