@@ -24,6 +24,7 @@ MEASURES = [
     "worker RSS after 1,000 requests",
     "cold start: import + create_app()",
     "cold start floor: import flask + SQLAlchemy ORM",
+    "cold start floor: import its dependencies",
 ]
 FIGURE = r"\d+(\.\d)? (ms|req/s|MiB|s)"
 ROW = re.compile(

@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -32,11 +33,29 @@ def need(program, *folders):
     return path
 
 
+def ephemeral_ports_start():
+    """Where Linux starts the source ports of outgoing connections (32768 by default)."""
+    with contextlib.suppress(OSError):
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    return 32768
+
+
+# Below the ephemeral range: between the probe and the server's own bind, a port there cannot
+# be taken as the source port of some other test's connection (seen once: Docker's "address
+# already in use" for a published port while the other xdist worker ran its tests).
+PORTS = range(max(1024, ephemeral_ports_start() - 12000), ephemeral_ports_start())
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing listens on right now, below the ephemeral range."""
+    for port in random.sample(PORTS, 100):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free TCP port in {PORTS.start}-{PORTS.stop - 1}")
 
 
 def wait_until(ready, what, process=None, log=None, seconds=STARTUP_SECONDS):
