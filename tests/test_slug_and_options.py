@@ -51,12 +51,16 @@ BAD_SLUGS = {
 }
 
 
-def refused_by_hook(result, fragment):
+def one_error_line(stderr, fragment):
     """The hook's one error line, on stderr, says what is wrong."""
-    assert result.returncode == 1, result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
     assert lines[0].startswith("error: ") and fragment in lines[0], lines[0]
+
+
+def refused_by_hook(result, fragment):
+    assert result.returncode == 1, result.stdout + result.stderr
+    one_error_line(result.stderr, fragment)
 
 
 @pytest.mark.parametrize("slug, fragment", BAD_SLUGS.values(), ids=BAD_SLUGS.keys())
@@ -76,9 +80,7 @@ def test_bad_slug_is_refused_by_the_hook_and_nothing_is_written(tmp_path, capfd,
             config_file=config,
             extra_context={"project_slug": slug},
         )
-    lines = capfd.readouterr().err.strip().splitlines()
-    assert len(lines) == 1, lines
-    assert lines[0].startswith("error: ") and fragment in lines[0], lines[0]
+    one_error_line(capfd.readouterr().err, fragment)
     assert leftovers(out) == []
     assert sorted(path.name for path in tmp_path.iterdir()) == ["home", "out"]
 

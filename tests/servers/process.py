@@ -43,7 +43,8 @@ def ephemeral_ports_start():
 # Below the ephemeral range: between the probe and the server's own bind, a port there cannot
 # be taken as the source port of some other test's connection (seen once: Docker's "address
 # already in use" for a published port while the other xdist worker ran its tests).
-PORTS = range(max(1024, ephemeral_ports_start() - 12000), ephemeral_ports_start())
+EPHEMERAL_START = ephemeral_ports_start()
+PORTS = range(max(1024, EPHEMERAL_START - 12000), EPHEMERAL_START)
 
 
 def free_port():
