@@ -149,8 +149,8 @@ def baked_requirements():
             output_dir=output,
             extra_context={"database": "postgresql"},
         )
-        data = tomllib.loads((Path(project) / "pyproject.toml").read_text())["project"]
-    return [*data["dependencies"], *data["optional-dependencies"]["dev"]]
+        data = tomllib.loads((Path(project) / "pyproject.toml").read_text())
+    return [*data["project"]["dependencies"], *data["dependency-groups"]["dev"]]
 
 
 def ensure_venv():

@@ -130,9 +130,9 @@ def test_database_driver_only_with_postgresql(project, answers):
 
 
 def test_api_dependencies_only_with_the_api(project, answers):
-    metadata = tomllib.loads((project / "pyproject.toml").read_text())["project"]
-    runtime = " ".join(metadata["dependencies"])
-    dev = " ".join(metadata["optional-dependencies"]["dev"])
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    runtime = " ".join(pyproject["project"]["dependencies"])
+    dev = " ".join(pyproject["dependency-groups"]["dev"])
     has_api = answers.get("use_api", True)
     assert ("flask-smorest" in runtime) == has_api
     assert ("flask-swagger-ui" in runtime) == has_api

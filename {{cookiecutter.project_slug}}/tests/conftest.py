@@ -1,8 +1,11 @@
 import re
 import threading
+import weakref
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from {{ cookiecutter.project_slug }} import create_app
 from {{ cookiecutter.project_slug }}.extensions import db, limiter, mail
@@ -20,6 +23,23 @@ class ServerLikeClient(FlaskClient):
     def open(self, *args, **kwargs):
         with self.application.app_context():
             return super().open(*args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def close_databases():
+    """Close the connections of every engine a test used, the `app` fixture's and those of apps
+    a test makes itself: Python 3.13 warns about an SQLite connection left to the garbage
+    collector, and warnings are errors here."""
+    engines = weakref.WeakSet()
+
+    def remember(connection):
+        engines.add(connection.engine)
+
+    event.listen(Engine, "engine_connect", remember)
+    yield
+    event.remove(Engine, "engine_connect", remember)
+    for engine in engines:
+        engine.dispose()
 
 
 @pytest.fixture

@@ -1,0 +1,95 @@
+"""Every `python_version` a bake offers is proven on that Python: a default bake and a PostgreSQL
+bake pass their own suites in a virtual environment made with it, through uv and through pip,
+as a user with that Python installed runs them (the baked README's commands).
+
+The other tests run baked suites with the template suite's own interpreter (3.11 here), which
+never sees what a newer Python deprecates.
+"""
+
+import re
+import subprocess
+
+import pytest
+
+from pythons import OFFERED, interpreter, missing_reason, user_env
+
+pytestmark = pytest.mark.e2e  # uv and pip reach PyPI (or their caches) for the packages
+
+BAKES = {"defaults": {}, "postgresql": {"database": "postgresql"}}
+
+
+def run(command, project, env, timeout=600):
+    """One shell command in the project, as typed; fails the test with its output."""
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", command],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, f"{command}\n{done.stdout}{done.stderr}"
+    return done.stdout
+
+
+def python_of_venv(project):
+    """The X.Y version of the project's .venv, from the file venv writes."""
+    config = (project / ".venv" / "pyvenv.cfg").read_text()
+    return re.search(r"^version(?:_info)? = (\d+\.\d+)", config, re.MULTILINE).group(1)
+
+
+def needs(version):
+    python = interpreter(version)
+    if python is None:
+        pytest.skip(missing_reason(version))
+    return python
+
+
+@pytest.mark.parametrize("bake_name", BAKES)
+@pytest.mark.parametrize("version", OFFERED)
+def test_uv_sync_locked_then_uv_run_pytest(version, bake_name, bake_copy):
+    """The README's uv path and CI's steps: .python-version picks the Python, uv.lock the rest."""
+    env = user_env(needs(version))
+    project = bake_copy(python_version=version, **BAKES[bake_name])
+    run("uv sync --locked", project, env)
+    assert python_of_venv(project) == version
+    output = run("uv run pytest -q -p no:cacheprovider", project, env)
+    assert re.search(r"\d+ passed", output) and "failed" not in output, output
+
+
+@pytest.mark.parametrize("bake_name", BAKES)
+@pytest.mark.parametrize("version", OFFERED)
+def test_pip_install_then_pytest(version, bake_name, bake_copy):
+    """The README's pip path: a venv of that Python, the newest allowed versions, the dev group."""
+    env = user_env(needs(version))
+    project = bake_copy(python_version=version, **BAKES[bake_name])
+    run("python3 -m venv --upgrade-deps .venv", project, env)
+    run(".venv/bin/pip install -q -e . --group dev", project, env)
+    assert python_of_venv(project) == version
+    output = run(".venv/bin/python -m pytest -q -p no:cacheprovider", project, env)
+    assert re.search(r"\d+ passed", output) and "failed" not in output, output
+
+
+def test_a_deprecation_in_the_projects_own_code_still_fails_its_tests(bake_copy):
+    """Only Flask-Login's known warning is ignored (by message and module): the same warning
+    raised from the project's own code is still an error."""
+    version = "3.12"  # the first Python where datetime.utcnow() is deprecated
+    env = user_env(needs(version))
+    project = bake_copy(python_version=version)
+    (project / "my_flask_app" / "clock.py").write_text(
+        "import datetime\n\n\ndef now():\n    return datetime.datetime.utcnow()\n"
+    )
+    (project / "tests" / "test_clock.py").write_text(
+        "from my_flask_app.clock import now\n\n\ndef test_now():\n    assert now()\n"
+    )
+    run("uv sync --locked", project, env)
+    done = subprocess.run(
+        ["uv", "run", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_clock.py"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "DeprecationWarning: datetime.datetime.utcnow() is deprecated" in done.stdout
