@@ -1,9 +1,10 @@
 """A PostgreSQL bake without Docker: the README's commands make its database, and the tests and
 the CI workflow run the project's suite on PostgreSQL.
 
-Each test starts its own throwaway cluster (servers.postgres) on a free loopback port. The
-README's commands run as written, except that `sudo -u postgres` is a stand-in (the cluster
-trusts its superuser on loopback) and PGHOST/PGPORT point psql at the cluster.
+The README's commands run as written, as root with no sudo, on a machine where Debian's
+PostgreSQL is installed but its cluster is down (no systemd started it): containers, WSL and CI
+runners look like this. The cluster is a new one on a free port (PGPORT names it, as libpq
+reads it), dropped afterwards.
 """
 
 import re
@@ -14,15 +15,14 @@ import pytest
 import yaml
 
 from conftest import activated_env
-from servers import free_port, postgres, wait_until
+from pythons import interpreter, missing_reason, user_env
+from servers import debian_cluster, free_port, postgres, wait_until
 
 pytestmark = pytest.mark.e2e
 
-SUDO_STAND_IN = """#!/bin/sh
-# Stands in for `sudo -u postgres`: the throwaway cluster trusts its superuser on loopback.
-[ "$1" = -u ] && [ "$2" = postgres ] || { echo "unexpected: sudo $*" >&2; exit 2; }
-shift 2
-PGUSER=postgres exec "$@"
+NO_SUDO = """#!/bin/sh
+echo "sudo: command not found" >&2
+exit 127
 """
 
 
@@ -52,24 +52,16 @@ def shell(command, project, env):
     )
 
 
-def test_readme_commands_make_the_database_and_the_tests_run_on_postgresql(
-    bake, baked_python, tmp_path
-):
+def test_an_unreachable_database_is_named_in_one_line(bake, baked_python):
+    """Nothing listens: `flask db upgrade` says where it tried, in one line, without the
+    password. The app's logging has it, as a record (text in development) on stdout."""
     project = bake(database="postgresql", project_slug="shop")
     password = dict(
         line.split("=", 1) for line in (project / ".env").read_text().splitlines() if line
     )["POSTGRES_PASSWORD"]
-    stand_ins = tmp_path / "bin"
-    stand_ins.mkdir()
-    (stand_ins / "sudo").write_text(SUDO_STAND_IN)
-    (stand_ins / "sudo").chmod(0o755)
-
-    # Nothing listens: `flask db upgrade` says where it tried, in one line, without the password.
-    # The app's logging has it, as a record (text in development) on stdout.
     nowhere = f"127.0.0.1:{free_port()}"
     set_database_url(project, "localhost:5432", nowhere)
-    env = activated_env(baked_python, project)
-    upgrade = shell("flask db upgrade", project, env)
+    upgrade = shell("flask db upgrade", project, activated_env(baked_python, project))
     assert upgrade.returncode == 1
     output = upgrade.stdout + upgrade.stderr
     errors = [line for line in output.splitlines() if " ERROR " in line]
@@ -80,22 +72,35 @@ def test_readme_commands_make_the_database_and_the_tests_run_on_postgresql(
     )
     assert "Connection refused" in errors[0] and password not in output
 
-    with postgres() as server:
-        set_database_url(project, nowhere, f"127.0.0.1:{server.port}")
-        path = f"{stand_ins}:{server.bin}:{env['PATH']}"
-        env = {**env, "PATH": path, "PGHOST": "127.0.0.1", "PGPORT": str(server.port)}
-        create, run_tests = readme_blocks(project, "PostgreSQL without Docker")
+
+def test_readme_commands_start_the_cluster_make_the_database_and_run_the_tests_as_root(
+    bake, tmp_path
+):
+    python = interpreter("3.12") or pytest.skip(missing_reason("3.12"))
+    project = bake(database="postgresql", project_slug="shop")
+    create, run_tests = readme_blocks(project, "PostgreSQL without Docker")
+    no_sudo = tmp_path / "bin"  # as in a container: calling sudo fails
+    no_sudo.mkdir()
+    (no_sudo / "sudo").write_text(NO_SUDO)
+    (no_sudo / "sudo").chmod(0o755)
+    with debian_cluster() as cluster:
+        assert cluster.status() == "down"
+        set_database_url(project, "localhost:5432", f"127.0.0.1:{cluster.port}")
+        env = user_env(python, PGPORT=str(cluster.port))
+        env["PATH"] = f"{no_sudo}:{env['PATH']}"
 
         made = shell(create, project, env)
         assert made.returncode == 0, create + made.stdout + made.stderr
+        assert cluster.status() == "online"
         owner = "SELECT tableowner FROM pg_tables WHERE tablename = 'user'"
-        assert server.psql(owner, "shop") == "shop"  # migrated, by the project's own role
+        assert cluster.psql(owner, "shop") == "shop"  # migrated, by the project's own role
 
-        tested = shell(run_tests, project, env)
+        # The second block, in the same shell as the first (which defined as_postgres).
+        tested = shell(create.split("\n(\n", 1)[0] + "\n" + run_tests, project, env)
         assert tested.returncode == 0, run_tests + tested.stdout + tested.stderr
         assert re.search(r"\d+ passed", tested.stdout), tested.stdout
         # The migration test ran on PostgreSQL: Alembic's table is left in the test database.
-        assert server.psql("SELECT to_regclass('alembic_version')", "shop_test") == (
+        assert cluster.psql("SELECT to_regclass('alembic_version')", "shop_test") == (
             "alembic_version"
         )
 

@@ -87,7 +87,7 @@ def test_workflow_test_job_passes_on_a_fresh_checkout(bake, tmp_path, database):
     clone = checkout(bake(database=database), tmp_path)
     assert not (clone / ".env").exists()
     steps = run_steps(load(clone, WORKFLOW)["jobs"]["test"])
-    assert steps[0] == "uv sync --locked --extra dev"
+    assert steps[0] == "uv sync --locked"
     for command in steps:
         result = subprocess.run(
             ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", command],
@@ -104,14 +104,16 @@ def test_workflow_test_job_passes_on_a_fresh_checkout(bake, tmp_path, database):
 
 @pytest.mark.e2e  # pip reaches PyPI for the build backend
 def test_plain_pip_install_still_works_without_uv(bake, baked_python):
-    """The README's other way in: pip reads pyproject.toml alone and ignores uv.lock."""
+    """The README's other way in: pip reads pyproject.toml alone and ignores uv.lock. (The
+    whole pip path, on every Python: tests/test_pythons.py.)"""
     project = bake(database="postgresql")
-    command = [str(baked_python), "-m", "pip", "install", "--dry-run", "-q", "-e", ".[dev]"]
+    command = [str(baked_python), "-m", "pip", "install", "--dry-run", "-q", "-e", "."]
     result = subprocess.run(
         command, cwd=project, env=clean_env(), capture_output=True, text=True, timeout=600
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "pip install -e '.[dev]'" in readme_commands((project / "README.md").read_text())
+    shown = readme_commands((project / "README.md").read_text())
+    assert {"python3 -m venv --upgrade-deps .venv", "pip install -e . --group dev"} <= shown
 
 
 def readme_commands(readme):

@@ -22,7 +22,15 @@ from .nginx import (
     trusting,
     write_nginx_files,
 )
-from .postgres import Postgres, PostgresProject, postgres, postgres_bin, postgres_project
+from .postgres import (
+    DebianCluster,
+    Postgres,
+    PostgresProject,
+    debian_cluster,
+    postgres,
+    postgres_bin,
+    postgres_project,
+)
 from .process import (
     SBIN,
     STARTUP_SECONDS,

@@ -144,3 +144,53 @@ def postgres_project(python, output, **answers):
         )
         assert upgrade.returncode == 0, upgrade.stderr
         yield PostgresProject(project, server, url)
+
+
+@dataclass
+class DebianCluster:
+    """A cluster made by Debian's postgresql-common, as `apt install postgresql` makes one."""
+
+    version: str
+    name: str
+    port: int
+
+    def psql(self, sql, database="postgres"):
+        """Run SQL as the postgres user, over the cluster's Unix socket; returns the rows."""
+        command = ["runuser", "-u", "postgres", "--", "psql", "-X", "-A", "-t"]
+        command += ["-v", "ON_ERROR_STOP=1", "-p", str(self.port), "-d", database, "-c", sql]
+        done = subprocess.run(command, capture_output=True, text=True, cwd="/", timeout=30)
+        if done.returncode != 0:
+            raise RuntimeError(f"psql failed: {done.stderr}")
+        return done.stdout.strip()
+
+    def status(self):
+        """The status pg_lsclusters shows for it: "online" or "down"."""
+        listed = subprocess.run(
+            ["pg_lsclusters", "-h", self.version, self.name],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
+        return listed.stdout.split()[3]
+
+
+@contextlib.contextmanager
+def debian_cluster():
+    """A new, stopped Debian cluster on a free port, like the one apt leaves where no systemd
+    starts it (a container, WSL, CI); dropped with its data, config and log afterwards.
+
+    Needs root (pg_createcluster writes /etc/postgresql) and Debian's postgresql-common.
+    """
+    if os.geteuid() != 0:
+        missing("making a Debian PostgreSQL cluster (pg_createcluster) needs root")
+    need("pg_createcluster")
+    version = postgres_bin().parts[-2]
+    cluster = DebianCluster(version, f"e2e{secrets.token_hex(4)}", free_port())
+    create = ["pg_createcluster", version, cluster.name, "-p", str(cluster.port)]
+    subprocess.run(create, check=True, capture_output=True, timeout=120)
+    try:
+        yield cluster
+    finally:
+        drop = ["pg_dropcluster", "--stop", version, cluster.name]
+        subprocess.run(drop, check=False, capture_output=True, timeout=120)
