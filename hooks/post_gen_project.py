@@ -199,19 +199,56 @@ def write_kubernetes_env(project):
 
 
 def next_steps(project, answers, wrote_env):
-    """Short instructions a user can paste into a shell."""
-    steps = [
-        f"cd {shlex.quote(str(project))}",
-        "python3 -m venv .venv && . .venv/bin/activate",
-        "pip install -e '.[dev]'",
-    ]
+    """Short instructions a user can paste into a shell: the README's uv path first."""
+    steps = [f"cd {shlex.quote(str(project))}", "uv sync"]
     if answers["database"] == "postgresql":
         steps.append("# create the database first: README.md, 'PostgreSQL without Docker'")
-    steps += ["flask db upgrade", "flask run", "pytest"]
+    steps += ["uv run flask db upgrade", "uv run flask run", "uv run pytest"]
+    steps.append(
+        "# without uv: README.md, 'Set up' (pip install -e . --group dev in a venv,"
+        " then the same commands without 'uv run')"
+    )
     if answers["use_kubernetes"]:
         steps.append(f"# Kubernetes: fill in the URLs in {KUBERNETES_ENV}, then see README.md")
     note = env_note(project, answers, wrote_env)
     return "\n".join([note, "Next steps:", *(f"  {step}" for step in steps)])
+
+
+def project_cruft_updates(project, answers):
+    """The user's project when `cruft update` runs this bake, else None.
+
+    cruft bakes the template afresh in temporary folders and merges their difference into the
+    project, keeping the project's .env (`[tool.cruft] skip`). The project is the folder cruft
+    was started in (its default `--project-dir .`), which the shell's PWD names (cookiecutter
+    changes the working directory while hooks run). It counts only with a .cruft.json of this
+    template and a .env, and not when this bake is a new project below it.
+    """
+    folder = Path(os.environ.get("PWD") or ".")
+    if not folder.is_absolute() or project.resolve().is_relative_to(folder.resolve()):
+        return None
+    try:
+        template = json.loads((folder / ".cruft.json").read_text())["template"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if template == answers["_template"] and (folder / ".env").is_file():
+        return folder
+    return None
+
+
+def cruft_update_note(updated, answers):
+    """Under `cruft update`: the settings the project's kept .env lacks for these answers."""
+    notes, lines = env_mismatches(read_env(updated / ".env"), answers)
+    if not notes:
+        return None
+    return "\n".join(
+        [
+            f"Your .env ({updated / '.env'}) was kept, but it does not match your answers: "
+            + "; ".join(notes)
+            + ".",
+            "Add or replace these lines in it to use what you chose (passwords are new):",
+            *(f"  {line}" for line in lines),
+        ]
+    )
 
 
 def main():
@@ -221,7 +258,11 @@ def main():
     wrote_env = write_env(project, ANSWERS)
     if ANSWERS["use_kubernetes"]:
         write_kubernetes_env(project)
-    print(next_steps(project, ANSWERS, wrote_env))
+    updated = project_cruft_updates(project, ANSWERS)
+    if updated is None:
+        print(next_steps(project, ANSWERS, wrote_env))
+    elif note := cruft_update_note(updated, ANSWERS):
+        print(note)  # this bake's own .env and next steps are cruft's scratch: say nothing
 
 
 if __name__ == "__main__":

@@ -32,8 +32,9 @@ def cruft(tmp_path):
     env = clean_env(**sandbox(tmp_path / "home"))
 
     def run(*args, cwd=tmp_path):
+        # Started by a shell, as a user starts it: the shell sets PWD to the folder.
         return subprocess.run(
-            [sys.executable, "-m", "cruft", *args],
+            ["bash", "-c", 'exec "$0" -m cruft "$@"', sys.executable, *map(str, args)],
             cwd=cwd,
             env=env,
             capture_output=True,
@@ -122,3 +123,60 @@ def test_cruft_update_merges_template_changes_and_keeps_the_secret(
         "README.md",
     ]
     assert cruft("check", "--project-dir", str(project)).returncode == 0
+
+
+def bake_and_commit(cruft, template_repo, tmp_path, **answers):
+    """`cruft create` with these answers, then the project committed, as the README says."""
+    output = tmp_path / "projects"
+    extra = ["--extra-context", json.dumps(answers)] if answers else []
+    created = cruft("create", template_repo, "--no-input", "--output-dir", output, *extra)
+    assert created.returncode == 0, created.stdout + created.stderr
+    project = output / "my_flask_app"
+    git(project, "init", "-q")
+    commit_all(project, "Baked with cruft")
+    return project
+
+
+def test_a_conflicting_update_leaves_git_conflict_markers_in_the_file(
+    cruft, template_repo, tmp_path
+):
+    """What the README says a conflict looks like: git's three-way merge leaves both sides
+    between markers in the file and the path unmerged, while cruft still ends on "Good work!"."""
+    project = bake_and_commit(cruft, template_repo, tmp_path)
+    secret = (project / ".env").read_bytes()
+    edit(project / "README.md", "## Set up\n", "## Set up (our way)\n")
+    commit_all(project, "Our heading")
+    edit(template_repo / BAKED / "README.md", "## Set up\n", "## Setting up\n")
+    commit_all(template_repo, "The template's heading")
+
+    updated = cruft("update", "--project-dir", str(project), "--skip-apply-ask")
+    assert updated.returncode == 0, updated.stdout + updated.stderr
+    assert "Good work!" in updated.stdout
+    readme = (project / "README.md").read_text()
+    assert "<<<<<<< ours\n## Set up (our way)\n=======\n## Setting up\n>>>>>>> theirs\n" in readme
+    assert "UU README.md" in git(project, "status", "--porcelain").stdout.splitlines()
+    assert list(project.rglob("*.rej")) == []
+    assert (project / ".env").read_bytes() == secret
+
+
+def test_changing_the_database_through_cruft_says_what_the_kept_env_lacks(
+    cruft, template_repo, tmp_path
+):
+    """cruft bakes in temporary folders, but the hook's note about the project's .env still
+    reaches the user; the .env itself stays as it was."""
+    project = bake_and_commit(cruft, template_repo, tmp_path)
+    secret = (project / ".env").read_bytes()
+    change = json.dumps({"database": "postgresql"})
+    # From the project folder, as the README says (cruft's default --project-dir is ".").
+    updated = cruft("update", "--variables-to-update", change, "--skip-apply-ask", cwd=project)
+    assert updated.returncode == 0, updated.stdout + updated.stderr
+    note = updated.stdout.split(f"Your .env ({project / '.env'}) was kept", 1)[1]
+    assert "DATABASE_URL is SQLite but you chose PostgreSQL" in note
+    assert "  DATABASE_URL=postgresql+psycopg://my_flask_app:" in note
+    assert "  POSTGRES_PASSWORD=" in note
+    assert "Wrote .env" not in updated.stdout and "Next steps" not in updated.stdout
+    assert (project / ".env").read_bytes() == secret
+    assert (
+        json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]["database"]
+        == "postgresql"
+    )
