@@ -7,10 +7,12 @@ so cookiecutter stops and removes the empty output folder.
 import json
 import keyword
 import re
+import shlex
 import sys
 import unicodedata
 from email.errors import HeaderParseError
 from email.headerregistry import Address
+from pathlib import Path
 
 # The answers arrive as JSON in a raw string: quotes and backslashes in them cannot end it.
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
@@ -176,10 +178,41 @@ def errors(answers):
     return [error for error in found if error]
 
 
+def saved_answers(answers):
+    """The replay file in which cookiecutter saved these answers before this hook ran, or None.
+
+    It sits in the replay folder of the user's cookiecutter config, named after the template's
+    folder; a bake with another config (`--config-file`, pytest-cookies) has it elsewhere, so
+    the file counts only when it holds these very answers.
+    """
+    try:
+        from cookiecutter.config import get_user_config
+
+        folder = Path(get_user_config()["replay_dir"])
+        name = Path(answers["_repo_dir"]).resolve().name
+        path = folder / f"{name}.json"
+        saved = json.loads(path.read_text())["cookiecutter"]
+    except Exception:  # no cookiecutter config, no file, not JSON: no hint, the error stands
+        return None
+    public = [key for key in answers if not key.startswith("_") or key == "_template"]
+    if any(saved.get(key) != answers[key] for key in public):
+        return None
+    return path
+
+
+def retry_hint(answers):
+    """How to bake again without typing every answer: the saved replay file, once corrected."""
+    path = saved_answers(answers)
+    if path is None:
+        return ""
+    command = shlex.join(["cookiecutter", "--replay-file", str(path), answers["_template"]])
+    return f" (your answers are saved in {path}: correct this one there, then run: {command})"
+
+
 def main():
     problems = errors(ANSWERS)
     if problems:
-        sys.exit(f"error: {problems[0]}")
+        sys.exit(f"error: {problems[0]}{retry_hint(ANSWERS)}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,10 @@ those cases say what the user sees instead.
 
 import json
 import keyword
+import os
+import shlex
 import subprocess
+import sys
 import tomllib
 import types
 import venv
@@ -95,6 +98,27 @@ def test_bad_slug_is_refused_and_nothing_is_written(tmp_path, slug, fragment):
     refused_by_hook(result, fragment)
     assert leftovers(out) == []
     assert sorted(path.name for path in tmp_path.iterdir()) == ["home", "out"]
+
+
+def test_a_refused_bake_says_where_the_answers_are_and_how_to_bake_them_again(tmp_path):
+    # cookiecutter saves the answers before the hook runs: the line names that file and the
+    # command that bakes from it once the answer is corrected, so nothing is typed twice.
+    home, out = tmp_path / "home", tmp_path / "out"
+    out.mkdir()
+    result = cookiecutter_cli(home, "--no-input", "-o", out, project_slug="flask")
+    refused_by_hook(result, f"your answers are saved in {replay_file(home)}: correct this one")
+    command = shlex.split(result.stderr.split("then run: ", 1)[1].strip().removesuffix(")"))
+    assert command == ["cookiecutter", "--replay-file", str(replay_file(home)), str(TEMPLATE)]
+
+    saved = json.loads(replay_file(home).read_text())
+    saved["cookiecutter"]["project_slug"] = "shop"  # what the user corrects in the file
+    replay_file(home).write_text(json.dumps(saved))
+    env = {**os.environ, **sandbox(home)}
+    again = subprocess.run(
+        [sys.executable, "-m", *command], cwd=out, env=env, capture_output=True, text=True
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert (out / "shop" / "shop" / "__init__.py").is_file()
 
 
 def test_nested_slug_is_refused_but_cookiecutter_leaves_its_parent_folder(tmp_path):
