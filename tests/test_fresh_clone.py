@@ -40,6 +40,7 @@ def test_flask_commands_work_without_env_and_flask_run_says_what_to_do(clone, ba
         result = flask(clone, env, *args)
         assert result.returncode == 0, f"flask {' '.join(args)}\n{result.stderr}"
         assert "Traceback" not in result.stderr, result.stderr
+        assert "alembic.runtime.plugins" not in result.stdout + result.stderr  # no chatter
     assert (clone / "instance" / "my_flask_app.sqlite").exists()
 
     run = flask(clone, env, "run", "--port", str(free_port()))

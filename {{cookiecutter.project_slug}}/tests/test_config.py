@@ -3,7 +3,7 @@ from click.testing import CliRunner
 from flask.cli import FlaskGroup
 
 from {{ cookiecutter.project_slug }} import create_app
-from {{ cookiecutter.project_slug }}.config import PLACEHOLDER_SECRET, SettingsError
+from {{ cookiecutter.project_slug }}.config import KEY_COMMAND, PLACEHOLDER_SECRET, SettingsError
 
 STRONG_SECRET = "a3f1" * 16
 
@@ -84,3 +84,17 @@ def test_flask_commands_but_run_need_no_secret(monkeypatch):
     run = CliRunner().invoke(cli, ["run"])
     assert run.exit_code == 1
     assert run.output.startswith("Error: SECRET_KEY is not set"), run.output
+
+
+@pytest.mark.parametrize("secret", [PLACEHOLDER_SECRET, "short"])
+def test_flask_run_warns_once_about_a_weak_development_secret(monkeypatch, secret):
+    # `cp .env.example .env` without a new key: development runs, production would refuse.
+    monkeypatch.setenv("SECRET_KEY", secret)
+    monkeypatch.setattr("flask.cli.run_simple", lambda *args, **kwargs: None)
+    cli = FlaskGroup(create_app=lambda: create_app("development"), load_dotenv=False)
+    run = CliRunner().invoke(cli, ["run"])
+    assert run.exit_code == 0, run.output
+    assert run.output.count("Warning: SECRET_KEY in .env is a placeholder or too short") == 1
+    assert KEY_COMMAND in run.output
+    routes = CliRunner().invoke(cli, ["routes"])  # only serving warns
+    assert routes.exit_code == 0 and "Warning" not in routes.output

@@ -8,6 +8,7 @@ testing (pytest) or production (the default, so Gunicorn, which reads neither .f
 import os
 
 import click
+from werkzeug.serving import is_running_from_reloader
 
 PLACEHOLDER_SECRET = "change-me"  # noqa: S105  (the public placeholder in .env.example)
 MIN_SECRET_BYTES = 32
@@ -101,6 +102,16 @@ class DevelopmentConfig(Config):
                 "SECRET_KEY is not set (no .env?): run `cp .env.example .env` and set "
                 f"SECRET_KEY in .env to the output of: {KEY_COMMAND}"
             )
+        # Development runs with a weak key, but say so: production will refuse it. The
+        # reloader's child loads the app again: warn in the first process only.
+        weak = self.SECRET_KEY and weak_secret(self.SECRET_KEY)
+        if weak and serving() and not is_running_from_reloader():
+            click.secho(
+                "Warning: SECRET_KEY in .env is a placeholder or too short; production "
+                f"refuses it. Set it to the output of: {KEY_COMMAND}",
+                err=True,
+                fg="yellow",
+            )
 
 
 class TestingConfig(Config):
@@ -133,9 +144,14 @@ class ProductionConfig(Config):
         check_secret(self.SECRET_KEY)
 
 
+def weak_secret(secret):
+    """True for a secret anyone could guess or forge sessions with."""
+    return secret == PLACEHOLDER_SECRET or len(secret.encode()) < MIN_SECRET_BYTES
+
+
 def check_secret(secret):
-    """Refuse to serve with a secret that anyone could guess or forge sessions with."""
-    if not secret or secret == PLACEHOLDER_SECRET or len(secret.encode()) < MIN_SECRET_BYTES:
+    """Refuse to serve with a missing or weak secret."""
+    if not secret or weak_secret(secret):
         raise SettingsError(
             f"SECRET_KEY must be set to a random value of at least {MIN_SECRET_BYTES} bytes "
             f"in production. Generate one with: {KEY_COMMAND}"

@@ -110,5 +110,7 @@ def logging_config(log_format):
         "loggers": {
             "gunicorn.error": {"level": "INFO", "handlers": ["app"], "propagate": False},
             "gunicorn.access": {"level": "INFO", "handlers": ["access"], "propagate": False},
+            # Alembic 1.17+ logs a line per plugin it loads, at every `flask` command.
+            "alembic.runtime.plugins": {"level": "WARNING"},
         },
     }
