@@ -39,18 +39,31 @@ HOST_CA_CERTIFICATES = Path("/usr/local/share/ca-certificates")
 DEBIAN_CLIENT = "/usr/bin/docker"  # /usr/local/bin/docker needs buildx, which Debian lacks
 
 
-def debian_mirror():
-    """The Debian mirror this machine's apt uses (the only one reachable here)."""
-    sources = [Path("/etc/apt/sources.list"), *Path("/etc/apt/sources.list.d").glob("*")]
+APT_SOURCES = Path("/etc/apt")
+
+
+def debian_mirror(apt=APT_SOURCES):
+    """The Debian archive this machine's apt uses, from its own sources (the only one reachable
+    here, and the one its proxy or mirror settings name): the first URI whose path ends in
+    /debian, in one-line (`deb URI suite ...`) or deb822 (`URIs: URI`) form."""
+    sources = [apt / "sources.list", *sorted((apt / "sources.list.d").glob("*"))]
     for path in sources:
         with contextlib.suppress(OSError):
             for line in path.read_text().splitlines():
                 words = line.split()
-                if words[:1] == ["deb"] and "debian.org/debian" in line:
-                    return next(word for word in words[1:] if "://" in word)
-                if words[:1] == ["URIs:"] and words[1].rstrip("/").endswith("/debian"):
-                    return words[1]
-    return "http://deb.debian.org/debian"
+                if words[:1] == ["deb"]:
+                    uris = [word for word in words[1:] if "://" in word][:1]
+                elif words[:1] == ["URIs:"]:
+                    uris = words[1:]
+                else:
+                    continue
+                for uri in uris:
+                    if uri.rstrip("/").endswith("/debian"):
+                        return uri
+    missing(
+        "apt's sources (/etc/apt/sources.list, sources.list.d/) name no Debian archive "
+        "(a URI ending in /debian), which debootstrap needs to build the stand-in images"
+    )
 
 
 @dataclass
