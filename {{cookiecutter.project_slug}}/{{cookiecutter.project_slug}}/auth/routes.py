@@ -13,7 +13,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db, limiter
 from ..models import User
-from . import bp, email, tokens
+from ..ratelimit import password_guesses
+from . import bp, email, guesses, tokens
 from .forms import (
     ChangeEmailForm,
     ChangePasswordForm,
@@ -93,7 +94,7 @@ def verify_email(token):
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@rate_limit("LOGIN_RATE_LIMIT")
+@password_guesses
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
@@ -103,6 +104,10 @@ def login():
         user = db.session.scalar(
             select(User).where(or_(User.username == name, User.email == name))
         )
+        budget = guesses.account(user, name)
+        if not guesses.left(budget):
+            flash(guesses.TOO_MANY)
+            return render_template("login.html", form=form), 429
         if user is None:
             method = current_app.config["HASH_METHOD"]
             check_password_hash(unknown_user_hash(method), form.password.data)
@@ -120,6 +125,7 @@ def login():
             login_user(user, remember=form.remember.data)
             return redirect(safe_next(request.args.get("next")))
         # One message for both failures: it must not tell which usernames exist.
+        guesses.wrong(budget)
         flash("Invalid username or password.")
     return render_template("login.html", form=form)
 
@@ -169,6 +175,7 @@ def reset_password(token):
         user.email_verified = True  # the link reached the address
         user.revoke_sessions()
         db.session.commit()
+        guesses.forget(user)
         logout_user()
         flash(
             "Your password has been changed and every session of your account ended. "
@@ -186,9 +193,10 @@ def account():
 
 @bp.route("/change-password", methods=["GET", "POST"])
 @login_required
-@rate_limit("LOGIN_RATE_LIMIT")
+@password_guesses
 def change_password():
     form = ChangePasswordForm()
+    form.account = current_user
     if form.validate_on_submit() and right_password(form):
         current_user.set_password(form.password.data)
         current_user.revoke_sessions()
@@ -203,6 +211,7 @@ def change_password():
 @bp.route("/change-email", methods=["GET", "POST"])
 @login_required
 @rate_limit("MAIL_RATE_LIMIT")
+@password_guesses
 def change_email():
     form = ChangeEmailForm()
     if form.validate_on_submit() and right_password(form):
@@ -219,7 +228,7 @@ def change_email():
 
 @bp.route("/delete-account", methods=["GET", "POST"])
 @login_required
-@rate_limit("LOGIN_RATE_LIMIT")
+@password_guesses
 def delete_account():
     form = DeleteAccountForm()
     if form.validate_on_submit() and right_password(form):
@@ -233,8 +242,13 @@ def delete_account():
 
 def right_password(form):
     """Check the current password a form asks for before a change to the account."""
+    budget = guesses.account(current_user)
+    if not guesses.left(budget):
+        form.current_password.errors.append(guesses.TOO_MANY)
+        return False
     if current_user.check_password(form.current_password.data):
         return True
+    guesses.wrong(budget)
     form.current_password.errors.append("That is not your password.")
     return False
 
