@@ -1,5 +1,7 @@
 """`flask` commands of this app."""
 
+import functools
+
 import click
 from flask import Blueprint
 from sqlalchemy import or_, select
@@ -37,7 +39,8 @@ def create_user(username, email, password):
         raise click.ClickException(f"user {username!r} or address {email!r} exists already")
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    password = checked(rules.check_password, "password", password)
+    strong = functools.partial(rules.check_password, username=username, email=email)
+    password = checked(strong, "password", password)
     user = User(username=username, email=email, email_verified=True)
     user.set_password(password)
     db.session.add(user)

@@ -170,6 +170,7 @@ def reset_password(token):
         flash("That link is invalid, used or expired. Ask for a new one.")
         return redirect(url_for("auth.forgot_password"))
     form = ResetPasswordForm()
+    form.account = user
     if form.validate_on_submit():
         user.set_password(form.password.data)
         user.email_verified = True  # the link reached the address

@@ -12,6 +12,15 @@ import unicodedata
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9_.-]{3,64}")  # matched whole: no newline sneaks in
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
+# zxcvbn's scores: 3 is "safely unguessable" (about 10^8 guesses and more), as Flask-Security asks.
+PASSWORD_MIN_SCORE = 3
+# zxcvbn's time grows fast with the length (0.4 s for 72 random characters, on a busy machine):
+# it sees the first 32, and a password whose first 32 characters are hard to guess is.
+ZXCVBN_MAX = 32
+TOO_GUESSABLE = (
+    "This password is too easy to guess: it is a common one, or close to your username or "
+    "email address. Try a few uncommon words together."
+)
 EMAIL_MAX = 254
 
 
@@ -56,8 +65,17 @@ def check_email(text):
     return address
 
 
-def check_password(text):
+def check_password(text, username=None, email=None):
+    """A new password for the account with that username and address."""
     refuse_control_characters(text)
     if not PASSWORD_MIN <= len(text) <= PASSWORD_MAX:
         raise InvalidValue(f"Use {PASSWORD_MIN} to {PASSWORD_MAX} characters.")
+    # Imported here: its word lists take tens of milliseconds to load, for forms only.
+    from zxcvbn import zxcvbn
+
+    # Each name whole and in parts: `ada.lovelace@example.com` also gives `ada` and `lovelace`.
+    names = [name for name in (username, email) if name]
+    inputs = [part for name in names for part in (name, *re.split(r"\W+", name)) if part]
+    if zxcvbn(text[:ZXCVBN_MAX], user_inputs=inputs)["score"] < PASSWORD_MIN_SCORE:
+        raise InvalidValue(TOO_GUESSABLE)
     return text
