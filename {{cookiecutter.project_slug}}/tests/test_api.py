@@ -184,6 +184,7 @@ def test_rename_to_a_taken_name_is_refused(client, user, spelling):
 
 
 def test_users_by_id_and_by_page(client, user):
+    user.is_admin = True
     db.session.add_all(User(username=f"user{n}", password_hash="x") for n in range(12))
     db.session.commit()
     headers = bearer(get_token(client))
@@ -280,6 +281,16 @@ def test_one_account_has_one_budget_on_the_form_and_the_api(client, user):
     assert "Too many wrong passwords" in assert_problem(answers[-1], 429)["detail"]
     right = {"username": "ada", "password": "correct horse"}
     assert client.post("/api/tokens", json=right).status_code == 429
+
+
+def test_only_administrators_list_the_users(client, user):
+    headers = bearer(get_token(client))
+    problem = assert_problem(client.get("/api/users", headers=headers), 403)
+    assert "administrators" in problem["detail"]
+    assert client.get(f"/api/users/{user.id}", headers=headers).status_code == 200
+    user.is_admin = True
+    db.session.commit()
+    assert [item["username"] for item in client.get("/api/users", headers=headers).json] == ["ada"]
 
 
 @pytest.mark.settings(TESTING=False, PROPAGATE_EXCEPTIONS=False)

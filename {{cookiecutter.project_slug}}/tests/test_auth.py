@@ -51,10 +51,20 @@ def test_register_refuses_a_taken_username(client, user):
     assert "That username is taken." in response.text
 
 
-def test_register_refuses_a_taken_address(client, user):
-    response = register(client, username="grace", email="ada@example.com")
-    assert "That email address belongs to another account." in response.text
-    assert db.session.scalar(select(User).filter_by(username="grace")) is None
+def test_sign_up_with_a_taken_address_answers_as_a_new_one_and_mails_the_owner(
+    client, user, outbox
+):
+    new = register(client, username="grace", email="grace@example.com")
+    taken = register(client, username="mallory", email="ADA@example.com")
+    assert taken.status_code == new.status_code == 302
+    assert taken.headers["Location"] == new.headers["Location"]
+    page = client.get("/auth/login").text  # the flashed message
+    assert "Open the link we have sent to ada@example.com" in page
+    assert db.session.scalar(select(User).filter_by(username="mallory")) is None
+    verify, exists = outbox
+    assert verify.recipients == ["grace@example.com"]
+    assert exists.recipients == ["ada@example.com"]
+    assert "your username ada" in exists.body and "/auth/forgot-password" in exists.body
 
 
 def test_register_refuses_mismatched_passwords(client):
@@ -167,18 +177,6 @@ def test_login_attempts_are_rate_limited(client, user):
     assert client.get("/auth/login").status_code == 200  # only POSTs count
 
 
-@pytest.mark.settings(RATELIMIT_ENABLED=True)
-def test_rate_limit_page(client, user):
-    for _ in range(10):
-        login(client, password="wrong")
-    response = login(client)
-    assert response.status_code == 429
-    assert "429 Too Many Requests" in response.text
-    assert "Please try again in" in response.text
-    assert "per 1 minute" not in response.text
-    assert 0 < int(response.headers["Retry-After"]) <= 60
-
-
 @pytest.mark.settings(RATELIMIT_ENABLED=True, ACCOUNT_GUESS_RATE_LIMIT="3 per hour")
 def test_wrong_passwords_for_one_account_are_counted_whatever_the_client(client, user):
     """Guesses from many addresses: the account's budget stops them all, and an unknown name
@@ -204,6 +202,18 @@ def test_a_password_reset_gives_the_account_a_fresh_budget(client, user, outbox)
     form = {"password": "a brand new phrase", "confirm": "a brand new phrase"}
     client.post(link_in(outbox[0]), data=form)
     assert login(client, password="a brand new phrase").headers["Location"] == "/"
+
+
+@pytest.mark.settings(RATELIMIT_ENABLED=True)
+def test_rate_limit_page(client, user):
+    for _ in range(10):
+        login(client, password="wrong")
+    response = login(client)
+    assert response.status_code == 429
+    assert "429 Too Many Requests" in response.text
+    assert "Please try again in" in response.text
+    assert "per 1 minute" not in response.text
+    assert 0 < int(response.headers["Retry-After"]) <= 60
 
 
 @pytest.mark.settings(RATELIMIT_ENABLED=True)

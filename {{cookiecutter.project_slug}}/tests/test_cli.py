@@ -18,6 +18,15 @@ def test_create_user(runner):
     assert user.email == "linus@example.com" and user.email_verified
 
 
+def test_create_user_makes_an_administrator(runner):
+    result = create_user(runner, "root", "root@example.com", "--admin")
+    assert result.exit_code == 0, result.output
+    assert "Created administrator 'root'" in result.output
+    assert db.session.scalar(select(User).filter_by(username="root")).is_admin
+    create_user(runner, "linus", "linus@example.com")
+    assert not db.session.scalar(select(User).filter_by(username="linus")).is_admin
+
+
 def test_create_user_asks_for_the_password(runner):
     result = create_user(
         runner, "linus", "l@example.com", password=None, stdin="penguins on ice\n" * 2

@@ -80,6 +80,13 @@ def send_verification(user, address=None):
     )
 
 
+def send_account_exists(user):
+    """Tell the owner of an address that someone signed up with it (the page says nothing)."""
+    login = url_for("auth.login", _external=True)
+    reset = url_for("auth.forgot_password", _external=True)
+    return send(message(user.email, "your account", "exists", user=user, login=login, reset=reset))
+
+
 def send_password_reset(user):
     """Mail a password-reset link in the background (see send_later)."""
     link = url_for("auth.reset_password", token=tokens.reset_token(user), _external=True)

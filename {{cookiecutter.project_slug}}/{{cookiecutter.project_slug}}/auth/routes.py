@@ -51,27 +51,24 @@ def register():
             db.session.commit()  # the unique constraints decide, also between two sign-ups at once
         except IntegrityError:
             db.session.rollback()
-            report_taken(form)
+            if db.session.scalar(select(User.id).filter_by(username=form.username.data)):
+                form.username.errors.append("That username is taken.")
+                return render_template("register.html", form=form)
+            # The address has an account: mail its owner, and answer as for a new account, so
+            # the page does not tell who has an account here.
+            owner = db.session.scalar(select(User).filter_by(email=form.email.data))
+            sent = owner is not None and email.send_account_exists(owner)
         else:
-            if email.send_verification(user):
-                flash(
-                    f"Welcome! Open the link we have sent to {user.email} to verify your address."
-                )
-            else:
-                flash(
-                    "Your account is ready, but we could not send the mail to verify your "
-                    "address. Log in later to get a new link."
-                )
-            return redirect(url_for("auth.login"))
+            sent = email.send_verification(user)
+        if sent:
+            flash(f"Welcome! Open the link we have sent to {form.email.data} to verify it.")
+        else:
+            flash(
+                "Your account is ready, but we could not send the mail to verify your "
+                "address. Log in later to get a new link."
+            )
+        return redirect(url_for("auth.login"))
     return render_template("register.html", form=form)
-
-
-def report_taken(form):
-    """Say which of the username and the address another account has."""
-    if db.session.scalar(select(User.id).filter_by(username=form.username.data)):
-        form.username.errors.append("That username is taken.")
-    else:
-        form.email.errors.append("That email address belongs to another account.")
 
 
 @bp.get("/verify/<token>")

@@ -1,6 +1,12 @@
 """What a username, an email address and a password must be: one set of rules for the web
 forms and the `flask create-user` command.
 
+Addresses have only ASCII before the @: mail to others needs SMTPUTF8 on every server on the
+way, which a sign-up cannot find out, and look-alike letters (a Cyrillic `о` in `bоb`) would
+give two accounts addresses that read the same. Domains may be internationalised.
+Passwords must be hard to guess: zxcvbn (Dropbox's estimator, offline) scores each against its
+lists of common passwords, words and names, and against the account's own name and address.
+
 Each check takes what a person typed and returns it in canonical form, or raises
 InvalidValue with a message to show them. Names and addresses are compared in canonical
 form (Unicode NFKC, then case-folded), so `Ada`, `ADA` and a full-width `Ａｄａ` are one
@@ -56,10 +62,11 @@ def check_email(text):
 
     try:
         # No DNS look-up here: a request must not wait on it, and the link we mail proves it.
-        address = validate_email(text.strip(), check_deliverability=False).normalized
+        # Canonical form first, so a full-width `ａｄａ` becomes ASCII before the check.
+        checked = validate_email(canonical(text), check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as error:
         raise InvalidValue(str(error)) from None
-    address = canonical(address)
+    address = canonical(checked.normalized)
     if len(address) > EMAIL_MAX:
         raise InvalidValue(f"An email address has at most {EMAIL_MAX} characters.")
     return address
