@@ -23,14 +23,15 @@ KUBERNETES_FILES = ["k8s"]
 # The production overlay's secrets: kustomize makes the Kubernetes Secret from this file.
 KUBERNETES_ENV = Path("k8s", "overlays", "production", ".env")
 
-# The API's package, tests and migration. Its migration is the newest in the chain, so the
-# chain stays whole without it; kept, it would make a table no model describes.
+# The API's package, tests and migration. Without its migration (kept, it would make a table
+# no model describes), the one after it follows the one before it.
 API_FILES = [
     "{slug}/api",
     "migrations/versions/0003_create_api_token.py",
     "tests/test_api.py",
     "tests/test_api_schema.py",
 ]
+AFTER_API_MIGRATION = Path("migrations", "versions", "0004_ascii_email_local_parts.py")
 
 # scripts/relock.py makes every lock in locks/ from a bake named my_flask_app 0.1.0; only this
 # entry, the project's own, differs from one bake to another.
@@ -62,6 +63,10 @@ def prune(project, answers):
     if not answers["use_api"]:
         for name in API_FILES:
             remove(project / name.format(slug=answers["project_slug"]))
+        after = project / AFTER_API_MIGRATION
+        text = after.read_text(encoding="utf-8").replace("Revises: 0003", "Revises: 0002")
+        text = re.sub(r'down_revision = "0003".*', 'down_revision = "0002"', text)
+        after.write_text(text, encoding="utf-8")
     licence = answers["open_source_license"]
     if licence != "none":
         (project / "licenses" / f"{licence}.txt").replace(project / "LICENSE")

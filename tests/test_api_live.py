@@ -39,7 +39,7 @@ from my_flask_app.extensions import db
 from my_flask_app.models import User
 with create_app().app_context():
     for name in sys.argv[2:]:
-        user = User(username=name)
+        user = User(username=name, is_admin=name == "ada")  # only administrators list users
         user.set_password(sys.argv[1])
         db.session.add(user)
     db.session.commit()

@@ -112,8 +112,10 @@ class Visitor:
         self.cookie = None
         self.token = None
 
-    def request(self, method, path, form=None, headers=None, referer=None):
-        """Send one request on a fresh connection from this visitor's address; (status, body)."""
+    def request(self, method, path, form=None, headers=None, referer=None, body=None):
+        """Send one request on a fresh connection from this visitor's address; (status, body).
+
+        `form` is sent urlencoded; `body` (such as JSON) as it is, with the caller's headers."""
         connection = http.client.HTTPSConnection(
             self.host,
             self.port,
@@ -126,7 +128,6 @@ class Visitor:
             headers["Cookie"] = self.cookie
         if referer:
             headers["Referer"] = f"{self.url}{referer}"
-        body = None
         if form is not None:
             body = urlencode(form)
             headers["Content-Type"] = "application/x-www-form-urlencoded"
@@ -148,7 +149,9 @@ class Visitor:
             status, page = self.request("GET", "/auth/login")
             assert status == 200, status
             self.read_token(page)
-        form = {"csrf_token": self.token, "username": "nobody", "password": "wrong"}
+        # A name of its own: one account's wrong passwords are limited from every client together.
+        name = f"nobody-{self.address}"
+        form = {"csrf_token": self.token, "username": name, "password": "wrong"}
         status, page = self.request("POST", "/auth/login", form, headers, referer="/auth/login")
         if status == 200:  # the form again, with the error: the next attempt starts there
             assert "Invalid username or password." in page

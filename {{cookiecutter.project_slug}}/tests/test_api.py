@@ -184,6 +184,7 @@ def test_rename_to_a_taken_name_is_refused(client, user, spelling):
 
 
 def test_users_by_id_and_by_page(client, user):
+    user.is_admin = True
     db.session.add_all(User(username=f"user{n}", password_hash="x") for n in range(12))
     db.session.commit()
     headers = bearer(get_token(client))
@@ -255,6 +256,41 @@ def test_token_requests_are_rate_limited_per_client(client):
     assert "Retry-After" in response.headers
     other = {"REMOTE_ADDR": "192.0.2.1"}
     assert client.post("/api/tokens", json=wrong, environ_base=other).status_code == 401
+
+
+@pytest.mark.settings(RATELIMIT_ENABLED=True)
+def test_the_login_form_and_the_api_share_one_budget_of_guesses(client):
+    """10 a minute per client in all, not 10 on each (issue 21)."""
+    wrong = {"username": "ada", "password": "wrong"}
+    form = [login(client, password="wrong").status_code for _ in range(6)]
+    api = [client.post("/api/tokens", json=wrong).status_code for _ in range(6)]
+    assert form == [200] * 6 and api == [401] * 4 + [429] * 2
+    assert login(client, password="wrong").status_code == 429
+
+
+@pytest.mark.settings(RATELIMIT_ENABLED=True, ACCOUNT_GUESS_RATE_LIMIT="4 per hour")
+def test_one_account_has_one_budget_on_the_form_and_the_api(client, user):
+    wrong = {"username": "ada@example.com", "password": "wrong"}  # the address: same account
+    assert login(client, password="wrong", remote_addr="192.0.2.1").status_code == 200
+    assert login(client, password="wrong", remote_addr="192.0.2.2").status_code == 200
+    answers = [
+        client.post("/api/tokens", json=wrong, environ_base={"REMOTE_ADDR": f"192.0.2.{n}"})
+        for n in range(3, 6)
+    ]
+    assert [answer.status_code for answer in answers] == [401, 401, 429]
+    assert "Too many wrong passwords" in assert_problem(answers[-1], 429)["detail"]
+    right = {"username": "ada", "password": "correct horse"}
+    assert client.post("/api/tokens", json=right).status_code == 429
+
+
+def test_only_administrators_list_the_users(client, user):
+    headers = bearer(get_token(client))
+    problem = assert_problem(client.get("/api/users", headers=headers), 403)
+    assert "administrators" in problem["detail"]
+    assert client.get(f"/api/users/{user.id}", headers=headers).status_code == 200
+    user.is_admin = True
+    db.session.commit()
+    assert [item["username"] for item in client.get("/api/users", headers=headers).json] == ["ada"]
 
 
 @pytest.mark.settings(TESTING=False, PROPAGATE_EXCEPTIONS=False)

@@ -1,14 +1,14 @@
 import re
 
 import pytest
-from conftest import csrf_token, link_in
+from conftest import csrf_token, link_in, wait_for_mail
 from sqlalchemy import select
 
 from {{ cookiecutter.project_slug }}.extensions import db
 from {{ cookiecutter.project_slug }}.models import User
 
 
-def register(client, username="grace", password="hopper1906", confirm=None, email=None):
+def register(client, username="grace", password="compiler of 1952", confirm=None, email=None):
     return client.post(
         "/auth/register",
         data={
@@ -20,12 +20,19 @@ def register(client, username="grace", password="hopper1906", confirm=None, emai
     )
 
 
-def login(client, username="ada", password="correct horse", next_url=None, remember=False):
+def login(
+    client,
+    username="ada",
+    password="correct horse",
+    next_url=None,
+    remember=False,
+    remote_addr="127.0.0.1",  # the test client's own
+):
     url = "/auth/login" + (f"?next={next_url}" if next_url else "")
     data = {"username": username, "password": password}
     if remember:
         data["remember"] = "y"
-    return client.post(url, data=data)
+    return client.post(url, data=data, environ_base={"REMOTE_ADDR": remote_addr})
 
 
 def test_register_stores_a_hashed_password(client, outbox):
@@ -33,8 +40,8 @@ def test_register_stores_a_hashed_password(client, outbox):
     assert response.status_code == 302
     assert response.headers["Location"] == "/auth/login"
     user = db.session.scalar(select(User).filter_by(username="grace"))
-    assert user.password_hash != "hopper1906"
-    assert user.check_password("hopper1906")
+    assert user.password_hash != "compiler of 1952"
+    assert user.check_password("compiler of 1952")
     assert user.email == "grace@example.com" and not user.email_verified
 
 
@@ -44,10 +51,20 @@ def test_register_refuses_a_taken_username(client, user):
     assert "That username is taken." in response.text
 
 
-def test_register_refuses_a_taken_address(client, user):
-    response = register(client, username="grace", email="ada@example.com")
-    assert "That email address belongs to another account." in response.text
-    assert db.session.scalar(select(User).filter_by(username="grace")) is None
+def test_sign_up_with_a_taken_address_answers_as_a_new_one_and_mails_the_owner(
+    client, user, outbox
+):
+    new = register(client, username="grace", email="grace@example.com")
+    taken = register(client, username="mallory", email="ADA@example.com")
+    assert taken.status_code == new.status_code == 302
+    assert taken.headers["Location"] == new.headers["Location"]
+    page = client.get("/auth/login").text  # the flashed message
+    assert "Open the link we have sent to ada@example.com" in page
+    assert db.session.scalar(select(User).filter_by(username="mallory")) is None
+    verify, exists = outbox
+    assert verify.recipients == ["grace@example.com"]
+    assert exists.recipients == ["ada@example.com"]
+    assert "your username ada" in exists.body and "/auth/forgot-password" in exists.body
 
 
 def test_register_refuses_mismatched_passwords(client):
@@ -160,6 +177,33 @@ def test_login_attempts_are_rate_limited(client, user):
     assert client.get("/auth/login").status_code == 200  # only POSTs count
 
 
+@pytest.mark.settings(RATELIMIT_ENABLED=True, ACCOUNT_GUESS_RATE_LIMIT="3 per hour")
+def test_wrong_passwords_for_one_account_are_counted_whatever_the_client(client, user):
+    """Guesses from many addresses: the account's budget stops them all, and an unknown name
+    is answered the same way (issue 21)."""
+    for name in ["ada", "nobody"]:
+        statuses = [
+            login(client, username=name, password="wrong", remote_addr=f"192.0.2.{n}").status_code
+            for n in range(5)
+        ]
+        assert statuses == [200] * 3 + [429] * 2, name
+    refused = login(client, password="correct horse", remote_addr="198.51.100.1")
+    assert refused.status_code == 429 and "Too many wrong passwords" in refused.text
+    assert login(client, username="bob", password="wrong").status_code == 200  # another
+
+
+@pytest.mark.settings(RATELIMIT_ENABLED=True, ACCOUNT_GUESS_RATE_LIMIT="3 per hour")
+def test_a_password_reset_gives_the_account_a_fresh_budget(client, user, outbox):
+    for n in range(3):
+        login(client, password="wrong", remote_addr=f"192.0.2.{n}")
+    assert login(client, password="correct horse").status_code == 429
+    client.post("/auth/forgot-password", data={"email": "ada@example.com"})
+    wait_for_mail()
+    form = {"password": "a brand new phrase", "confirm": "a brand new phrase"}
+    client.post(link_in(outbox[0]), data=form)
+    assert login(client, password="a brand new phrase").headers["Location"] == "/"
+
+
 @pytest.mark.settings(RATELIMIT_ENABLED=True)
 def test_rate_limit_page(client, user):
     for _ in range(10):
@@ -189,7 +233,7 @@ def test_verification_link_lets_a_new_account_log_in(client, outbox):
     assert mail.recipients == ["grace@example.com"]
     assert "verify" in mail.subject
 
-    response = login(client, username="grace", password="hopper1906")
+    response = login(client, username="grace", password="compiler of 1952")
     assert response.headers["Location"] == "/auth/login"  # not logged in
     assert "Please verify your email address first" in client.get("/auth/login").text
     assert len(outbox) == 2  # a new link, in case the first was lost
@@ -198,13 +242,13 @@ def test_verification_link_lets_a_new_account_log_in(client, outbox):
     response = client.get(link_in(mail))
     assert response.status_code == 302
     assert "Your email address grace@example.com is verified." in client.get("/").text
-    assert login(client, username="grace", password="hopper1906").headers["Location"] == "/"
+    assert login(client, username="grace", password="compiler of 1952").headers["Location"] == "/"
 
 
 @pytest.mark.settings(LOGIN_REQUIRES_VERIFIED_EMAIL=False)
 def test_a_setting_lets_unverified_accounts_log_in(client, outbox):
     register(client)
-    assert login(client, username="grace", password="hopper1906").headers["Location"] == "/"
+    assert login(client, username="grace", password="compiler of 1952").headers["Location"] == "/"
 
 
 def test_a_forged_or_broken_verification_link_is_refused(client, user):

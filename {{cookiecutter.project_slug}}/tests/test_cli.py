@@ -4,7 +4,7 @@ from {{ cookiecutter.project_slug }}.extensions import db
 from {{ cookiecutter.project_slug }}.models import User
 
 
-def create_user(runner, *args, password="penguin!", stdin=None):
+def create_user(runner, *args, password="penguins on ice", stdin=None):
     options = [] if password is None else ["--password", password]
     return runner.invoke(args=["create-user", *args, *options], input=stdin)
 
@@ -14,12 +14,23 @@ def test_create_user(runner):
     assert result.exit_code == 0, result.output
     assert "Created user 'linus'" in result.output
     user = db.session.scalar(select(User).filter_by(username="linus"))
-    assert user.check_password("penguin!")
+    assert user.check_password("penguins on ice")
     assert user.email == "linus@example.com" and user.email_verified
 
 
+def test_create_user_makes_an_administrator(runner):
+    result = create_user(runner, "root", "root@example.com", "--admin")
+    assert result.exit_code == 0, result.output
+    assert "Created administrator 'root'" in result.output
+    assert db.session.scalar(select(User).filter_by(username="root")).is_admin
+    create_user(runner, "linus", "linus@example.com")
+    assert not db.session.scalar(select(User).filter_by(username="linus")).is_admin
+
+
 def test_create_user_asks_for_the_password(runner):
-    result = create_user(runner, "linus", "l@example.com", password=None, stdin="penguin!\n" * 2)
+    result = create_user(
+        runner, "linus", "l@example.com", password=None, stdin="penguins on ice\n" * 2
+    )
     assert result.exit_code == 0, result.output
     assert db.session.scalar(select(User).filter_by(username="linus")) is not None
 

@@ -81,3 +81,23 @@ def test_existing_users_keep_working_after_the_upgrade(migrated_app):
     assert ada.email is None and not ada.email_verified
     assert ada.session_token and ada.session_token != bob.session_token
     assert load_user(ada.get_id()) is ada
+
+
+def test_accounts_with_an_address_no_mail_can_reach_log_in_after_the_upgrade(migrated_app):
+    """Sign-up once took `bоb@example.com` (a Cyrillic о): its account could never be
+    verified nor log in. The upgrade takes the address away; the account keeps the rest."""
+    upgrade(revision="0002")
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                'INSERT INTO "user" (username, email, email_verified, password_hash, '
+                "session_token, created_at) VALUES "
+                "('bob', 'b\u043eb@example.com', false, 'x', 't1', '2026-01-01'), "
+                "('ada', 'ada@ex\u00e4mple.com', true, 'x', 't2', '2026-01-01')"
+            )
+        )
+    upgrade()
+    bob, ada = db.session.query(User).order_by(User.id)
+    assert (bob.email, bob.email_verified, bob.is_admin) == (None, False, False)
+    assert (ada.email, ada.email_verified, ada.is_admin) == ("ada@ex\u00e4mple.com", True, False)
+    assert load_user(bob.get_id()) is bob

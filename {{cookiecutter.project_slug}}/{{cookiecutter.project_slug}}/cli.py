@@ -1,5 +1,7 @@
 """`flask` commands of this app."""
 
+import functools
+
 import click
 from flask import Blueprint
 from sqlalchemy import or_, select
@@ -25,7 +27,8 @@ def checked(check, what, value):
 @click.argument("username")
 @click.argument("email")
 @click.option("--password", help="Asked for when not given.")
-def create_user(username, email, password):
+@click.option("--admin", is_flag=True, help="An administrator, who may list every user.")
+def create_user(username, email, password, admin):
     """Create a user who can log in; the email address counts as verified.
 
     The same rules as the sign-up form apply.
@@ -37,8 +40,9 @@ def create_user(username, email, password):
         raise click.ClickException(f"user {username!r} or address {email!r} exists already")
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    password = checked(rules.check_password, "password", password)
-    user = User(username=username, email=email, email_verified=True)
+    strong = functools.partial(rules.check_password, username=username, email=email)
+    password = checked(strong, "password", password)
+    user = User(username=username, email=email, email_verified=True, is_admin=admin)
     user.set_password(password)
     db.session.add(user)
     try:
@@ -47,4 +51,5 @@ def create_user(username, email, password):
         raise click.ClickException(
             f"user {username!r} or address {email!r} exists already"
         ) from None
-    click.echo(f"Created user {username!r} (id {user.id}).")
+    role = "administrator" if admin else "user"
+    click.echo(f"Created {role} {username!r} (id {user.id}).")

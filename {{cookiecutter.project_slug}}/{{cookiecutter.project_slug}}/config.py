@@ -45,6 +45,12 @@ class Config:
     LOGIN_RATE_LIMIT = "10 per minute"
     HASH_METHOD = "scrypt"  # how passwords are hashed: werkzeug's default, slow on purpose
     MAIL_RATE_LIMIT = "5 per minute"  # password-reset and verification mails, per client
+    # Whoever asks: at most this many mails to one address, and sent because of one client.
+    MAIL_ADDRESS_RATE_LIMIT = "5 per hour"
+    MAIL_CLIENT_RATE_LIMIT = "20 per hour"
+    # Wrong passwords for one account from any client, on the login form, the API and the
+    # forms that ask for the current password (LOGIN_RATE_LIMIT counts per client).
+    ACCOUNT_GUESS_RATE_LIMIT = "20 per hour"
     EMAIL_TOKEN_MAX_AGE = 48 * 3600  # seconds a link to verify an address works
     RESET_TOKEN_MAX_AGE = 3600  # seconds a password-reset link works (once)
     LOG_FORMAT = "json"  # one JSON object a line; "text" for people; None leaves logging alone

@@ -36,6 +36,8 @@ class User(UserMixin, db.Model):
     # None only for accounts made before addresses were asked for.
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
     email_verified: Mapped[bool] = mapped_column(default=False)
+    # Administrators may see every account (GET /api/users); `flask create-user --admin`.
+    is_admin: Mapped[bool] = mapped_column(default=False)
     password_hash: Mapped[str] = mapped_column(String(256))
     # Part of every session and remember-me cookie: a new one ends them all.
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)

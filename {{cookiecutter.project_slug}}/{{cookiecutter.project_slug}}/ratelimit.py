@@ -9,13 +9,53 @@ blueprint has none, and no default, application or meta limit exists. A limit un
 decorator that hides the view's name, or a `with limiter.limit(...)` block in a view, leaves
 a hint for the endpoint in Flask-Limiter the first time it runs. So a limit added later is
 never skipped: tests/test_rate_limits.py tries each way of adding one.
+
+`within` and `count` keep counts of the app's own choosing (per account, per mail address),
+which no decorator can know before the view runs, in Flask-Limiter's storage: Redis in
+production, so every worker shares them.
 """
 
 from flask import current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_qualified_name, get_remote_address
+from limits import parse_many
 
 limiter = Limiter(key_func=get_remote_address)
+# The login form, the API's token requests and the forms asking for the current password
+# draw on one budget of password guesses per client.
+password_guesses = limiter.shared_limit(
+    lambda: current_app.config["LOGIN_RATE_LIMIT"], scope="password-guesses", methods=["POST"]
+)
+
+
+def within(setting, *key):
+    """Whether `key` (a tuple of strings) has some of the limit a setting names left."""
+    return storage_call("test", setting, key)
+
+
+def count(setting, *key):
+    """Count one against `key`'s limit; False if it was spent already."""
+    return storage_call("hit", setting, key)
+
+
+def forget(setting, *key):
+    """Start `key`'s count afresh."""
+    storage_call("clear", setting, key)
+
+
+def storage_call(method, setting, key):
+    """If the storage is unreachable, the counts of the app's own are not kept (and allow):
+    Flask-Limiter's own limits go on counting per client in each worker's memory."""
+    if not current_app.config.get("RATELIMIT_ENABLED", True):  # off in most tests
+        return True
+    answers = []
+    try:
+        for limit in parse_many(current_app.config[setting]):
+            answers.append(getattr(limiter.limiter, method)(limit, setting, *key))
+    except Exception as error:  # the storage's own errors: redis-py's are no OSErrors
+        current_app.logger.warning("rate limit storage unreachable: %s", error)
+        return True
+    return all(answers)
 
 
 @limiter.request_filter

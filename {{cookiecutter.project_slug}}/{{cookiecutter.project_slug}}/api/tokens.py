@@ -5,11 +5,13 @@ from datetime import UTC, datetime
 from flask import current_app
 from flask_smorest import abort
 from sqlalchemy import or_, select
-from werkzeug.exceptions import Forbidden, Unauthorized
+from werkzeug.exceptions import Forbidden, TooManyRequests, Unauthorized
 
+from ..auth import guesses
 from ..auth.routes import must_verify, unknown_user_hash
-from ..extensions import db, limiter
+from ..extensions import db
 from ..models import User
+from ..ratelimit import password_guesses
 from .auth import caller, login_required, protect_cookie_sessions
 from .errors import MAX_ID, ApiBlueprint
 from .models import ApiToken, revoke_api_tokens
@@ -23,17 +25,21 @@ SECURED = {"security": [{"bearerAuth": []}]}
 
 
 @bp.post("")
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
+@password_guesses
 @bp.arguments(CredentialsSchema)
 @bp.response(201, NewTokenSchema)
 @bp.problems(400, 401, 403, 413, 429, 500, 503)
 def create_token(credentials):
     """Get a new token for a username and password.
 
-    Limited like the login form, per client address.
+    Wrong passwords count against the same budgets as the login form's: per client address,
+    and per account.
     """
     name = credentials["username"]
     user = db.session.scalar(select(User).where(or_(User.username == name, User.email == name)))
+    budget = guesses.account(user, name)
+    if not guesses.left(budget):
+        raise TooManyRequests(guesses.TOO_MANY)
     if user is None:
         # Check a password anyway, so an unknown name takes as long as a wrong password.
         check = User(password_hash=unknown_user_hash(current_app.config["HASH_METHOD"]))
@@ -45,6 +51,7 @@ def create_token(credentials):
         db.session.commit()
         token.secret = secret  # for this one response; never stored
         return token
+    guesses.wrong(budget)
     raise Unauthorized("Invalid username or password.")
 
 

@@ -1,4 +1,5 @@
-"""/api/users: the caller's own account, any user by id, and the list of users."""
+"""/api/users: the caller's own account, any user by id, and the list of users (for
+administrators only: it would hand every username to anyone with an account)."""
 
 from flask_smorest import abort
 from sqlalchemy import func, select
@@ -19,10 +20,15 @@ SECURED = {"security": [{"bearerAuth": []}]}
 @login_required
 @bp.response(200, UserSchema(many=True))
 @bp.paginate()
-@bp.problems(401, 429, 500, 503)
+@bp.problems(401, 403, 429, 500, 503)
 @bp.doc(**SECURED)
 def list_users(pagination_parameters):
-    """Users in the order they signed up, a page at a time (see the X-Pagination header)."""
+    """Users in the order they signed up, a page at a time (see the X-Pagination header).
+
+    For administrators only (`flask create-user --admin`).
+    """
+    if not caller().is_admin:
+        abort(403, message="Only administrators may list the users.")
     count = db.session.scalar(select(func.count(User.id)))
     pagination_parameters.item_count = count
     if pagination_parameters.first_item >= count:

@@ -3,8 +3,10 @@
 import threading
 
 from flask import current_app, render_template, url_for
+from flask_limiter.util import get_remote_address
 from flask_mail import Message
 
+from .. import ratelimit
 from ..extensions import mail
 from . import tokens
 
@@ -14,11 +16,31 @@ def message(to, subject, template, **context):
     return Message(f"{current_app.config['APP_NAME']}: {subject}", recipients=[to], body=body)
 
 
+def within_limits(mail_message):
+    """Count the mail against its address's limit and the client's: no loop of sign-ups,
+    logins or resets, from one client or many, fills someone's mailbox. False when spent."""
+    limits = [
+        ("MAIL_ADDRESS_RATE_LIMIT", mail_message.recipients[0]),
+        ("MAIL_CLIENT_RATE_LIMIT", get_remote_address()),
+    ]
+    if all(ratelimit.within(setting, key) for setting, key in limits):
+        for setting, key in limits:
+            ratelimit.count(setting, key)
+        return True
+    current_app.logger.warning("mail to %s not sent: over a limit", mail_message.recipients)
+    return False
+
+
 def send(mail_message):
-    """Send now; False (and the reason in the log) when the mail server cannot take it."""
+    """Send now; False (and the reason in the log) when a limit or the mail server refuses."""
+    return within_limits(mail_message) and deliver(mail_message)
+
+
+def deliver(mail_message):
     try:
         mail.send(mail_message)
-    except OSError as error:  # smtplib's errors and timeouts are OSErrors
+    # smtplib's errors and timeouts are OSErrors; UnicodeError: an address it cannot encode
+    except (OSError, UnicodeError) as error:
         current_app.logger.error("could not send mail to %s: %s", mail_message.recipients, error)
         return False
     return True
@@ -26,13 +48,15 @@ def send(mail_message):
 
 def send_later(mail_message):
     """Send from a thread, so the page answers at once and the same way whatever happens."""
+    if not within_limits(mail_message):
+        return None
     app = current_app._get_current_object()
 
-    def deliver():
+    def in_background():
         with app.app_context():
-            send(mail_message)
+            deliver(mail_message)
 
-    thread = threading.Thread(target=deliver, name="send-mail", daemon=True)
+    thread = threading.Thread(target=in_background, name="send-mail", daemon=True)
     thread.start()
     return thread
 
@@ -54,6 +78,13 @@ def send_verification(user, address=None):
             changing=changing,
         )
     )
+
+
+def send_account_exists(user):
+    """Tell the owner of an address that someone signed up with it (the page says nothing)."""
+    login = url_for("auth.login", _external=True)
+    reset = url_for("auth.forgot_password", _external=True)
+    return send(message(user.email, "your account", "exists", user=user, login=login, reset=reset))
 
 
 def send_password_reset(user):

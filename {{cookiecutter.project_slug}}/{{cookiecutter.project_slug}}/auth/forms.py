@@ -29,6 +29,12 @@ def no_control_characters(form, field):
 class Form(FlaskForm):
     """Every text field of every form refuses control characters (NUL, newlines...)."""
 
+    account = None  # the user a new password is for: a view sets it
+
+    def names(self):
+        """The username and address a new password must not resemble."""
+        return (self.account.username, self.account.email) if self.account else ()
+
     def validate(self, extra_validators=None):
         extra = {name: list(checks) for name, checks in (extra_validators or {}).items()}
         for field in self:
@@ -36,8 +42,12 @@ class Form(FlaskForm):
         return super().validate(extra)
 
 
+def strong_password(form, field):
+    Rule(lambda text: rules.check_password(text, *form.names()))(form, field)
+
+
 def new_password(label="Password"):
-    return PasswordField(label, validators=[DataRequired(), Rule(rules.check_password)])
+    return PasswordField(label, validators=[DataRequired(), strong_password])
 
 
 def repeat_password():
@@ -65,6 +75,9 @@ class RegisterForm(Form):
     password = new_password()
     confirm = repeat_password()
     submit = SubmitField("Register")
+
+    def names(self):
+        return (self.username.data, self.email.data)  # checked first: fields run in order
 
 
 class ForgotPasswordForm(Form):

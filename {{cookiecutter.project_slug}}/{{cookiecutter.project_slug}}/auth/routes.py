@@ -13,7 +13,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db, limiter
 from ..models import User
-from . import bp, email, tokens
+from ..ratelimit import password_guesses
+from . import bp, email, guesses, tokens
 from .forms import (
     ChangeEmailForm,
     ChangePasswordForm,
@@ -50,27 +51,24 @@ def register():
             db.session.commit()  # the unique constraints decide, also between two sign-ups at once
         except IntegrityError:
             db.session.rollback()
-            report_taken(form)
+            if db.session.scalar(select(User.id).filter_by(username=form.username.data)):
+                form.username.errors.append("That username is taken.")
+                return render_template("register.html", form=form)
+            # The address has an account: mail its owner, and answer as for a new account, so
+            # the page does not tell who has an account here.
+            owner = db.session.scalar(select(User).filter_by(email=form.email.data))
+            sent = owner is not None and email.send_account_exists(owner)
         else:
-            if email.send_verification(user):
-                flash(
-                    f"Welcome! Open the link we have sent to {user.email} to verify your address."
-                )
-            else:
-                flash(
-                    "Your account is ready, but we could not send the mail to verify your "
-                    "address. Log in later to get a new link."
-                )
-            return redirect(url_for("auth.login"))
+            sent = email.send_verification(user)
+        if sent:
+            flash(f"Welcome! Open the link we have sent to {form.email.data} to verify it.")
+        else:
+            flash(
+                "Your account is ready, but we could not send the mail to verify your "
+                "address. Log in later to get a new link."
+            )
+        return redirect(url_for("auth.login"))
     return render_template("register.html", form=form)
-
-
-def report_taken(form):
-    """Say which of the username and the address another account has."""
-    if db.session.scalar(select(User.id).filter_by(username=form.username.data)):
-        form.username.errors.append("That username is taken.")
-    else:
-        form.email.errors.append("That email address belongs to another account.")
 
 
 @bp.get("/verify/<token>")
@@ -93,7 +91,7 @@ def verify_email(token):
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@rate_limit("LOGIN_RATE_LIMIT")
+@password_guesses
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
@@ -103,6 +101,10 @@ def login():
         user = db.session.scalar(
             select(User).where(or_(User.username == name, User.email == name))
         )
+        budget = guesses.account(user, name)
+        if not guesses.left(budget):
+            flash(guesses.TOO_MANY)
+            return render_template("login.html", form=form), 429
         if user is None:
             method = current_app.config["HASH_METHOD"]
             check_password_hash(unknown_user_hash(method), form.password.data)
@@ -120,6 +122,7 @@ def login():
             login_user(user, remember=form.remember.data)
             return redirect(safe_next(request.args.get("next")))
         # One message for both failures: it must not tell which usernames exist.
+        guesses.wrong(budget)
         flash("Invalid username or password.")
     return render_template("login.html", form=form)
 
@@ -164,11 +167,13 @@ def reset_password(token):
         flash("That link is invalid, used or expired. Ask for a new one.")
         return redirect(url_for("auth.forgot_password"))
     form = ResetPasswordForm()
+    form.account = user
     if form.validate_on_submit():
         user.set_password(form.password.data)
         user.email_verified = True  # the link reached the address
         user.revoke_sessions()
         db.session.commit()
+        guesses.forget(user)
         logout_user()
         flash(
             "Your password has been changed and every session of your account ended. "
@@ -186,9 +191,10 @@ def account():
 
 @bp.route("/change-password", methods=["GET", "POST"])
 @login_required
-@rate_limit("LOGIN_RATE_LIMIT")
+@password_guesses
 def change_password():
     form = ChangePasswordForm()
+    form.account = current_user
     if form.validate_on_submit() and right_password(form):
         current_user.set_password(form.password.data)
         current_user.revoke_sessions()
@@ -203,6 +209,7 @@ def change_password():
 @bp.route("/change-email", methods=["GET", "POST"])
 @login_required
 @rate_limit("MAIL_RATE_LIMIT")
+@password_guesses
 def change_email():
     form = ChangeEmailForm()
     if form.validate_on_submit() and right_password(form):
@@ -219,7 +226,7 @@ def change_email():
 
 @bp.route("/delete-account", methods=["GET", "POST"])
 @login_required
-@rate_limit("LOGIN_RATE_LIMIT")
+@password_guesses
 def delete_account():
     form = DeleteAccountForm()
     if form.validate_on_submit() and right_password(form):
@@ -233,8 +240,13 @@ def delete_account():
 
 def right_password(form):
     """Check the current password a form asks for before a change to the account."""
+    budget = guesses.account(current_user)
+    if not guesses.left(budget):
+        form.current_password.errors.append(guesses.TOO_MANY)
+        return False
     if current_user.check_password(form.current_password.data):
         return True
+    guesses.wrong(budget)
     form.current_password.errors.append("That is not your password.")
     return False
 

@@ -1,6 +1,12 @@
 """What a username, an email address and a password must be: one set of rules for the web
 forms and the `flask create-user` command.
 
+Addresses have only ASCII before the @: mail to others needs SMTPUTF8 on every server on the
+way, which a sign-up cannot find out, and look-alike letters (a Cyrillic `о` in `bоb`) would
+give two accounts addresses that read the same. Domains may be internationalised.
+Passwords must be hard to guess: zxcvbn (Dropbox's estimator, offline) scores each against its
+lists of common passwords, words and names, and against the account's own name and address.
+
 Each check takes what a person typed and returns it in canonical form, or raises
 InvalidValue with a message to show them. Names and addresses are compared in canonical
 form (Unicode NFKC, then case-folded), so `Ada`, `ADA` and a full-width `Ａｄａ` are one
@@ -12,6 +18,15 @@ import unicodedata
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9_.-]{3,64}")  # matched whole: no newline sneaks in
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
+# zxcvbn's scores: 3 is "safely unguessable" (about 10^8 guesses and more), as Flask-Security asks.
+PASSWORD_MIN_SCORE = 3
+# zxcvbn's time grows fast with the length (0.4 s for 72 random characters, on a busy machine):
+# it sees the first 32, and a password whose first 32 characters are hard to guess is.
+ZXCVBN_MAX = 32
+TOO_GUESSABLE = (
+    "This password is too easy to guess: it is a common one, or close to your username or "
+    "email address. Try a few uncommon words together."
+)
 EMAIL_MAX = 254
 
 
@@ -47,17 +62,27 @@ def check_email(text):
 
     try:
         # No DNS look-up here: a request must not wait on it, and the link we mail proves it.
-        address = validate_email(text.strip(), check_deliverability=False).normalized
+        # Canonical form first, so a full-width `ａｄａ` becomes ASCII before the check.
+        checked = validate_email(canonical(text), check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as error:
         raise InvalidValue(str(error)) from None
-    address = canonical(address)
+    address = canonical(checked.normalized)
     if len(address) > EMAIL_MAX:
         raise InvalidValue(f"An email address has at most {EMAIL_MAX} characters.")
     return address
 
 
-def check_password(text):
+def check_password(text, username=None, email=None):
+    """A new password for the account with that username and address."""
     refuse_control_characters(text)
     if not PASSWORD_MIN <= len(text) <= PASSWORD_MAX:
         raise InvalidValue(f"Use {PASSWORD_MIN} to {PASSWORD_MAX} characters.")
+    # Imported here: its word lists take tens of milliseconds to load, for forms only.
+    from zxcvbn import zxcvbn
+
+    # Each name whole and in parts: `ada.lovelace@example.com` also gives `ada` and `lovelace`.
+    names = [name for name in (username, email) if name]
+    inputs = [part for name in names for part in (name, *re.split(r"\W+", name)) if part]
+    if zxcvbn(text[:ZXCVBN_MAX], user_inputs=inputs)["score"] < PASSWORD_MIN_SCORE:
+        raise InvalidValue(TOO_GUESSABLE)
     return text
