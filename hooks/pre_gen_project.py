@@ -47,7 +47,7 @@ DEPENDENCY_NAMES = {
     "python_dotenv", "python_json_logger", "pythonjsonlogger", "pyyaml", "redis", "requests",
     "rich", "ruff", "schemathesis", "secure", "sentry_sdk", "setuptools", "sortedcontainers",
     "sqlalchemy", "typing_extensions", "urllib3", "virtualenv", "webargs", "werkzeug", "wrapt",
-    "wtforms", "yaml",
+    "wtforms", "yaml", "zxcvbn",
 }  # fmt: skip
 
 # Names the project's own layout uses next to the package (folders, pytest's conftest), and
