@@ -12,7 +12,8 @@ from importlib.metadata import version
 import pytest
 import yaml
 
-from conftest import clean_env, git, uv_env
+from conftest import clean_env, git
+from pythons import interpreter, missing_reason, user_env
 
 WORKFLOW = ".github/workflows/ci.yml"
 DEPENDABOT = ".github/dependabot.yml"
@@ -82,23 +83,27 @@ def test_workflow_builds_the_image_when_a_dockerfile_exists(bake_once, use_docke
 @pytest.mark.e2e  # uv reaches PyPI (or its cache) for the locked packages, as on GitHub
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_workflow_test_job_passes_on_a_fresh_checkout(bake, tmp_path, database):
-    """The job's steps for real: the locked versions installed by `uv sync --locked` into the
-    checkout's own .venv, then lint and the project's tests run from there."""
+    """The job's steps for real, on the Python `.python-version` names (as setup-python reads
+    it): the locked versions installed by `uv sync --locked` into the checkout's own .venv,
+    then lint and the project's tests run from there."""
     clone = checkout(bake(database=database), tmp_path)
     assert not (clone / ".env").exists()
+    version = (clone / ".python-version").read_text().strip()
+    python = interpreter(version) or pytest.skip(missing_reason(version))
     steps = run_steps(load(clone, WORKFLOW)["jobs"]["test"])
     assert steps[0] == "uv sync --locked"
     for command in steps:
         result = subprocess.run(
             ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", command],
             cwd=clone,
-            env=uv_env(),
+            env=user_env(python),
             capture_output=True,
             text=True,
             timeout=600,
         )
         assert result.returncode == 0, f"{command}\n{result.stdout}{result.stderr}"
     assert (clone / ".venv" / "bin" / "pytest").exists()  # the tests ran from the lock's venv
+    assert f"version_info = {version}" in (clone / ".venv" / "pyvenv.cfg").read_text()
     assert "passed" in result.stdout
 
 
