@@ -263,8 +263,8 @@ def test_readiness_check_reaches_the_database(browser):
 
 
 def linked_files(page):
-    """The URLs of the stylesheets, icons and scripts a page loads."""
-    return re.findall(r'<(?:link|script) [^>]*(?:href|src)="([^"]+)"', page.text)
+    """The URLs of the stylesheets, icons and scripts a page loads or names for its script."""
+    return re.findall(r'="(/(?:static|api/docs)/[^"]+)"', page.text)
 
 
 def test_static_file_comes_from_nginx_with_cache_headers(deployment, browser):
