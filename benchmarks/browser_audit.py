@@ -64,7 +64,12 @@ def audit(command, url, folder):
     if data.get("runtimeError"):
         raise RuntimeError(f"lighthouse on {url}: {data['runtimeError']}")
     scores = {name: round(100 * data["categories"][name]["score"]) for name in CATEGORIES}
-    weighed = [ref["id"] for c in CATEGORIES for ref in data["categories"][c]["auditRefs"]]
+    weighed = [
+        ref["id"]
+        for category in CATEGORIES
+        for ref in data["categories"][category]["auditRefs"]
+        if ref["weight"]  # the audits a score is made of
+    ]
     failed = [
         audit_id
         for audit_id in weighed
