@@ -29,6 +29,8 @@ TEXT = {".css", ".js", ".json", ".map", ".svg", ".txt", ".xml"}  # what gzip mak
 def init_app(app):
     # Other views serving files (the API docs' Swagger UI) add theirs: {endpoint: locate}.
     app.extensions["fingerprinted"] = {}
+    # {(endpoint, filename): hash, or None for pages} of the URLs url_for has built.
+    app.extensions["fingerprints"] = {}
     app.url_defaults(add_fingerprint)
     app.after_request(cache_fingerprinted)
     app.cli.command("gzip-static")(gzip_static)
@@ -56,7 +58,7 @@ def source_file(endpoint, values):
 
 
 def fingerprint(path):
-    stat = path.stat()  # a file changed under `flask run` gets a new hash at once
+    stat = path.stat()  # a changed file gets a new hash
     return _digest(path, stat.st_mtime_ns, stat.st_size)
 
 
@@ -66,10 +68,21 @@ def _digest(path, mtime_ns, size):
 
 
 def add_fingerprint(endpoint, values):
-    if endpoint and "v" not in values:
+    """Flask calls it for every url_for. A URL's hash is worked out once per process (a
+    deployment restarts the app), or each time in debug mode, where files change under it."""
+    if not endpoint or "v" in values:
+        return
+    key = (endpoint, values.get("filename"))
+    known = current_app.extensions["fingerprints"]
+    if key in known:
+        version = known[key]
+    else:
         path = source_file(endpoint, values)
-        if path:
-            values["v"] = fingerprint(path)
+        version = fingerprint(path) if path else None
+        if not current_app.debug:
+            known[key] = version
+    if version:
+        values["v"] = version
 
 
 def cache_fingerprinted(response):
