@@ -7,6 +7,7 @@
     python3 benchmarks/run.py --peer PATH      also against cookiecutter-flask (a checkout)
     python3 benchmarks/run.py --servers        also other WSGI servers, quiet and loaded
     python3 benchmarks/run.py --image          also build the Docker image (root, dockerd)
+    python3 benchmarks/run.py --browser        also Lighthouse on the nginx site, per page
     python3 benchmarks/run.py --quick          1 round, 1-second loads: proves the command works
 
 Progress goes to stderr, the table to stdout.
@@ -17,6 +18,7 @@ import subprocess
 import sys
 
 import bake_time
+import browser_audit
 import cold_start
 import image_build
 import peer
@@ -27,7 +29,7 @@ import suite_time
 from measure import table
 
 # In the order they run: the suite last, as it loads both cores for minutes.
-PARTS = ["bake", "app", "start", "peer", "servers", "profile", "image", "suite"]
+PARTS = ["bake", "app", "start", "peer", "servers", "profile", "browser", "image", "suite"]
 DEFAULT_PARTS = ["bake", "app", "start"]
 
 
@@ -39,6 +41,7 @@ def arguments():
     parser.add_argument("--peer", metavar="PATH", help="a cookiecutter-flask checkout to measure")
     parser.add_argument("--servers", action="store_true", help="also compare WSGI servers")
     parser.add_argument("--image", action="store_true", help="also build the Docker image")
+    parser.add_argument("--browser", action="store_true", help="also audit pages in Lighthouse")
     parser.add_argument("--quick", action="store_true", help="1 round and 1-second loads")
     parser.add_argument("--rounds", type=int, default=5, help="repetitions per figure")
     parser.add_argument("--seconds", type=int, default=5, help="length of one wrk load")
@@ -48,7 +51,7 @@ def arguments():
 def main():
     args = arguments()
     extras = {"peer": bool(args.peer), "servers": args.servers, "profile": args.profile}
-    extras |= {"image": args.image, "suite": args.suite}
+    extras |= {"browser": args.browser, "image": args.image, "suite": args.suite}
     chosen = args.only or DEFAULT_PARTS + [part for part, wanted in extras.items() if wanted]
     if "peer" in chosen and not args.peer:
         sys.exit("--only peer needs --peer PATH (a checkout of cookiecutter-flask)")
@@ -63,17 +66,17 @@ def main():
         "image": lambda: image_build.run(rounds),
         "suite": suite_time.run,
     }
-    rows, profile = [], None
+    rows, extra_tables = [], []
     for part in (part for part in PARTS if part in chosen):
         print(f"{part} ...", file=sys.stderr)
         if part == "profile":
-            profile = profile_app.run(seconds)
+            extra_tables.append(profile_app.run(seconds))
+        elif part == "browser":
+            audits, notes = browser_audit.run(rounds)
+            extra_tables.append("\n".join([audits, *notes]))
         else:
             rows += measures[part]()
-    if rows:
-        print(table(rows))
-    if profile:
-        print(f"\n{profile}" if rows else profile)
+    print("\n\n".join(([table(rows)] if rows else []) + extra_tables))
 
 
 if __name__ == "__main__":

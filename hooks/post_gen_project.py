@@ -30,6 +30,7 @@ API_FILES = [
     "migrations/versions/0003_create_api_token.py",
     "tests/test_api.py",
     "tests/test_api_schema.py",
+    "tests/test_api_docs.py",
 ]
 AFTER_API_MIGRATION = Path("migrations", "versions", "0004_ascii_email_local_parts.py")
 

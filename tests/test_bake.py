@@ -20,6 +20,7 @@ API_FILES = {
     "migrations/versions/0003_create_api_token.py",
     "tests/test_api.py",
     "tests/test_api_schema.py",
+    "tests/test_api_docs.py",
 }
 API_PACKAGE = f"{SLUG}/api/"
 

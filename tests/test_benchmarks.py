@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from conftest import TEMPLATE
-from servers import need
+from servers import SBIN, need
 
 HEADER = ["measure", "template", "bare floor, same run", "ratio", "target", "met"]
 MEASURES = [
@@ -50,3 +50,39 @@ def test_quick_run_prints_a_table_with_every_measure():
     matches = [ROW.fullmatch(row) for row in rows]
     assert all(matches), [row for row, match in zip(rows, matches, strict=True) if not match]
     assert [match["measure"] for match in matches] == MEASURES
+
+
+BROWSER_ROW = re.compile(
+    r"\| (?P<page>/\S*) +\|" + r" \d+ \(min \d+\) +\|" * 4 + r" \d+\.\d KiB +\| (yes|NO) +\|"
+)
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_browser_audit_prints_four_scores_and_the_bytes_of_every_page():
+    """One Lighthouse round on each page of the shipped nginx site (about a minute)."""
+    need("nginx", *SBIN)
+    need("chromium")
+    need("npm")  # Lighthouse is installed from npm into .cache/lighthouse on first use
+    done = subprocess.run(
+        [sys.executable, "benchmarks/run.py", "--only", "browser", "--quick"],
+        cwd=TEMPLATE,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    header, rule, *rows = done.stdout.strip().splitlines()
+    assert [cell.strip() for cell in header.split("|")[1:-1]] == [
+        "page",
+        "performance",
+        "accessibility",
+        "best-practices",
+        "seo",
+        "bytes sent",
+        "all >= 95",
+    ]
+    pages = [BROWSER_ROW.match(row) for row in rows[:4]]
+    assert all(pages), rows
+    expected = ["/", "/auth/login", "/auth/register", "/api/docs"]
+    assert [match["page"] for match in pages] == expected

@@ -239,9 +239,17 @@ def test_sign_up_verify_log_in_reset_and_log_out(served_app, page, console_error
 
 
 def test_api_docs_load_under_the_sites_csp(served_app, page, console_errors, screenshot):
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
     response = page.goto(f"{served_app.url}/api/docs")
     policy = response.headers["content-security-policy"]
     assert "default-src 'self'" in policy and "unsafe-inline" not in policy
+    # The page lists the operations at once and loads Swagger UI only when asked.
+    assert page.locator("main table tbody tr").count() == 8
+    page.wait_for_load_state("networkidle")
+    assert not [url for url in requested if "swagger-ui" in url]
+    screenshot("api-docs-summary")
+    page.click("text=Open in Swagger UI")
     page.wait_for_selector(".swagger-ui .info .title")
     assert "My Flask App API" in page.inner_text(".swagger-ui .info .title")
     page.wait_for_selector(".opblock")
@@ -249,4 +257,12 @@ def test_api_docs_load_under_the_sites_csp(served_app, page, console_errors, scr
     assert "/api/users/me" in operations
     assert len(page.locator(".opblock").all()) == 8
     screenshot("api-docs")
+    assert console_errors == []
+
+
+def test_a_link_into_swagger_ui_opens_it_at_once(served_app, page, console_errors):
+    """Swagger UI's own links (#/tag, #/tag/operation) still work, without a click."""
+    page.goto(f"{served_app.url}/api/docs#/users")
+    page.wait_for_selector(".swagger-ui .info .title")
+    assert "/api/users/me" in page.locator(".opblock-summary-path").all_inner_texts()
     assert console_errors == []

@@ -38,7 +38,10 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Permissions-Policy": "browsing-topics=()",
 }
+FOR_A_YEAR = "public, max-age=31536000, immutable"
+GZIP = {"Accept-Encoding": "gzip"}
 
 
 @dataclass
@@ -159,6 +162,30 @@ def handshake(nginx, *options):
     return (found[1].decode(), found[2].decode()) if done.returncode == 0 and found else None
 
 
+def resumed(nginx, version):
+    """Whether a second connection resumes the first one's TLS session."""
+    context = nginx.ssl_context()
+    context.minimum_version = context.maximum_version = version
+    session = None
+    for _ in range(2):
+        with (
+            socket.create_connection(("127.0.0.1", nginx.port), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname="localhost", session=session) as tls,
+        ):
+            # TLS 1.3 sends the session after the handshake: read an answer to get it.
+            tls.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            while tls.recv(65536):
+                pass
+            session, reused = tls.session, tls.session_reused
+    return reused
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_tls_sessions_are_resumed(deployment, version):
+    """nginx resumes sessions with its default server's cache: the site's must be there."""
+    assert resumed(deployment.nginx, version)
+
+
 def test_tls_1_2_and_1_3_with_forward_secret_ciphers_only(deployment):
     nginx = deployment.nginx
     assert handshake(nginx, "-tls1_3")[0] == "TLSv1.3"
@@ -235,14 +262,34 @@ def test_readiness_check_reaches_the_database(browser):
 # Static files -------------------------------------------------------------------------
 
 
+def linked_files(page):
+    """The URLs of the stylesheets, icons and scripts a page loads or names for its script."""
+    return re.findall(r'="(/(?:static|api/docs)/[^"]+)"', page.text)
+
+
 def test_static_file_comes_from_nginx_with_cache_headers(deployment, browser):
-    page = browser.request("/static/style.css")
+    (url,) = [url for url in linked_files(browser.request("/")) if "style.css" in url]
+    assert re.fullmatch(r"/static/style\.css\?v=[0-9a-f]{12}", url)
+    page = browser.request(url)
     assert page.status == 200
     assert page.body == (deployment.project / SLUG / "static" / "style.css").read_bytes()
     assert page.headers["Content-Type"] == "text/css"
-    assert int(page.headers["Cache-Control"].removeprefix("max-age=")) >= 3600
-    assert page.headers["ETag"] and page.headers["Last-Modified"]
+    assert page.headers.get_all("Cache-Control") == [FOR_A_YEAR]
     assert all("/static/" not in app.log() for app in deployment.apps)
+
+
+def test_static_file_without_its_hash_still_answers_and_is_revalidated(browser):
+    page = browser.request("/static/style.css")
+    assert page.status == 200
+    assert page.headers.get_all("Cache-Control") == ["no-cache"]
+    assert page.headers["ETag"] and page.headers["Last-Modified"]
+    again = browser.request("/static/style.css", headers={"If-None-Match": page.headers["ETag"]})
+    assert again.status == 304
+
+
+def test_pages_are_not_cached_as_files(browser):
+    page = browser.request("/?v=000000000000")
+    assert FOR_A_YEAR not in (page.headers.get_all("Cache-Control") or [])
 
 
 def test_static_file_is_served_with_gunicorn_stopped(deployment):
@@ -253,11 +300,37 @@ def test_static_file_is_served_with_gunicorn_stopped(deployment):
         assert browser.request("/static/style.css").status == 200
 
 
-@pytest.mark.parametrize("path", ["/", "/static/style.css"])
-def test_text_is_compressed(browser, path):
-    page = browser.request(path, headers={"Accept-Encoding": "gzip"})
-    assert page.headers["Content-Encoding"] == "gzip"
-    assert gzip.decompress(page.body) == browser.request(path).body
+def test_api_docs_files_are_compressed_and_cached_a_year(browser):
+    files = linked_files(browser.request("/api/docs")) + ["/api/openapi.json"]
+    assert len(files) == 6  # favicon, 2 stylesheets, 2 scripts, and the document they load
+    for url in files:
+        page = browser.request(url, headers=GZIP)
+        assert page.status == 200, url
+        if "?v=" in url:
+            assert page.headers.get_all("Cache-Control") == [FOR_A_YEAR], url
+        if "favicon.svg" not in url:  # 119 bytes: below gzip_min_length
+            assert page.headers["Content-Encoding"] == "gzip", url
+            assert gzip.decompress(page.body) == browser.request(url).body, url
+
+
+@pytest.mark.parametrize("path", ["/", "/auth/login", "/api/docs", "/api/users/me"])
+def test_app_pages_and_answers_are_not_compressed(browser, path):
+    """They may hold a CSRF token, a bearer token or personal data (BREACH)."""
+    page = browser.request(path, headers=GZIP)
+    assert page.status in {200, 401}
+    assert "Content-Encoding" not in page.headers
+
+
+def test_precompressed_copies_are_sent_as_they_are(deployment, browser, run_in_project):
+    done = run_in_project(deployment.project, "flask", "gzip-static")
+    assert done.returncode == 0, done.stderr
+    copy = deployment.project / SLUG / "static" / "style.css.gz"
+    try:
+        page = browser.request("/static/style.css", headers=GZIP)
+        assert page.headers["Content-Encoding"] == "gzip"
+        assert page.body == copy.read_bytes()  # nginx's own gzip would make other bytes
+    finally:
+        copy.unlink()
 
 
 # Accounts, sessions and proxies -------------------------------------------------------

@@ -7,7 +7,7 @@ import click
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import headers, logs, sentry
+from . import assets, headers, logs, sentry
 from .config import load_config
 
 __version__ = "{{ cookiecutter.version }}"  # the same as in pyproject.toml (a test checks)
@@ -58,6 +58,7 @@ def register_extensions(app):
     login_manager.init_app(app)
     mail.init_app(app)
     headers.init_app(app)  # the app sends its own security headers, nginx or not
+    assets.init_app(app)  # static URLs carry a hash of the file: cached for a year
 
 
 def register_blueprints(app):

@@ -31,6 +31,7 @@ class Config:
     """Settings shared by every configuration."""
 
     APP_NAME = {{ cookiecutter.project_name | python_literal }}
+    APP_DESCRIPTION = {{ cookiecutter.description | python_literal }}  # pages' meta description
     DEBUG = False
     TESTING = False
     MAX_CONTENT_LENGTH = 1024 * 1024  # nginx's client_max_body_size says the same

@@ -1,15 +1,47 @@
-// Starts Swagger UI on /api/docs. A file of its own, not an inline script, so the site's
+// Starts Swagger UI on /api/docs when the reader asks for it, or follows a link to one of its
+// operations (#/tag/operation). A file of its own, not an inline script, so the site's
 // Content-Security-Policy can forbid inline scripts.
-window.addEventListener("load", () => {
+{
   const root = document.getElementById("swagger-ui");
-  window.ui = SwaggerUIBundle({
-    url: root.dataset.specUrl,
-    domNode: root,
-    deepLinking: true,
-    validatorUrl: null, // the default asks an outside validator service for a badge
-    requestInterceptor: (request) => {
-      request.headers["X-CSRFToken"] = root.dataset.csrfToken;
-      return request;
-    },
-  });
-});
+  const button = document.getElementById("open-swagger-ui");
+
+  const start = () => {
+    window.ui = SwaggerUIBundle({
+      url: root.dataset.specUrl,
+      domNode: root,
+      deepLinking: true,
+      validatorUrl: null, // the default asks an outside validator service for a badge
+      requestInterceptor: (request) => {
+        request.headers["X-CSRFToken"] = root.dataset.csrfToken;
+        return request;
+      },
+    });
+    // Swagger UI titles the API with an h1, and each group of operations (h3) and the
+    // schemas (h4) below it: tell screen readers they are the level below the title.
+    const sections = "h3.opblock-tag:not([aria-level]), section.models > h4:not([aria-level])";
+    new MutationObserver(() => {
+      for (const heading of root.querySelectorAll(sections)) {
+        heading.setAttribute("aria-level", "2");
+      }
+    }).observe(root, { childList: true, subtree: true });
+  };
+
+  const open = () => {
+    button.disabled = true;
+    button.textContent = "Loading Swagger UI…";
+    const stylesheet = document.createElement("link");
+    stylesheet.rel = "stylesheet";
+    stylesheet.href = root.dataset.stylesheetUrl;
+    const script = document.createElement("script");
+    script.src = root.dataset.bundleUrl;
+    script.addEventListener("load", start);
+    // Before docs.css, whose fixes of Swagger UI's colours must come after it.
+    document.querySelector('link[rel="stylesheet"]').before(stylesheet);
+    document.head.append(script);
+  };
+
+  button.addEventListener("click", open);
+  if (window.location.hash.startsWith("#/")) {
+    open();
+  }
+}

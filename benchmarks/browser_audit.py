@@ -1,0 +1,111 @@
+"""Lighthouse on the shipped nginx site: the four category scores and the bytes sent, per page.
+
+A default bake, migrated, served by Gunicorn behind its own nginx site over HTTPS on loopback
+(the tests' servers, with only addresses and paths changed). Lighthouse 12 (npm, installed into
+.cache/lighthouse/ on first use) drives Debian's Chromium with its default settings: a mobile
+device on a simulated slow 4G link and a 4x slower CPU, so the figures are not loopback's.
+Each page is audited `rounds` times with a fresh profile (a first visit, empty cache); the
+table gives the median of each figure and the lowest score seen.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from statistics import median
+
+from baked import TEMPLATE, scratch_project
+from measure import markdown
+
+import servers
+
+PAGES = ["/", "/auth/login", "/auth/register", "/api/docs"]
+CATEGORIES = ["performance", "accessibility", "best-practices", "seo"]
+TARGET = 95
+LIGHTHOUSE_VERSION = "12"
+CACHE = TEMPLATE / ".cache" / "lighthouse"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = "--headless=new --no-sandbox --ignore-certificate-errors --disable-gpu"
+
+
+def lighthouse():
+    """The lighthouse command, installed with npm into .cache/lighthouse the first time."""
+    command = CACHE / "node_modules" / ".bin" / "lighthouse"
+    if not command.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        npm = [shutil.which("npm") or "npm", "install", "--no-audit", "--no-fund"]
+        subprocess.run([*npm, f"lighthouse@{LIGHTHOUSE_VERSION}"], cwd=CACHE, check=True)
+    return command
+
+
+def audit(command, url, folder):
+    """One Lighthouse run on `url`: {category: score 0-100} and the bytes sent."""
+    report = folder / "report.json"
+    env = {**os.environ, "CHROME_PATH": CHROMIUM, "HOME": str(folder)}
+    done = subprocess.run(
+        [
+            str(command),
+            url,
+            "--quiet",
+            "--output=json",
+            f"--output-path={report}",
+            f"--chrome-flags={CHROMIUM_FLAGS}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"lighthouse failed on {url}:\n{done.stderr[-2000:]}")
+    data = json.loads(report.read_text())
+    if data.get("runtimeError"):
+        raise RuntimeError(f"lighthouse on {url}: {data['runtimeError']}")
+    scores = {name: round(100 * data["categories"][name]["score"]) for name in CATEGORIES}
+    weighed = [
+        ref["id"]
+        for category in CATEGORIES
+        for ref in data["categories"][category]["auditRefs"]
+        if ref["weight"]  # the audits a score is made of
+    ]
+    failed = [
+        audit_id
+        for audit_id in weighed
+        if (data["audits"][audit_id]["score"] or 1) < 0.9  # None: not applicable
+    ]
+    sent = data["audits"]["total-byte-weight"]["numericValue"]
+    return scores, sent, failed
+
+
+def run(rounds):
+    """Audit every page `rounds` times; returns the table and the audits that did not pass."""
+    command = lighthouse()
+    results = {page: [] for page in PAGES}
+    with (
+        scratch_project("browser-audit-") as scratch,
+        servers.gunicorn(
+            scratch.project, scratch.python, {**scratch.env, "TRUSTED_PROXIES": "1"}
+        ) as app,
+        servers.nginx(scratch.project, [app.address]) as site,
+    ):
+        for _ in range(rounds):
+            for page in PAGES:
+                with tempfile.TemporaryDirectory(prefix="lighthouse-") as folder:
+                    results[page].append(audit(command, site.url + page, Path(folder)))
+    lines, notes = [], []
+    for page, runs in results.items():
+        cells = [page]
+        for category in CATEGORIES:
+            values = [scores[category] for scores, _, _ in runs]
+            cells.append(f"{median(values):.0f} (min {min(values)})")
+        cells.append(f"{median(sent for _, sent, _ in runs) / 1024:.1f} KiB")
+        lowest = min(min(scores.values()) for scores, _, _ in runs)
+        cells.append("yes" if lowest >= TARGET else "NO")
+        lines.append(cells)
+        failed = sorted({audit_id for _, _, ids in runs for audit_id in ids})
+        if failed:
+            notes.append(f"{page}: below 0.9 in some run: {', '.join(failed)}")
+    header = ["page", *CATEGORIES, "bytes sent", f"all >= {TARGET}"]
+    return markdown(header, lines), notes

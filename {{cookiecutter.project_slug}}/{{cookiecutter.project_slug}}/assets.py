@@ -1,0 +1,114 @@
+"""Static files under URLs that change with their content, so browsers may keep them a year.
+
+`url_for("static", filename="style.css")` gives `/static/style.css?v=<12 hex digits of the
+file's SHA-256>`. A changed file gets a new URL, so each URL can be cached for good
+(`Cache-Control: public, max-age=31536000, immutable`) and no visitor ever sees a stale one.
+Flask's own URL hook does it for every static folder, blueprints' included, in a few lines;
+Flask-Static-Digest would copy every file under a new name at build time and need its own
+template function. A URL without the hash, or with an outdated one, still answers, with
+`no-cache` (the browser asks again each time, cheaply, with its ETag).
+
+nginx serves /static/ itself with the same headers (nginx/<slug>.conf), and sends the .gz
+copies that `flask gzip-static` writes next to the files.
+"""
+
+import functools
+import gzip
+import hashlib
+import os
+from pathlib import Path
+
+import click
+from flask import current_app, request
+from werkzeug.security import safe_join
+
+FOR_A_YEAR = "public, max-age=31536000, immutable"
+TEXT = {".css", ".js", ".json", ".map", ".svg", ".txt", ".xml"}  # what gzip makes smaller
+
+
+def init_app(app):
+    # Other views serving files (the API docs' Swagger UI) add theirs: {endpoint: locate}.
+    app.extensions["fingerprinted"] = {}
+    # {(endpoint, filename): hash, or None for pages} of the URLs url_for has built.
+    app.extensions["fingerprints"] = {}
+    app.url_defaults(add_fingerprint)
+    app.after_request(cache_fingerprinted)
+    app.cli.command("gzip-static")(gzip_static)
+
+
+def static_folders(app):
+    """{endpoint: folder} of the app's and its blueprints' static folders."""
+    folders = {"static": app.static_folder}
+    for name, blueprint in app.blueprints.items():
+        if blueprint.static_folder:
+            folders[f"{name}.static"] = blueprint.static_folder
+    return folders
+
+
+def source_file(endpoint, values):
+    """The file a URL of `endpoint` serves, or None (pages, unknown or unsafe names)."""
+    locate = current_app.extensions["fingerprinted"].get(endpoint)
+    if locate:
+        return locate(values)
+    if endpoint == "static" or endpoint.endswith(".static"):
+        folder = static_folders(current_app).get(endpoint)
+        path = folder and safe_join(folder, values.get("filename", ""))
+        return Path(path) if path and os.path.isfile(path) else None
+    return None
+
+
+def fingerprint(path):
+    stat = path.stat()  # a changed file gets a new hash
+    return _digest(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _digest(path, mtime_ns, size):
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+def add_fingerprint(endpoint, values):
+    """Flask calls it for every url_for. A URL's hash is worked out once per process (a
+    deployment restarts the app), or each time in debug mode, where files change under it."""
+    if not endpoint or "v" in values:
+        return
+    key = (endpoint, values.get("filename"))
+    known = current_app.extensions["fingerprints"]
+    if key in known:
+        version = known[key]
+    else:
+        path = source_file(endpoint, values)
+        version = fingerprint(path) if path else None
+        if not current_app.debug:
+            known[key] = version
+    if version:
+        values["v"] = version
+
+
+def cache_fingerprinted(response):
+    version = request.args.get("v")
+    if version and response.status_code == 200 and request.endpoint:
+        path = source_file(request.endpoint, request.view_args or {})
+        if path and version == fingerprint(path):
+            response.headers["Cache-Control"] = FOR_A_YEAR
+    return response
+
+
+@click.option("--level", default=9, show_default=True, help="gzip compression level, 1-9")
+def gzip_static(level):
+    """Write a .gz copy next to each text file of the static folders, for nginx's gzip_static.
+
+    Run it on each deployment, after the files change: nginx sends the .gz copy to browsers
+    that accept gzip and would otherwise compress the file anew for every request.
+    """
+    for folder in static_folders(current_app).values():
+        for path in sorted(Path(folder).rglob("*")):
+            if path.suffix not in TEXT or not path.is_file():
+                continue
+            target = path.with_name(path.name + ".gz")
+            data = gzip.compress(path.read_bytes(), compresslevel=level, mtime=0)
+            target.write_bytes(data)
+            # nginx sends the copy's Last-Modified: make it the original's.
+            stat = path.stat()
+            os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+            click.echo(f"{target} ({len(data)} of {stat.st_size} bytes)")
