@@ -45,28 +45,29 @@ def needs(version):
     return python
 
 
-@pytest.mark.parametrize("bake_name", BAKES)
-@pytest.mark.parametrize("version", OFFERED)
-def test_uv_sync_locked_then_uv_run_pytest(version, bake_name, bake_copy):
-    """The README's uv path and CI's steps: .python-version picks the Python, uv.lock the rest."""
-    env = user_env(needs(version))
-    project = bake_copy(python_version=version, **BAKES[bake_name])
-    run("uv sync --locked", project, env)
-    assert python_of_venv(project) == version
-    output = run("uv run pytest -q -p no:cacheprovider", project, env)
-    assert re.search(r"\d+ passed", output) and "failed" not in output, output
+# The baked README's two ways in, as typed: uv installs uv.lock's versions (CI's steps too),
+# pip the newest versions pyproject.toml allows, with the dev group (pip 25.1 or newer).
+INSTALLERS = {
+    "uv": (["uv sync --locked"], "uv run pytest"),
+    "pip": (
+        ["python3 -m venv --upgrade-deps .venv", ".venv/bin/pip install -q -e . --group dev"],
+        ".venv/bin/python -m pytest",
+    ),
+}
 
 
+@pytest.mark.parametrize("installer", INSTALLERS)
 @pytest.mark.parametrize("bake_name", BAKES)
 @pytest.mark.parametrize("version", OFFERED)
-def test_pip_install_then_pytest(version, bake_name, bake_copy):
-    """The README's pip path: a venv of that Python, the newest allowed versions, the dev group."""
+def test_the_baked_suite_passes_on_the_python_it_names(version, bake_name, installer, bake_copy):
+    """.python-version picks the Python (the first on PATH here), the installer the rest."""
     env = user_env(needs(version))
     project = bake_copy(python_version=version, **BAKES[bake_name])
-    run("python3 -m venv --upgrade-deps .venv", project, env)
-    run(".venv/bin/pip install -q -e . --group dev", project, env)
+    install, pytest_command = INSTALLERS[installer]
+    for command in install:
+        run(command, project, env)
     assert python_of_venv(project) == version
-    output = run(".venv/bin/python -m pytest -q -p no:cacheprovider", project, env)
+    output = run(f"{pytest_command} -q -p no:cacheprovider", project, env)
     assert re.search(r"\d+ passed", output) and "failed" not in output, output
 
 
