@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from statistics import median
@@ -36,7 +37,10 @@ def lighthouse():
     if not command.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
         npm = [shutil.which("npm") or "npm", "install", "--no-audit", "--no-fund"]
-        subprocess.run([*npm, f"lighthouse@{LIGHTHOUSE_VERSION}"], cwd=CACHE, check=True)
+        # npm's report goes to stderr: stdout is the table's alone.
+        subprocess.run(
+            [*npm, f"lighthouse@{LIGHTHOUSE_VERSION}"], cwd=CACHE, check=True, stdout=sys.stderr
+        )
     return command
 
 
