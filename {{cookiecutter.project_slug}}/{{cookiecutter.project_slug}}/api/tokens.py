@@ -8,6 +8,7 @@ from sqlalchemy import or_, select
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from ..auth.routes import must_verify, unknown_user_hash
+from ..auth.rules import canonical
 from ..extensions import db, limiter
 from ..models import User
 from .auth import caller, login_required, protect_cookie_sessions
@@ -32,7 +33,7 @@ def create_token(credentials):
 
     Limited like the login form, per client address.
     """
-    name = credentials["username"]
+    name = canonical(credentials["username"])
     user = db.session.scalar(select(User).where(or_(User.username == name, User.email == name)))
     if user is None:
         # Check a password anyway, so an unknown name takes as long as a wrong password.
