@@ -6,6 +6,7 @@ testing (pytest) or production (the default, so Gunicorn, which reads neither .f
 """
 
 import os
+from datetime import timedelta
 
 import click
 
@@ -70,6 +71,9 @@ class Config:
         # Log in only once the address is verified: it is how a forgotten password comes back,
         # and an unproven one would let a typo (or someone else's address) own the account.
         self.LOGIN_REQUIRES_VERIFIED_EMAIL = env_flag("LOGIN_REQUIRES_VERIFIED_EMAIL", True)
+        # "Remember me" keeps a browser logged in this long (Flask-Login's default: 365 days).
+        days = int(os.environ.get("REMEMBER_COOKIE_DAYS", "30"))
+        self.REMEMBER_COOKIE_DURATION = timedelta(days=days)
         # Mail (Flask-Mail). With no MAIL_SERVER, `flask run` logs mails instead of sending.
         self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
         self.MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
