@@ -537,7 +537,7 @@ def test_a_pod_migrates_and_serves_as_its_user_on_a_read_only_filesystem(
         finally:
             servers.stop_process(process)
         output = log.read_text()
-    assert "Control socket listening at /tmp/gunicorn.ctl" in output
+    assert f"Control socket listening at /tmp/{SLUG}-127.0.0.1-{port}.ctl" in output
     assert "[ERROR]" not in output, output
     for problem in ("Read-only file system", "Permission denied", "No such file"):
         assert problem not in output, output

@@ -6,6 +6,7 @@ the real environment (Docker Compose's env_file, systemd's EnvironmentFile).
 
 import multiprocessing
 import os
+import re
 
 from {{ cookiecutter.project_slug }}.logs import ACCESS_LOG_FORMAT, logging_config
 
@@ -27,6 +28,14 @@ errorlog = "-"
 # each access line with the request id, status and duration, none for /healthz and /readyz.
 logconfig_dict = logging_config(os.environ.get("LOG_FORMAT", "json"))
 access_log_format = ACCESS_LOG_FORMAT
+
+# gunicornc's control socket, one for each app and address. Gunicorn's default path is the
+# same for every Gunicorn of a user ($XDG_RUNTIME_DIR/gunicorn.ctl, else
+# ~/.gunicorn/gunicorn.ctl): a second one would take it over, then delete it when it stops.
+control_socket = os.path.join(
+    os.environ.get("XDG_RUNTIME_DIR") or os.path.expanduser("~/.gunicorn"),
+    "{{ cookiecutter.project_slug }}-" + re.sub(r"[^\w.-]", "-", bind) + ".ctl",
+)
 
 # Gunicorn itself trusts X-Forwarded-* only from these addresses; the app's ProxyFix
 # (TRUSTED_PROXIES) decides what the app believes.
