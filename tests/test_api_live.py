@@ -62,6 +62,7 @@ def live_api(baked_python, tmp_path_factory):
         env = clean_env(
             APP_CONFIG="production",
             SECRET_KEY=secrets.token_hex(32),
+            BASE_URL="https://localhost",
             DATABASE_URL=baked.url,
             # As behind nginx: X-Forwarded-For names the client, so the body tests below come
             # from an address of their own, which the fuzzing has not rate limited yet.

@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -172,8 +173,18 @@ def test_everything_lives_in_the_apps_namespace(objects):
 
 def test_probes_ask_the_apps_health_endpoints_on_gunicorns_port(project, objects):
     web = container(objects, "web")
-    assert web["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
-    assert web["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    # The app answers only the hosts it trusts (BASE_URL's, localhost): not the pod's address.
+    host = [{"name": "Host", "value": "localhost"}]
+    assert web["readinessProbe"]["httpGet"] == {
+        "path": "/readyz",
+        "port": "http",
+        "httpHeaders": host,
+    }
+    assert web["livenessProbe"]["httpGet"] == {
+        "path": "/healthz",
+        "port": "http",
+        "httpHeaders": host,
+    }
     assert web["ports"] == [{"name": "http", "containerPort": 8000}]
     # The image's Gunicorn listens there, on every address of the pod.
     assert "GUNICORN_BIND=0.0.0.0:8000" in (project / "Dockerfile").read_text()
@@ -291,6 +302,9 @@ def test_settings_come_from_the_configmap_and_the_secret(objects):
     secret = objects["Secret"]
     assert config["data"]["APP_CONFIG"] == "production"
     assert config["data"]["TRUSTED_PROXIES"] == "1"  # the ingress controller
+    # Production's required address: the host the Ingress serves, over HTTPS.
+    (rule,) = objects["Ingress"]["spec"]["rules"]
+    assert config["data"]["BASE_URL"] == f"https://{rule['host']}"
     # Gunicorn's worker count fits the CPU limit, since Gunicorn cannot see it.
     cpu_limit = float(container(objects, "web")["resources"]["limits"]["cpu"])
     assert int(config["data"]["GUNICORN_WORKERS"]) <= 2 * cpu_limit + 1
@@ -534,6 +548,16 @@ def test_a_pod_migrates_and_serves_as_its_user_on_a_read_only_filesystem(
             for path in ("/healthz", "/", "/auth/login"):
                 with urllib.request.urlopen(url + path, timeout=5) as response:
                     assert response.status == 200, path
+            for probe in ("readinessProbe", "livenessProbe"):
+                get = web[probe]["httpGet"]
+                headers = {item["name"]: item["value"] for item in get["httpHeaders"]}
+                # Not /readyz's answer (no Redis here): that the app answers the probe's host.
+                request = urllib.request.Request(url + "/healthz", headers=headers)
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    assert response.status == 200, probe
+            unknown = urllib.request.Request(url + "/healthz", headers={"Host": "10.1.2.3"})
+            with pytest.raises(urllib.error.HTTPError, match="400"):
+                urllib.request.urlopen(unknown, timeout=5)
         finally:
             servers.stop_process(process)
         output = log.read_text()

@@ -11,6 +11,7 @@ STRONG_SECRET = "a3f1" * 16
 @pytest.fixture
 def production_env(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", STRONG_SECRET)
+    monkeypatch.setenv("BASE_URL", "https://app.example.com")
     monkeypatch.delenv("SESSION_COOKIE_SECURE", raising=False)
     monkeypatch.delenv("FLASK_DEBUG", raising=False)
     return monkeypatch
@@ -36,6 +37,23 @@ def test_production_refuses_a_weak_secret(production_env, secret):
         production_env.setenv("SECRET_KEY", secret)
     with pytest.raises(RuntimeError, match="SECRET_KEY must be set"):
         create_app("production")
+
+
+@pytest.mark.parametrize("url", [None, "", "app.example.com", "ftp://app.example.com", "https://"])
+def test_production_refuses_to_serve_without_its_address(production_env, url):
+    if url is None:
+        production_env.delenv("BASE_URL")
+    else:
+        production_env.setenv("BASE_URL", url)
+    with pytest.raises(SettingsError, match="BASE_URL must be set") as refused:
+        create_app("production")
+    assert "\n" not in str(refused.value)  # one line
+
+
+def test_production_migrates_without_its_address(production_env):
+    production_env.delenv("BASE_URL")
+    cli = FlaskGroup(create_app=lambda: create_app("production"), load_dotenv=False)
+    assert CliRunner().invoke(cli, ["routes"]).exit_code == 0
 
 
 def test_production_cookies(production_env):

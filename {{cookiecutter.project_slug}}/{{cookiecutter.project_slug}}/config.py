@@ -7,6 +7,7 @@ testing (pytest) or production (the default, so Gunicorn, which reads neither .f
 
 import os
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import click
 
@@ -67,6 +68,13 @@ class Config:
         )
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
         self.TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
+        # Links in mails start with BASE_URL (https://example.com), never with the Host a
+        # request names: anyone can name any host. Without it (development) the request's own.
+        self.BASE_URL = os.environ.get("BASE_URL", "").rstrip("/") or None
+        # Requests for any other host are a 400; the health checks ask for localhost.
+        own = urlsplit(self.BASE_URL or "").hostname or ""
+        hosts = os.environ.get("TRUSTED_HOSTS") or f"{own},localhost,127.0.0.1"
+        self.TRUSTED_HOSTS = [host.strip() for host in hosts.split(",") if host.strip()]
         self.REGISTER_RATE_LIMIT = os.environ.get("REGISTER_RATE_LIMIT", "5 per minute")
         # Log in only once the address is verified: it is how a forgotten password comes back,
         # and an unproven one would let a typo (or someone else's address) own the account.
@@ -135,6 +143,8 @@ class ProductionConfig(Config):
         self.SESSION_COOKIE_SECURE = secure
         self.REMEMBER_COOKIE_SECURE = secure
         check_secret(self.SECRET_KEY)
+        if serving():  # `flask db upgrade` needs no address
+            check_base_url(self.BASE_URL)
 
 
 def check_secret(secret):
@@ -143,6 +153,16 @@ def check_secret(secret):
         raise SettingsError(
             f"SECRET_KEY must be set to a random value of at least {MIN_SECRET_BYTES} bytes "
             f"in production. Generate one with: {KEY_COMMAND}"
+        )
+
+
+def check_base_url(url):
+    """Refuse to serve without the site's address: mailed links would follow the Host header."""
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(
+            "BASE_URL must be set to the site's address in production, e.g. "
+            "BASE_URL=https://example.com (links in mails start with it)"
         )
 
 
