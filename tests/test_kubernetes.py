@@ -134,6 +134,7 @@ def test_every_document_passes_the_pinned_kubernetes_schemas(project, objects):
         "Ingress",
         "HorizontalPodAutoscaler",
         "PodDisruptionBudget",
+        "NetworkPolicy",
     }
     for document in documents:
         try:
@@ -295,6 +296,54 @@ def test_service_and_ingress_route_https_to_the_web_pods(objects):
     (path,) = rule["http"]["paths"]
     backend = path["backend"]["service"]
     assert backend == {"name": objects["Service"]["metadata"]["name"], "port": {"name": "http"}}
+
+
+def admits(policy, source, target, port):
+    """Whether a NetworkPolicy lets `source` connect to `port` of `target`, as a cluster's
+    network plugin decides it. Pods are (namespace labels, pod labels, {port name: number});
+    the policy lives in the app's namespace, and a pod it does not select is not isolated."""
+    spec = policy["spec"]
+    app_namespace = {"kubernetes.io/metadata.name": policy["metadata"]["namespace"]}
+    selected = selects(spec["podSelector"].get("matchLabels", {}), target[1])
+    if target[0] != app_namespace or not selected:
+        return True
+    for rule in spec["ingress"]:
+        numbers = [target[2].get(item["port"], item["port"]) for item in rule["ports"]]
+        for peer in rule["from"]:
+            if "namespaceSelector" in peer:
+                matched = selects(peer["namespaceSelector"]["matchLabels"], source[0])
+            else:  # a podSelector alone: pods of the policy's own namespace
+                matched = source[0] == app_namespace
+                matched = matched and selects(peer["podSelector"]["matchLabels"], source[1])
+            if matched and port in numbers:
+                return True
+    return False
+
+
+def test_only_the_app_reaches_postgresql_and_redis_and_only_the_ingress_the_app(objects):
+    policy = objects["NetworkPolicy"]
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    here = {"kubernetes.io/metadata.name": NAME}
+    web_labels = objects["Deployment"]["spec"]["template"]["metadata"]["labels"]
+    web_ports = {
+        item["name"]: item["containerPort"] for item in container(objects, "web")["ports"]
+    }
+    web = (here, web_labels, web_ports)
+    # PostgreSQL and Redis as an operator or a chart would run them here (README), and others.
+    database = (here, {"cnpg.io/cluster": "db"}, {"postgres": 5432})
+    redis = (here, {"app.kubernetes.io/name": "redis"}, {"redis": 6379})
+    other_pod = (here, {"app.kubernetes.io/name": "something-else"}, {})
+    controller = ({"kubernetes.io/metadata.name": "ingress-nginx"}, {"app": "controller"}, {})
+    elsewhere = ({"kubernetes.io/metadata.name": "default"}, web_labels, {})
+
+    assert admits(policy, controller, web, 8000)
+    assert admits(policy, web, database, 5432) and admits(policy, web, redis, 6379)
+    for intruder in (other_pod, controller, elsewhere):
+        assert not admits(policy, intruder, database, 5432)
+        assert not admits(policy, intruder, redis, 6379)
+    assert not admits(policy, other_pod, web, 8000)
+    assert not admits(policy, elsewhere, web, 8000)
+    assert not admits(policy, controller, database, 8000)  # the named port is the web pods'
 
 
 def test_settings_come_from_the_configmap_and_the_secret(objects):
