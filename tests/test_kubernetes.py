@@ -214,10 +214,14 @@ def test_pods_run_as_the_images_user_never_root_on_a_read_only_filesystem(projec
         assert context["allowPrivilegeEscalation"] is False, item["name"]
         assert context["capabilities"] == {"drop": ["ALL"]}, item["name"]
         assert "runAsUser" not in context  # the pod's user, checked above
-        # The one writable place: an emptyDir on /tmp.
-        assert item["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}], item["name"]
-    (volume,) = pod_spec(objects)["volumes"]
-    assert volume["name"] == "tmp" and "emptyDir" in volume
+        # The one writable place: an emptyDir on /tmp; the secrets, read-only files.
+        assert item["volumeMounts"] == [
+            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "secrets", "mountPath": "/run/secrets/app", "readOnly": True},
+        ], item["name"]
+    (tmp, secrets) = pod_spec(objects)["volumes"]
+    assert tmp["name"] == "tmp" and "emptyDir" in tmp
+    assert secrets["secret"]["secretName"] == objects["Secret"]["metadata"]["name"]
     assert pod_spec(objects)["automountServiceAccountToken"] is False
     # The namespace makes the cluster refuse any pod that breaks these rules.
     labels = objects["Namespace"]["metadata"]["labels"]
@@ -254,8 +258,7 @@ def test_migrations_run_in_every_pod_before_gunicorn_starts(objects):
     # The same code and the same database as the web container.
     assert migrate["image"] == web["image"]
     assert migrate["envFrom"] == web["envFrom"]
-    database_url = [item for item in web["env"] if item["name"] == "DATABASE_URL"]
-    assert [item for item in migrate["env"] if item["name"] == "DATABASE_URL"] == database_url
+    assert migrate["volumeMounts"] == web["volumeMounts"]  # the Secret's DATABASE_URL
 
 
 def test_rolling_updates_keep_every_pod_serving_until_its_successor_is_ready(objects):
@@ -357,15 +360,17 @@ def test_settings_come_from_the_configmap_and_the_secret(objects):
     # Gunicorn's worker count fits the CPU limit, since Gunicorn cannot see it.
     cpu_limit = float(container(objects, "web")["resources"]["limits"]["cpu"])
     assert int(config["data"]["GUNICORN_WORKERS"]) <= 2 * cpu_limit + 1
+    # The Secret reaches the pods as files in SECRETS_DIR, never as environment variables.
+    volumes = {volume["name"]: volume for volume in pod_spec(objects)["volumes"]}
     for item in containers(objects):
-        assert {"configMapRef": {"name": config["metadata"]["name"]}} in item["envFrom"]
-        assert {"secretRef": {"name": secret["metadata"]["name"]}} in item["envFrom"]
-        for variable in item["env"]:
-            reference = variable.get("valueFrom", {}).get("secretKeyRef")
-            if reference:
-                # Not optional: a pod whose Secret lacks the key fails to start, naming it.
-                assert reference["name"] == secret["metadata"]["name"]
-                assert "optional" not in reference
+        assert item["envFrom"] == [{"configMapRef": {"name": config["metadata"]["name"]}}]
+        assert not [var for var in item.get("env", []) if "valueFrom" in var]
+        (mount,) = [m for m in item["volumeMounts"] if "secret" in volumes[m["name"]]]
+        assert mount["mountPath"] == config["data"]["SECRETS_DIR"] and mount["readOnly"]
+        source = volumes[mount["name"]]["secret"]
+        assert source["secretName"] == secret["metadata"]["name"]
+        # Not optional: a pod whose Secret lacks a listed key fails to start, naming it.
+        assert "optional" not in source
 
 
 def test_the_secret_holds_what_the_user_fills_in(project, tmp_path):
@@ -379,12 +384,10 @@ def test_the_secret_holds_what_the_user_fills_in(project, tmp_path):
         key: base64.b64decode(value).decode() for key, value in filled["Secret"]["data"].items()
     }
     assert data == {**FILLED_IN, "SECRET_KEY": read_env_file(project / SECRET_ENV)["SECRET_KEY"]}
-    required = {
-        item["name"]
-        for item in container(filled, "web")["env"]
-        if "secretKeyRef" in item.get("valueFrom", {})
-    }
-    assert required == set(FILLED_IN)
+    (source,) = [volume["secret"] for volume in pod_spec(filled)["volumes"] if "secret" in volume]
+    required = {item["key"] for item in source["items"]}
+    assert required == {*FILLED_IN, "SECRET_KEY"}
+    assert all(item["path"] == item["key"] for item in source["items"])  # the setting's name
 
 
 def test_the_secret_is_fresh_private_and_out_of_git_and_the_image(project, objects, tmp_path):
@@ -413,17 +416,31 @@ def test_the_secret_is_fresh_private_and_out_of_git_and_the_image(project, objec
 def test_the_production_app_starts_with_the_configmap_and_the_secret(
     project, objects, tmp_path, run_in_project
 ):
-    """The settings a pod gets make a production app: the fresh key passes its checks."""
+    """The settings a pod gets make a production app: the fresh key, read from its file,
+    passes its checks, and the database URL comes from its file too."""
     filled = {
         document["kind"]: document for document in kustomize(fill_in(project, tmp_path) / OVERLAY)
     }
     env = dict(filled["ConfigMap"]["data"])
-    env |= {k: base64.b64decode(v).decode() for k, v in filled["Secret"]["data"].items()}
-    script = f"from {SLUG} import create_app; app = create_app(); "
-    script += "print(app.config['SESSION_COOKIE_SECURE'], app.config['TRUSTED_PROXIES'])"
+    env["SECRETS_DIR"] = str(secret_files(filled, tmp_path / "secrets"))  # the mount, here
+    script = f"from {SLUG} import create_app; app = create_app(); c = app.config; "
+    script += (
+        "print(c['SESSION_COOKIE_SECURE'], c['TRUSTED_PROXIES'], c['SQLALCHEMY_DATABASE_URI'])"
+    )
     result = run_in_project(project, "python", "-c", script, env=env)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["True", "1"]
+    assert result.stdout.split() == ["True", "1", FILLED_IN["DATABASE_URL"]]
+
+
+def secret_files(objects, folder, leave_out=()):
+    """The files the kubelet makes of the Secret's volume, in `folder`."""
+    data = {k: base64.b64decode(v).decode() for k, v in objects["Secret"]["data"].items()}
+    (source,) = [volume["secret"] for volume in pod_spec(objects)["volumes"] if "secret" in volume]
+    folder.mkdir()
+    for item in source["items"]:
+        if item["key"] not in leave_out:
+            (folder / item["path"]).write_text(data[item["key"]])
+    return folder
 
 
 def waiting_backends(server, database):
@@ -507,21 +524,27 @@ def image_command(project):
     return json.loads(line.removeprefix("CMD "))
 
 
-def pod_sandbox(objects, item, env, folders):
+def pod_sandbox(objects, item, env, folders, secrets):
     """bubblewrap's command line for a container as the manifests describe it.
 
     The whole filesystem read-only, the pod's user and group (a user namespace), no
-    capabilities, an empty tmpfs for each emptyDir mount, the environment as given and
-    nothing else. `folders` (the project, then the venv) are mounted read-only again, in
-    case a tmpfs hides them; the first is the working directory.
+    capabilities, an empty tmpfs for each emptyDir mount, the folder `secrets` (see
+    secret_files) read-only for the secret volume (on a tmpfs /run, where the mount point is
+    made), the environment as given and nothing else. `folders` (the project, then the venv)
+    are mounted read-only again, in case a tmpfs hides them; the first is the working
+    directory.
     """
     pod = pod_spec(objects)["securityContext"]
     assert item["securityContext"]["readOnlyRootFilesystem"] is True
     command = [servers.need("bwrap"), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     volumes = {volume["name"]: volume for volume in pod_spec(objects)["volumes"]}
     for mount in item["volumeMounts"]:
-        assert "emptyDir" in volumes[mount["name"]]
-        command += ["--tmpfs", mount["mountPath"]]
+        if "secret" in volumes[mount["name"]]:
+            assert mount["mountPath"].startswith("/run/") and mount["readOnly"]
+            command += ["--tmpfs", "/run", "--ro-bind", str(secrets), mount["mountPath"]]
+        else:
+            assert "emptyDir" in volumes[mount["name"]]
+            command += ["--tmpfs", mount["mountPath"]]
     for folder in folders:
         command += ["--ro-bind", str(folder), str(folder)]
     command += ["--chdir", str(folders[0])]
@@ -541,35 +564,31 @@ def test_a_pod_migrates_and_serves_as_its_user_on_a_read_only_filesystem(
     Not the image itself (that is Docker's to run): the shared venv with the project on
     PYTHONPATH stands in for the image's installed package, Gunicorn binds to a loopback
     port instead of the image's 0.0.0.0:8000, and the Redis URL is left out (Redis has its
-    own tests). What it proves is the pod's side: with nothing writable but /tmp, as a user
-    with no home and no capabilities, the migration runs and Gunicorn serves, its control
-    socket on /tmp.
+    own tests). What it proves is the pod's side: with nothing writable but /tmp, the secrets
+    read from the files of the Secret's volume, as a user with no home and no capabilities,
+    the migration runs and Gunicorn serves, its control socket on /tmp.
     """
     filled = fill_in(project, tmp_path)
     (filled / "instance").mkdir(exist_ok=True)  # made in the image; the app only checks it
-    secret = {
-        key: base64.b64decode(value).decode()
-        for key, value in rendered(filled)["Secret"]["data"].items()
-    }
     with servers.postgres() as server:
         port = servers.free_port()  # after PostgreSQL has taken its own
-        secret["DATABASE_URL"] = server.create_database("app", "pw")
-        secret.pop("RATELIMIT_STORAGE_URI")
+        secrets = secret_files(rendered(filled), tmp_path / "secrets", ["RATELIMIT_STORAGE_URI"])
+        (secrets / "DATABASE_URL").write_text(server.create_database("app", "pw"))
         env = {
             **image_environment(project),
             "PATH": f"{baked_python.parent}:/usr/bin:/bin",
             "HOME": "/home/app",  # the image's user has a home in /etc/passwd, not on disk
             "PYTHONPATH": str(filled),
+            "FLASK_SKIP_DOTENV": "1",  # the image has no .env (.dockerignore); this folder has
             **objects["ConfigMap"]["data"],
-            **secret,
         }
         for item in containers(objects):
-            env |= {var["name"]: var["value"] for var in item["env"] if "value" in var}
+            env |= {var["name"]: var["value"] for var in item.get("env", []) if "value" in var}
         env["GUNICORN_BIND"] = f"127.0.0.1:{port}"
 
         folders = [filled, baked_python.parent.parent]
         migrate = container(objects, "migrate")
-        command = [*pod_sandbox(objects, migrate, env, folders), *migrate["command"]]
+        command = [*pod_sandbox(objects, migrate, env, folders, secrets), *migrate["command"]]
         result = subprocess.run(command, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
         # Production logs JSON lines on stdout, Alembic's included: each step, base to head.
@@ -586,7 +605,7 @@ def test_a_pod_migrates_and_serves_as_its_user_on_a_read_only_filesystem(
         log = tmp_path / "gunicorn.log"
         with open(log, "wb") as out:
             process = subprocess.Popen(
-                [*pod_sandbox(objects, web, env, folders), *image_command(project)],
+                [*pod_sandbox(objects, web, env, folders, secrets), *image_command(project)],
                 stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
         try:

@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import re
 
+from {{ cookiecutter.project_slug }}.config import secret_setting
 from {{ cookiecutter.project_slug }}.logs import ACCESS_LOG_FORMAT, logging_config
 
 wsgi_app = "{{ cookiecutter.project_slug }}:create_app()"
@@ -44,7 +45,7 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
 def on_starting(server):
     """Warn at start when the login rate limit cannot hold: memory:// counts in each worker."""
-    storage = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    storage = secret_setting("RATELIMIT_STORAGE_URI", "memory://")  # as the app reads it
     count = server.cfg.workers
     if count > 1 and storage.startswith("memory://"):
         server.log.warning(

@@ -102,3 +102,22 @@ def test_flask_commands_but_run_need_no_secret(monkeypatch):
     run = CliRunner().invoke(cli, ["run"])
     assert run.exit_code == 1
     assert run.output.startswith("Error: SECRET_KEY is not set"), run.output
+
+
+def test_secrets_can_come_as_files_in_secrets_dir(production_env, tmp_path):
+    """Kubernetes mounts a Secret's keys as files; Docker Swarm its secrets in /run/secrets."""
+    production_env.delenv("SECRET_KEY")
+    production_env.delenv("DATABASE_URL", raising=False)
+    (tmp_path / "SECRET_KEY").write_text(STRONG_SECRET + "\n")  # files often end with one
+    (tmp_path / "DATABASE_URL").write_text("sqlite:///from-a-file.sqlite\n")
+    production_env.setenv("SECRETS_DIR", str(tmp_path))
+    config = create_app("production").config
+    assert config["SECRET_KEY"] == STRONG_SECRET
+    assert config["SQLALCHEMY_DATABASE_URI"].endswith("from-a-file.sqlite")
+    assert config["RATELIMIT_STORAGE_URI"] == "memory://"  # no file: the default
+
+
+def test_the_environment_wins_over_a_secret_file(production_env, tmp_path):
+    (tmp_path / "SECRET_KEY").write_text("b" * 64)
+    production_env.setenv("SECRETS_DIR", str(tmp_path))
+    assert create_app("production").config["SECRET_KEY"] == STRONG_SECRET

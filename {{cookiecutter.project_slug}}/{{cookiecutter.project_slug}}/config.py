@@ -20,6 +20,21 @@ class SettingsError(click.ClickException, RuntimeError):
     """Settings the app cannot start with: the `flask` command prints the message alone."""
 
 
+def secret_setting(name, default=None):
+    """A secret setting: the environment's, else the file of that name in SECRETS_DIR.
+
+    Kubernetes (a Secret mounted as a volume) and Docker Swarm (secrets in /run/secrets) hand
+    secrets over as files, which child processes, crash reports and `docker inspect` do not
+    show as they show environment variables.
+    """
+    value = os.environ.get(name)
+    folder = os.environ.get("SECRETS_DIR")
+    if value is None and folder and os.path.isfile(os.path.join(folder, name)):
+        with open(os.path.join(folder, name), encoding="utf-8") as file:
+            value = file.read().strip()
+    return default if value is None else value
+
+
 def env_flag(name, default):
     """Read a yes/no environment variable such as SESSION_COOKIE_SECURE=0."""
     value = os.environ.get(name)
@@ -62,11 +77,11 @@ class Config:
     HSTS_MAX_AGE = 63072000  # two years; sent only on HTTPS responses
 
     def __init__(self):
-        self.SECRET_KEY = os.environ.get("SECRET_KEY")
-        self.SQLALCHEMY_DATABASE_URI = os.environ.get(
+        self.SECRET_KEY = secret_setting("SECRET_KEY")
+        self.SQLALCHEMY_DATABASE_URI = secret_setting(
             "DATABASE_URL", "sqlite:///{{ cookiecutter.project_slug }}.sqlite"
         )
-        self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+        self.RATELIMIT_STORAGE_URI = secret_setting("RATELIMIT_STORAGE_URI", "memory://")
         self.TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
         # Links in mails start with BASE_URL (https://example.com), never with the Host a
         # request names: anyone can name any host. Without it (development) the request's own.
@@ -88,12 +103,12 @@ class Config:
         self.MAIL_USE_TLS = env_flag("MAIL_USE_TLS", False)
         self.MAIL_USE_SSL = env_flag("MAIL_USE_SSL", False)
         self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
-        self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+        self.MAIL_PASSWORD = secret_setting("MAIL_PASSWORD")
         self.MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "noreply@localhost")
         self.MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", "10"))  # seconds, then give up
         self.MAIL_DEBUG = env_flag("MAIL_DEBUG", False)  # print the SMTP dialogue
         self.LOG_FORMAT = os.environ.get("LOG_FORMAT", self.LOG_FORMAT)
-        self.SENTRY_DSN = os.environ.get("SENTRY_DSN")  # error tracking is off without one
+        self.SENTRY_DSN = secret_setting("SENTRY_DSN")  # error tracking is off without one
         self.SENTRY_ENVIRONMENT = os.environ.get("SENTRY_ENVIRONMENT", self.SENTRY_ENVIRONMENT)
 
 
