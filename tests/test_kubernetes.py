@@ -264,6 +264,11 @@ def test_migrations_run_in_every_pod_before_gunicorn_starts(objects):
 def test_rolling_updates_keep_every_pod_serving_until_its_successor_is_ready(objects):
     deployment = objects["Deployment"]["spec"]
     assert deployment["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    # Ready means /readyz (database and Redis), and for two checks in a row before an old
+    # pod goes: one lucky answer does not replace a working pod.
+    readiness = container(objects, "web")["readinessProbe"]
+    assert readiness["httpGet"]["path"] == "/readyz"
+    assert deployment["minReadySeconds"] >= 2 * readiness["periodSeconds"]
     # Gunicorn's graceful stop (20 s) plus preStop's sleep fit in the grace period.
     web = container(objects, "web")
     (seconds,) = web["lifecycle"]["preStop"]["exec"]["command"][1:]
