@@ -8,7 +8,7 @@ from sqlalchemy import or_, select
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from ..auth.routes import must_verify, unknown_user_hash
-from ..auth.rules import canonical
+from ..auth.rules import InvalidValue, canonical, refuse_control_characters
 from ..extensions import db, limiter
 from ..models import User
 from .auth import caller, login_required, protect_cookie_sessions
@@ -33,8 +33,7 @@ def create_token(credentials):
 
     Limited like the login form, per client address.
     """
-    name = canonical(credentials["username"])
-    user = db.session.scalar(select(User).where(or_(User.username == name, User.email == name)))
+    user = account(credentials["username"])
     if user is None:
         # Check a password anyway, so an unknown name takes as long as a wrong password.
         check = User(password_hash=unknown_user_hash(current_app.config["HASH_METHOD"]))
@@ -47,6 +46,19 @@ def create_token(credentials):
         token.secret = secret  # for this one response; never stored
         return token
     raise Unauthorized("Invalid username or password.")
+
+
+def account(name):
+    """The user a username or address belongs to, as the login form finds it, or None.
+
+    A name with control characters belongs to no one, and never reaches the database
+    (PostgreSQL refuses a NUL character in a query).
+    """
+    try:
+        name = canonical(refuse_control_characters(name))
+    except InvalidValue:
+        return None
+    return db.session.scalar(select(User).where(or_(User.username == name, User.email == name)))
 
 
 @bp.get("")
