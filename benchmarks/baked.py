@@ -29,6 +29,7 @@ def production_env():
     return clean_env(
         APP_CONFIG="production",
         SECRET_KEY=secrets.token_hex(32),
+        BASE_URL="https://localhost",  # required in production; wrk asks for 127.0.0.1 (trusted)
         DATABASE_URL="sqlite:///benchmark.sqlite",  # a relative path lands in the instance folder
     )
 

@@ -149,6 +149,8 @@ def test_production_compose_runs_migrations_then_gunicorn(bake_once, answers):
         assert (env["APP_CONFIG"], env["FLASK_DEBUG"]) == ("production", "0")  # over .env's
         assert env.get("TRUSTED_PROXIES") == ("1" if answers["use_nginx"] else None)
         assert env["RATELIMIT_STORAGE_URI"] == "redis://redis:6379/0"
+        # Production's required address: the name the shipped nginx site answers.
+        assert env["BASE_URL"] == "https://localhost"
         if postgres:
             assert "@db:5432/" in env["DATABASE_URL"]
     assert services["migrate"]["command"] == ["flask", "db", "upgrade"]
@@ -163,6 +165,15 @@ def test_production_compose_runs_migrations_then_gunicorn(bake_once, answers):
     if not postgres:
         assert services["web"]["volumes"] == services["migrate"]["volumes"]  # one SQLite file
     assert "create_all" not in (project / "compose.prod.yaml").read_text()
+
+
+@pytest.mark.xdist_group("compose")
+def test_production_compose_takes_the_sites_address_from_env(bake_copy):
+    project = bake_copy()
+    with open(project / ".env", "a") as env:
+        env.write("BASE_URL=https://shop.example.com\n")
+    services = compose_config(project, "compose.prod.yaml")["services"]
+    assert services["web"]["environment"]["BASE_URL"] == "https://shop.example.com"
 
 
 @pytest.mark.xdist_group("compose")
@@ -279,9 +290,10 @@ def test_systemd_unit_passes_systemd_analyze(bake_once, answers, baked_python, t
 def gunicorn_settings(project, run_in_project, **env):
     """What Gunicorn itself reads from gunicorn.conf.py, as `name = value` pairs.
 
-    Gunicorn loads the app to print them, and production wants a real secret.
+    Gunicorn loads the app to print them, and production wants a real secret and its address.
     """
     env["SECRET_KEY"] = secrets.token_hex(32)
+    env["BASE_URL"] = "https://example.com"
     result = run_in_project(project, "gunicorn", "--print-config", env=env)
     assert result.returncode == 0, result.stderr
     return dict(re.findall(r"^(\w+) += (.*)$", result.stdout, re.MULTILINE))

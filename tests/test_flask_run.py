@@ -5,6 +5,7 @@ Nothing is set but what the baked .flaskenv and .env say.
 
 import re
 import subprocess
+import urllib.error
 import urllib.request
 import venv
 from pathlib import Path
@@ -79,6 +80,13 @@ def test_flask_run_serves_the_app(installed_python):
         status, page = get(f"http://127.0.0.1:{port}/auth/login")
         assert status == 200
         assert re.search(r'name="csrf_token"[^>]* value="[^"]{20,}"', page)
+        # Development builds mailed links from the request: it answers only local names.
+        url = f"http://127.0.0.1:{port}/auth/forgot-password"
+        for host in ("evil.example", "evil.example:5000"):
+            request = urllib.request.Request(url, headers={"Host": host})
+            with pytest.raises(urllib.error.HTTPError, match="400"):
+                urllib.request.urlopen(request, timeout=5)
+        assert get(url.replace("127.0.0.1", "localhost"))[0] == 200
     finally:
         stop_process(server)
     assert "Debug mode: on" in log.read_text()  # FLASK_DEBUG=1 came from .env

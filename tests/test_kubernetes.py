@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -133,6 +134,7 @@ def test_every_document_passes_the_pinned_kubernetes_schemas(project, objects):
         "Ingress",
         "HorizontalPodAutoscaler",
         "PodDisruptionBudget",
+        "NetworkPolicy",
     }
     for document in documents:
         try:
@@ -172,8 +174,18 @@ def test_everything_lives_in_the_apps_namespace(objects):
 
 def test_probes_ask_the_apps_health_endpoints_on_gunicorns_port(project, objects):
     web = container(objects, "web")
-    assert web["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
-    assert web["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    # The app answers only the hosts it trusts (BASE_URL's, localhost): not the pod's address.
+    host = [{"name": "Host", "value": "localhost"}]
+    assert web["readinessProbe"]["httpGet"] == {
+        "path": "/readyz",
+        "port": "http",
+        "httpHeaders": host,
+    }
+    assert web["livenessProbe"]["httpGet"] == {
+        "path": "/healthz",
+        "port": "http",
+        "httpHeaders": host,
+    }
     assert web["ports"] == [{"name": "http", "containerPort": 8000}]
     # The image's Gunicorn listens there, on every address of the pod.
     assert "GUNICORN_BIND=0.0.0.0:8000" in (project / "Dockerfile").read_text()
@@ -202,10 +214,14 @@ def test_pods_run_as_the_images_user_never_root_on_a_read_only_filesystem(projec
         assert context["allowPrivilegeEscalation"] is False, item["name"]
         assert context["capabilities"] == {"drop": ["ALL"]}, item["name"]
         assert "runAsUser" not in context  # the pod's user, checked above
-        # The one writable place: an emptyDir on /tmp.
-        assert item["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}], item["name"]
-    (volume,) = pod_spec(objects)["volumes"]
-    assert volume["name"] == "tmp" and "emptyDir" in volume
+        # The one writable place: an emptyDir on /tmp; the secrets, read-only files.
+        assert item["volumeMounts"] == [
+            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "secrets", "mountPath": "/run/secrets/app", "readOnly": True},
+        ], item["name"]
+    (tmp, secrets) = pod_spec(objects)["volumes"]
+    assert tmp["name"] == "tmp" and "emptyDir" in tmp
+    assert secrets["secret"]["secretName"] == objects["Secret"]["metadata"]["name"]
     assert pod_spec(objects)["automountServiceAccountToken"] is False
     # The namespace makes the cluster refuse any pod that breaks these rules.
     labels = objects["Namespace"]["metadata"]["labels"]
@@ -242,13 +258,17 @@ def test_migrations_run_in_every_pod_before_gunicorn_starts(objects):
     # The same code and the same database as the web container.
     assert migrate["image"] == web["image"]
     assert migrate["envFrom"] == web["envFrom"]
-    database_url = [item for item in web["env"] if item["name"] == "DATABASE_URL"]
-    assert [item for item in migrate["env"] if item["name"] == "DATABASE_URL"] == database_url
+    assert migrate["volumeMounts"] == web["volumeMounts"]  # the Secret's DATABASE_URL
 
 
 def test_rolling_updates_keep_every_pod_serving_until_its_successor_is_ready(objects):
     deployment = objects["Deployment"]["spec"]
     assert deployment["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    # Ready means /readyz (database and Redis), and for two checks in a row before an old
+    # pod goes: one lucky answer does not replace a working pod.
+    readiness = container(objects, "web")["readinessProbe"]
+    assert readiness["httpGet"]["path"] == "/readyz"
+    assert deployment["minReadySeconds"] >= 2 * readiness["periodSeconds"]
     # Gunicorn's graceful stop (20 s) plus preStop's sleep fit in the grace period.
     web = container(objects, "web")
     (seconds,) = web["lifecycle"]["preStop"]["exec"]["command"][1:]
@@ -286,23 +306,76 @@ def test_service_and_ingress_route_https_to_the_web_pods(objects):
     assert backend == {"name": objects["Service"]["metadata"]["name"], "port": {"name": "http"}}
 
 
+def admits(policy, source, target, port):
+    """Whether a NetworkPolicy lets `source` connect to `port` of `target`, as a cluster's
+    network plugin decides it. Pods are (namespace labels, pod labels, {port name: number});
+    the policy lives in the app's namespace, and a pod it does not select is not isolated."""
+    spec = policy["spec"]
+    app_namespace = {"kubernetes.io/metadata.name": policy["metadata"]["namespace"]}
+    selected = selects(spec["podSelector"].get("matchLabels", {}), target[1])
+    if target[0] != app_namespace or not selected:
+        return True
+    for rule in spec["ingress"]:
+        numbers = [target[2].get(item["port"], item["port"]) for item in rule["ports"]]
+        for peer in rule["from"]:
+            if "namespaceSelector" in peer:
+                matched = selects(peer["namespaceSelector"]["matchLabels"], source[0])
+            else:  # a podSelector alone: pods of the policy's own namespace
+                matched = source[0] == app_namespace
+                matched = matched and selects(peer["podSelector"]["matchLabels"], source[1])
+            if matched and port in numbers:
+                return True
+    return False
+
+
+def test_only_the_app_reaches_postgresql_and_redis_and_only_the_ingress_the_app(objects):
+    policy = objects["NetworkPolicy"]
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    here = {"kubernetes.io/metadata.name": NAME}
+    web_labels = objects["Deployment"]["spec"]["template"]["metadata"]["labels"]
+    web_ports = {
+        item["name"]: item["containerPort"] for item in container(objects, "web")["ports"]
+    }
+    web = (here, web_labels, web_ports)
+    # PostgreSQL and Redis as an operator or a chart would run them here (README), and others.
+    database = (here, {"cnpg.io/cluster": "db"}, {"postgres": 5432})
+    redis = (here, {"app.kubernetes.io/name": "redis"}, {"redis": 6379})
+    other_pod = (here, {"app.kubernetes.io/name": "something-else"}, {})
+    controller = ({"kubernetes.io/metadata.name": "ingress-nginx"}, {"app": "controller"}, {})
+    elsewhere = ({"kubernetes.io/metadata.name": "default"}, web_labels, {})
+
+    assert admits(policy, controller, web, 8000)
+    assert admits(policy, web, database, 5432) and admits(policy, web, redis, 6379)
+    for intruder in (other_pod, controller, elsewhere):
+        assert not admits(policy, intruder, database, 5432)
+        assert not admits(policy, intruder, redis, 6379)
+    assert not admits(policy, other_pod, web, 8000)
+    assert not admits(policy, elsewhere, web, 8000)
+    assert not admits(policy, controller, database, 8000)  # the named port is the web pods'
+
+
 def test_settings_come_from_the_configmap_and_the_secret(objects):
     config = objects["ConfigMap"]
     secret = objects["Secret"]
     assert config["data"]["APP_CONFIG"] == "production"
     assert config["data"]["TRUSTED_PROXIES"] == "1"  # the ingress controller
+    # Production's required address: the host the Ingress serves, over HTTPS.
+    (rule,) = objects["Ingress"]["spec"]["rules"]
+    assert config["data"]["BASE_URL"] == f"https://{rule['host']}"
     # Gunicorn's worker count fits the CPU limit, since Gunicorn cannot see it.
     cpu_limit = float(container(objects, "web")["resources"]["limits"]["cpu"])
     assert int(config["data"]["GUNICORN_WORKERS"]) <= 2 * cpu_limit + 1
+    # The Secret reaches the pods as files in SECRETS_DIR, never as environment variables.
+    volumes = {volume["name"]: volume for volume in pod_spec(objects)["volumes"]}
     for item in containers(objects):
-        assert {"configMapRef": {"name": config["metadata"]["name"]}} in item["envFrom"]
-        assert {"secretRef": {"name": secret["metadata"]["name"]}} in item["envFrom"]
-        for variable in item["env"]:
-            reference = variable.get("valueFrom", {}).get("secretKeyRef")
-            if reference:
-                # Not optional: a pod whose Secret lacks the key fails to start, naming it.
-                assert reference["name"] == secret["metadata"]["name"]
-                assert "optional" not in reference
+        assert item["envFrom"] == [{"configMapRef": {"name": config["metadata"]["name"]}}]
+        assert not [var for var in item.get("env", []) if "valueFrom" in var]
+        (mount,) = [m for m in item["volumeMounts"] if "secret" in volumes[m["name"]]]
+        assert mount["mountPath"] == config["data"]["SECRETS_DIR"] and mount["readOnly"]
+        source = volumes[mount["name"]]["secret"]
+        assert source["secretName"] == secret["metadata"]["name"]
+        # Not optional: a pod whose Secret lacks a listed key fails to start, naming it.
+        assert "optional" not in source
 
 
 def test_the_secret_holds_what_the_user_fills_in(project, tmp_path):
@@ -316,12 +389,10 @@ def test_the_secret_holds_what_the_user_fills_in(project, tmp_path):
         key: base64.b64decode(value).decode() for key, value in filled["Secret"]["data"].items()
     }
     assert data == {**FILLED_IN, "SECRET_KEY": read_env_file(project / SECRET_ENV)["SECRET_KEY"]}
-    required = {
-        item["name"]
-        for item in container(filled, "web")["env"]
-        if "secretKeyRef" in item.get("valueFrom", {})
-    }
-    assert required == set(FILLED_IN)
+    (source,) = [volume["secret"] for volume in pod_spec(filled)["volumes"] if "secret" in volume]
+    required = {item["key"] for item in source["items"]}
+    assert required == {*FILLED_IN, "SECRET_KEY"}
+    assert all(item["path"] == item["key"] for item in source["items"])  # the setting's name
 
 
 def test_the_secret_is_fresh_private_and_out_of_git_and_the_image(project, objects, tmp_path):
@@ -350,17 +421,31 @@ def test_the_secret_is_fresh_private_and_out_of_git_and_the_image(project, objec
 def test_the_production_app_starts_with_the_configmap_and_the_secret(
     project, objects, tmp_path, run_in_project
 ):
-    """The settings a pod gets make a production app: the fresh key passes its checks."""
+    """The settings a pod gets make a production app: the fresh key, read from its file,
+    passes its checks, and the database URL comes from its file too."""
     filled = {
         document["kind"]: document for document in kustomize(fill_in(project, tmp_path) / OVERLAY)
     }
     env = dict(filled["ConfigMap"]["data"])
-    env |= {k: base64.b64decode(v).decode() for k, v in filled["Secret"]["data"].items()}
-    script = f"from {SLUG} import create_app; app = create_app(); "
-    script += "print(app.config['SESSION_COOKIE_SECURE'], app.config['TRUSTED_PROXIES'])"
+    env["SECRETS_DIR"] = str(secret_files(filled, tmp_path / "secrets"))  # the mount, here
+    script = f"from {SLUG} import create_app; app = create_app(); c = app.config; "
+    script += (
+        "print(c['SESSION_COOKIE_SECURE'], c['TRUSTED_PROXIES'], c['SQLALCHEMY_DATABASE_URI'])"
+    )
     result = run_in_project(project, "python", "-c", script, env=env)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["True", "1"]
+    assert result.stdout.split() == ["True", "1", FILLED_IN["DATABASE_URL"]]
+
+
+def secret_files(objects, folder, leave_out=()):
+    """The files the kubelet makes of the Secret's volume, in `folder`."""
+    data = {k: base64.b64decode(v).decode() for k, v in objects["Secret"]["data"].items()}
+    (source,) = [volume["secret"] for volume in pod_spec(objects)["volumes"] if "secret" in volume]
+    folder.mkdir()
+    for item in source["items"]:
+        if item["key"] not in leave_out:
+            (folder / item["path"]).write_text(data[item["key"]])
+    return folder
 
 
 def waiting_backends(server, database):
@@ -444,21 +529,27 @@ def image_command(project):
     return json.loads(line.removeprefix("CMD "))
 
 
-def pod_sandbox(objects, item, env, folders):
+def pod_sandbox(objects, item, env, folders, secrets):
     """bubblewrap's command line for a container as the manifests describe it.
 
     The whole filesystem read-only, the pod's user and group (a user namespace), no
-    capabilities, an empty tmpfs for each emptyDir mount, the environment as given and
-    nothing else. `folders` (the project, then the venv) are mounted read-only again, in
-    case a tmpfs hides them; the first is the working directory.
+    capabilities, an empty tmpfs for each emptyDir mount, the folder `secrets` (see
+    secret_files) read-only for the secret volume (on a tmpfs /run, where the mount point is
+    made), the environment as given and nothing else. `folders` (the project, then the venv)
+    are mounted read-only again, in case a tmpfs hides them; the first is the working
+    directory.
     """
     pod = pod_spec(objects)["securityContext"]
     assert item["securityContext"]["readOnlyRootFilesystem"] is True
     command = [servers.need("bwrap"), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     volumes = {volume["name"]: volume for volume in pod_spec(objects)["volumes"]}
     for mount in item["volumeMounts"]:
-        assert "emptyDir" in volumes[mount["name"]]
-        command += ["--tmpfs", mount["mountPath"]]
+        if "secret" in volumes[mount["name"]]:
+            assert mount["mountPath"].startswith("/run/") and mount["readOnly"]
+            command += ["--tmpfs", "/run", "--ro-bind", str(secrets), mount["mountPath"]]
+        else:
+            assert "emptyDir" in volumes[mount["name"]]
+            command += ["--tmpfs", mount["mountPath"]]
     for folder in folders:
         command += ["--ro-bind", str(folder), str(folder)]
     command += ["--chdir", str(folders[0])]
@@ -478,35 +569,31 @@ def test_a_pod_migrates_and_serves_as_its_user_on_a_read_only_filesystem(
     Not the image itself (that is Docker's to run): the shared venv with the project on
     PYTHONPATH stands in for the image's installed package, Gunicorn binds to a loopback
     port instead of the image's 0.0.0.0:8000, and the Redis URL is left out (Redis has its
-    own tests). What it proves is the pod's side: with nothing writable but /tmp, as a user
-    with no home and no capabilities, the migration runs and Gunicorn serves, its control
-    socket on /tmp.
+    own tests). What it proves is the pod's side: with nothing writable but /tmp, the secrets
+    read from the files of the Secret's volume, as a user with no home and no capabilities,
+    the migration runs and Gunicorn serves, its control socket on /tmp.
     """
     filled = fill_in(project, tmp_path)
     (filled / "instance").mkdir(exist_ok=True)  # made in the image; the app only checks it
-    secret = {
-        key: base64.b64decode(value).decode()
-        for key, value in rendered(filled)["Secret"]["data"].items()
-    }
     with servers.postgres() as server:
         port = servers.free_port()  # after PostgreSQL has taken its own
-        secret["DATABASE_URL"] = server.create_database("app", "pw")
-        secret.pop("RATELIMIT_STORAGE_URI")
+        secrets = secret_files(rendered(filled), tmp_path / "secrets", ["RATELIMIT_STORAGE_URI"])
+        (secrets / "DATABASE_URL").write_text(server.create_database("app", "pw"))
         env = {
             **image_environment(project),
             "PATH": f"{baked_python.parent}:/usr/bin:/bin",
             "HOME": "/home/app",  # the image's user has a home in /etc/passwd, not on disk
             "PYTHONPATH": str(filled),
+            "FLASK_SKIP_DOTENV": "1",  # the image has no .env (.dockerignore); this folder has
             **objects["ConfigMap"]["data"],
-            **secret,
         }
         for item in containers(objects):
-            env |= {var["name"]: var["value"] for var in item["env"] if "value" in var}
+            env |= {var["name"]: var["value"] for var in item.get("env", []) if "value" in var}
         env["GUNICORN_BIND"] = f"127.0.0.1:{port}"
 
         folders = [filled, baked_python.parent.parent]
         migrate = container(objects, "migrate")
-        command = [*pod_sandbox(objects, migrate, env, folders), *migrate["command"]]
+        command = [*pod_sandbox(objects, migrate, env, folders, secrets), *migrate["command"]]
         result = subprocess.run(command, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
         # Production logs JSON lines on stdout, Alembic's included: each step, base to head.
@@ -523,7 +610,7 @@ def test_a_pod_migrates_and_serves_as_its_user_on_a_read_only_filesystem(
         log = tmp_path / "gunicorn.log"
         with open(log, "wb") as out:
             process = subprocess.Popen(
-                [*pod_sandbox(objects, web, env, folders), *image_command(project)],
+                [*pod_sandbox(objects, web, env, folders, secrets), *image_command(project)],
                 stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
         try:
@@ -534,10 +621,20 @@ def test_a_pod_migrates_and_serves_as_its_user_on_a_read_only_filesystem(
             for path in ("/healthz", "/", "/auth/login"):
                 with urllib.request.urlopen(url + path, timeout=5) as response:
                     assert response.status == 200, path
+            for probe in ("readinessProbe", "livenessProbe"):
+                get = web[probe]["httpGet"]
+                headers = {item["name"]: item["value"] for item in get["httpHeaders"]}
+                # Not /readyz's answer (no Redis here): that the app answers the probe's host.
+                request = urllib.request.Request(url + "/healthz", headers=headers)
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    assert response.status == 200, probe
+            unknown = urllib.request.Request(url + "/healthz", headers={"Host": "10.1.2.3"})
+            with pytest.raises(urllib.error.HTTPError, match="400"):
+                urllib.request.urlopen(unknown, timeout=5)
         finally:
             servers.stop_process(process)
         output = log.read_text()
-    assert "Control socket listening at /tmp/gunicorn.ctl" in output
+    assert f"Control socket listening at /tmp/{SLUG}-127.0.0.1-{port}.ctl" in output
     assert "[ERROR]" not in output, output
     for problem in ("Read-only file system", "Permission denied", "No such file"):
         assert problem not in output, output

@@ -17,6 +17,7 @@ import servers
 
 FILE = "compose.swarm.yaml"
 IMAGE, TAG = "registry.example.com/my-flask-app", "0.2.0"
+BASE_URL = "https://shop.example.com"
 
 
 def resolve(project, **env):
@@ -39,7 +40,7 @@ def project(bake_once):
 
 @pytest.fixture(scope="module")
 def services(project):
-    result = resolve(project, IMAGE=IMAGE, TAG=TAG)
+    result = resolve(project, IMAGE=IMAGE, TAG=TAG, BASE_URL=BASE_URL)
     assert result.returncode == 0 and not result.stderr, result.stderr
     return yaml.safe_load(result.stdout)["services"]
 
@@ -88,10 +89,14 @@ def test_the_image_is_the_pushed_version_and_nothing_is_built(services):
 
 @pytest.mark.parametrize(
     "unset, message",
-    [("TAG", "set TAG to the version to deploy"), ("IMAGE", "set IMAGE to the image's")],
+    [
+        ("TAG", "set TAG to the version to deploy"),
+        ("IMAGE", "set IMAGE to the image's"),
+        ("BASE_URL", "set BASE_URL to the site's address"),
+    ],
 )
-def test_a_deploy_without_an_image_or_version_is_refused(project, unset, message):
-    result = resolve(project, **{"IMAGE": IMAGE, "TAG": TAG, unset: ""})
+def test_a_deploy_without_an_image_version_or_address_is_refused(project, unset, message):
+    result = resolve(project, **{"IMAGE": IMAGE, "TAG": TAG, "BASE_URL": BASE_URL, unset: ""})
     assert result.returncode != 0
     assert message in result.stderr
 
@@ -99,6 +104,7 @@ def test_a_deploy_without_an_image_or_version_is_refused(project, unset, message
 def test_the_app_settings_are_compose_prods_with_a_shared_redis(project, services):
     web = services["web"]["environment"]
     assert (web["APP_CONFIG"], web["FLASK_DEBUG"]) == ("production", "0")
+    assert web["BASE_URL"] == BASE_URL  # production's required address, from the shell
     assert len(web["SECRET_KEY"]) == 64  # from .env
     assert "@db:5432/" in web["DATABASE_URL"]
     assert web["RATELIMIT_STORAGE_URI"] == "redis://redis:6379/0"

@@ -6,7 +6,9 @@ the real environment (Docker Compose's env_file, systemd's EnvironmentFile).
 
 import multiprocessing
 import os
+import re
 
+from {{ cookiecutter.project_slug }}.config import secret_setting
 from {{ cookiecutter.project_slug }}.logs import ACCESS_LOG_FORMAT, logging_config
 
 wsgi_app = "{{ cookiecutter.project_slug }}:create_app()"
@@ -28,6 +30,14 @@ errorlog = "-"
 logconfig_dict = logging_config(os.environ.get("LOG_FORMAT", "json"))
 access_log_format = ACCESS_LOG_FORMAT
 
+# gunicornc's control socket, one for each app and address. Gunicorn's default path is the
+# same for every Gunicorn of a user ($XDG_RUNTIME_DIR/gunicorn.ctl, else
+# ~/.gunicorn/gunicorn.ctl): a second one would take it over, then delete it when it stops.
+control_socket = os.path.join(
+    os.environ.get("XDG_RUNTIME_DIR") or os.path.expanduser("~/.gunicorn"),
+    "{{ cookiecutter.project_slug }}-" + re.sub(r"[^\w.-]", "-", bind) + ".ctl",
+)
+
 # Gunicorn itself trusts X-Forwarded-* only from these addresses; the app's ProxyFix
 # (TRUSTED_PROXIES) decides what the app believes.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
@@ -35,7 +45,7 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
 def on_starting(server):
     """Warn at start when the login rate limit cannot hold: memory:// counts in each worker."""
-    storage = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    storage = secret_setting("RATELIMIT_STORAGE_URI", "memory://")  # as the app reads it
     count = server.cfg.workers
     if count > 1 and storage.startswith("memory://"):
         server.log.warning(

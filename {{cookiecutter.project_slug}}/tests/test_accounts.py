@@ -1,10 +1,13 @@
 """Password reset and change, address change, account deletion, and sessions that end."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from conftest import link_in, wait_for_mail
 from sqlalchemy import select
 from test_auth import login
 
+from {{ cookiecutter.project_slug }}.config import load_config
 from {{ cookiecutter.project_slug }}.extensions import db
 from {{ cookiecutter.project_slug }}.models import User
 
@@ -216,3 +219,25 @@ def test_a_deleted_users_id_is_never_given_again(app, client, user, outbox):
 def test_account_pages_need_a_login(client):
     for path in ["/auth/account", "/auth/change-password", "/auth/delete-account"]:
         assert client.get(path).headers["Location"].startswith("/auth/login")
+
+
+def remember_me_days(client):
+    """How many days the remember-me cookie of a logged-in browser lives."""
+    cookie = client.get_cookie("remember_token")
+    assert cookie is not None and cookie.expires is not None
+    return (cookie.expires - datetime.now(UTC)) / timedelta(days=1)
+
+
+def test_remember_me_lasts_30_days_not_flask_logins_365(app, user):
+    assert 29.9 < remember_me_days(logged_in_client(app, remember=True)) <= 30
+
+
+@pytest.mark.settings(REMEMBER_COOKIE_DURATION=timedelta(days=7))
+def test_remember_me_lasts_as_long_as_the_setting_says(app, user):
+    assert 6.9 < remember_me_days(logged_in_client(app, remember=True)) <= 7
+
+
+def test_remember_me_days_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("REMEMBER_COOKIE_DAYS", "3")
+    duration = load_config("testing").REMEMBER_COOKIE_DURATION
+    assert duration == timedelta(days=3)

@@ -11,6 +11,7 @@ STRONG_SECRET = "a3f1" * 16
 @pytest.fixture
 def production_env(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", STRONG_SECRET)
+    monkeypatch.setenv("BASE_URL", "https://app.example.com")
     monkeypatch.delenv("SESSION_COOKIE_SECURE", raising=False)
     monkeypatch.delenv("FLASK_DEBUG", raising=False)
     return monkeypatch
@@ -36,6 +37,23 @@ def test_production_refuses_a_weak_secret(production_env, secret):
         production_env.setenv("SECRET_KEY", secret)
     with pytest.raises(RuntimeError, match="SECRET_KEY must be set"):
         create_app("production")
+
+
+@pytest.mark.parametrize("url", [None, "", "app.example.com", "ftp://app.example.com", "https://"])
+def test_production_refuses_to_serve_without_its_address(production_env, url):
+    if url is None:
+        production_env.delenv("BASE_URL")
+    else:
+        production_env.setenv("BASE_URL", url)
+    with pytest.raises(SettingsError, match="BASE_URL must be set") as refused:
+        create_app("production")
+    assert "\n" not in str(refused.value)  # one line
+
+
+def test_production_migrates_without_its_address(production_env):
+    production_env.delenv("BASE_URL")
+    cli = FlaskGroup(create_app=lambda: create_app("production"), load_dotenv=False)
+    assert CliRunner().invoke(cli, ["routes"]).exit_code == 0
 
 
 def test_production_cookies(production_env):
@@ -98,3 +116,22 @@ def test_flask_run_warns_once_about_a_weak_development_secret(monkeypatch, secre
     assert KEY_COMMAND in run.output
     routes = CliRunner().invoke(cli, ["routes"])  # only serving warns
     assert routes.exit_code == 0 and "Warning" not in routes.output
+
+
+def test_secrets_can_come_as_files_in_secrets_dir(production_env, tmp_path):
+    """Kubernetes mounts a Secret's keys as files; Docker Swarm its secrets in /run/secrets."""
+    production_env.delenv("SECRET_KEY")
+    production_env.delenv("DATABASE_URL", raising=False)
+    (tmp_path / "SECRET_KEY").write_text(STRONG_SECRET + "\n")  # files often end with one
+    (tmp_path / "DATABASE_URL").write_text("sqlite:///from-a-file.sqlite\n")
+    production_env.setenv("SECRETS_DIR", str(tmp_path))
+    config = create_app("production").config
+    assert config["SECRET_KEY"] == STRONG_SECRET
+    assert config["SQLALCHEMY_DATABASE_URI"].endswith("from-a-file.sqlite")
+    assert config["RATELIMIT_STORAGE_URI"] == "memory://"  # no file: the default
+
+
+def test_the_environment_wins_over_a_secret_file(production_env, tmp_path):
+    (tmp_path / "SECRET_KEY").write_text("b" * 64)
+    production_env.setenv("SECRETS_DIR", str(tmp_path))
+    assert create_app("production").config["SECRET_KEY"] == STRONG_SECRET

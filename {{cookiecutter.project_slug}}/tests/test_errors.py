@@ -53,6 +53,7 @@ def test_405_page(client):
 
 def test_debug_is_off_in_production(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "f" * 64)
+    monkeypatch.setenv("BASE_URL", "https://app.example.com")
     assert not create_app("production").debug
 
 

@@ -6,6 +6,8 @@ testing (pytest) or production (the default, so Gunicorn, which reads neither .f
 """
 
 import os
+from datetime import timedelta
+from urllib.parse import urlsplit
 
 import click
 from werkzeug.serving import is_running_from_reloader
@@ -17,6 +19,21 @@ KEY_COMMAND = 'python3 -c "import secrets; print(secrets.token_hex(32))"'
 
 class SettingsError(click.ClickException, RuntimeError):
     """Settings the app cannot start with: the `flask` command prints the message alone."""
+
+
+def secret_setting(name, default=None):
+    """A secret setting: the environment's, else the file of that name in SECRETS_DIR.
+
+    Kubernetes (a Secret mounted as a volume) and Docker Swarm (secrets in /run/secrets) hand
+    secrets over as files, which child processes, crash reports and `docker inspect` do not
+    show as they show environment variables.
+    """
+    value = os.environ.get(name)
+    folder = os.environ.get("SECRETS_DIR")
+    if value is None and folder and os.path.isfile(os.path.join(folder, name)):
+        with open(os.path.join(folder, name), encoding="utf-8") as file:
+            value = file.read().strip()
+    return default if value is None else value
 
 
 def env_flag(name, default):
@@ -68,28 +85,38 @@ class Config:
     HSTS_MAX_AGE = 63072000  # two years; sent only on HTTPS responses
 
     def __init__(self):
-        self.SECRET_KEY = os.environ.get("SECRET_KEY")
-        self.SQLALCHEMY_DATABASE_URI = os.environ.get(
+        self.SECRET_KEY = secret_setting("SECRET_KEY")
+        self.SQLALCHEMY_DATABASE_URI = secret_setting(
             "DATABASE_URL", "sqlite:///{{ cookiecutter.project_slug }}.sqlite"
         )
-        self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+        self.RATELIMIT_STORAGE_URI = secret_setting("RATELIMIT_STORAGE_URI", "memory://")
         self.TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
+        # Links in mails start with BASE_URL (https://example.com), never with the Host a
+        # request names: anyone can name any host. Without it (development) the request's own.
+        self.BASE_URL = os.environ.get("BASE_URL", "").rstrip("/") or None
+        # Requests for any other host are a 400; the health checks ask for localhost.
+        own = urlsplit(self.BASE_URL or "").hostname or ""
+        hosts = os.environ.get("TRUSTED_HOSTS") or f"{own},localhost,127.0.0.1"
+        self.TRUSTED_HOSTS = [host.strip() for host in hosts.split(",") if host.strip()]
         self.REGISTER_RATE_LIMIT = os.environ.get("REGISTER_RATE_LIMIT", "5 per minute")
         # Log in only once the address is verified: it is how a forgotten password comes back,
         # and an unproven one would let a typo (or someone else's address) own the account.
         self.LOGIN_REQUIRES_VERIFIED_EMAIL = env_flag("LOGIN_REQUIRES_VERIFIED_EMAIL", True)
+        # "Remember me" keeps a browser logged in this long (Flask-Login's default: 365 days).
+        days = int(os.environ.get("REMEMBER_COOKIE_DAYS", "30"))
+        self.REMEMBER_COOKIE_DURATION = timedelta(days=days)
         # Mail (Flask-Mail). With no MAIL_SERVER, `flask run` logs mails instead of sending.
         self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
         self.MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
         self.MAIL_USE_TLS = env_flag("MAIL_USE_TLS", False)
         self.MAIL_USE_SSL = env_flag("MAIL_USE_SSL", False)
         self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
-        self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+        self.MAIL_PASSWORD = secret_setting("MAIL_PASSWORD")
         self.MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "noreply@localhost")
         self.MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", "10"))  # seconds, then give up
         self.MAIL_DEBUG = env_flag("MAIL_DEBUG", False)  # print the SMTP dialogue
         self.LOG_FORMAT = os.environ.get("LOG_FORMAT", self.LOG_FORMAT)
-        self.SENTRY_DSN = os.environ.get("SENTRY_DSN")  # error tracking is off without one
+        self.SENTRY_DSN = secret_setting("SENTRY_DSN")  # error tracking is off without one
         self.SENTRY_ENVIRONMENT = os.environ.get("SENTRY_ENVIRONMENT", self.SENTRY_ENVIRONMENT)
 
 
@@ -149,6 +176,8 @@ class ProductionConfig(Config):
         self.SESSION_COOKIE_SECURE = secure
         self.REMEMBER_COOKIE_SECURE = secure
         check_secret(self.SECRET_KEY)
+        if serving():  # `flask db upgrade` needs no address
+            check_base_url(self.BASE_URL)
 
 
 def weak_secret(secret):
@@ -162,6 +191,16 @@ def check_secret(secret):
         raise SettingsError(
             f"SECRET_KEY must be set to a random value of at least {MIN_SECRET_BYTES} bytes "
             f"in production. Generate one with: {KEY_COMMAND}"
+        )
+
+
+def check_base_url(url):
+    """Refuse to serve without the site's address: mailed links would follow the Host header."""
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(
+            "BASE_URL must be set to the site's address in production, e.g. "
+            "BASE_URL=https://example.com (links in mails start with it)"
         )
 
 

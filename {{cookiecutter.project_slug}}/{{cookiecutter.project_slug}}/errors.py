@@ -11,7 +11,7 @@ import time
 from flask import Blueprint, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import BadRequest, HTTPException, ServiceUnavailable
+from werkzeug.exceptions import BadRequest, HTTPException, SecurityError, ServiceUnavailable
 
 from .extensions import db, limiter
 
@@ -21,6 +21,12 @@ bp = Blueprint("errors", __name__)
 @bp.app_errorhandler(HTTPException)
 def http_error(error):
     return render_template("error.html", error=error), error.code
+
+
+@bp.app_errorhandler(SecurityError)
+def untrusted_host(error):
+    """A host not in TRUSTED_HOSTS (config.py): Flask builds no URLs for it, so no page."""
+    return "400 Bad Request: unknown host\n", 400, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 @bp.app_errorhandler(429)

@@ -12,8 +12,10 @@ import http
 import marshmallow as ma
 from flask import current_app, request
 from flask_smorest import Api, Blueprint
+from flask_smorest.pagination import PaginationMetadataSchema
 from flask_smorest.utils import prepare_response
 from sqlalchemy.exc import OperationalError
+from webargs.flaskparser import FlaskParser, abort
 from werkzeug.exceptions import ServiceUnavailable
 
 PROBLEM_TYPE = "application/problem+json"
@@ -45,6 +47,18 @@ class ProblemApi(Api):
     def _register_error_handlers(self):
         """None of flask-smorest's own: register_handlers() answers under /api, and it would
         replace the pages' handler for every other URL."""
+
+    def _register_pagination_header(self):
+        """X-Pagination holds a JSON object: say so with `content`. flask-smorest gives it a
+        `schema`, which means a header in OpenAPI's `simple` style (`total,1,page,1`)."""
+        self.spec.components.header(
+            "PAGINATION",
+            {
+                "description": "Pagination metadata, as JSON",
+                "content": {"application/json": {"schema": PaginationMetadataSchema}},
+            },
+            lazy=True,
+        )
 
     def _register_responses(self):
         for status in http.HTTPStatus:
@@ -101,8 +115,29 @@ def problem_under_api(page_handler):
     return handler
 
 
+class Parser(FlaskParser):
+    """webargs' parser, refusing what the document does not allow.
+
+    An unknown query parameter is a 422, as an unknown JSON field is: the document lists them
+    all. Every body that is not JSON Python can load is a 400: webargs catches only
+    JSONDecodeError, so a body nested too deep (RecursionError) or a number longer than
+    Python converts (ValueError, over 4300 digits) would be a 500.
+    """
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": ma.RAISE}
+
+    def load_json(self, req, schema):
+        try:
+            return super().load_json(req, schema)
+        except (RecursionError, ValueError) as error:
+            abort(400, exc=error, messages={"json": ["Invalid JSON body."]})
+
+
 class ApiBlueprint(Blueprint):
     """A flask-smorest Blueprint that lists the error responses of its operations."""
+
+    ARGUMENTS_PARSER = Parser()
+    PAGINATION_ARGUMENTS_PARSER = Parser()
 
     def problems(self, *statuses):
         """Decorator documenting the error statuses an operation can answer."""

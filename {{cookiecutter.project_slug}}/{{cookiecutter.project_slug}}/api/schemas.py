@@ -1,4 +1,10 @@
-"""Request and response bodies: validation and the OpenAPI document both come from these."""
+"""Request and response bodies: validation and the OpenAPI document both come from these.
+
+The document says what the server refuses (lengths, patterns), so a client, and schemathesis,
+can tell a request it will accept from one it will not.
+"""
+
+import re
 
 import marshmallow as ma
 from marshmallow import validate
@@ -6,8 +12,24 @@ from marshmallow import validate
 from ..auth import rules
 from .models import aware
 
+# A new username as the API takes it: the form's rule (rules.py), in ASCII letters of any case.
+USERNAME = re.compile(r"[A-Za-z0-9_.-]{3,64}")
 
-class Checked(ma.fields.String):
+
+class Text(ma.fields.String):
+    """A string UTF-8 can encode: JSON's escapes can make lone surrogates (\\udcd3), which
+    neither the database nor the password hash can take."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            raise ma.ValidationError("Not valid Unicode text.") from None
+        return text
+
+
+class Checked(Text):
     """A string checked and put in canonical form by one of auth/rules.py's checks: the same
     rules as the web forms and `flask create-user` (control characters refused, names
     compared without case)."""
@@ -24,9 +46,11 @@ class Checked(ma.fields.String):
             raise ma.ValidationError(str(error)) from None
 
 
-def login_name(text):
-    """A username or an email address, as the login form takes it."""
-    return rules.canonical(rules.refuse_control_characters(text))
+def new_username(text):
+    """The registration form's rules, on a name the document's pattern describes exactly."""
+    if not USERNAME.fullmatch(text):
+        raise rules.InvalidValue("Use 3 to 64 letters, digits, '.', '_' or '-'.")
+    return rules.check_username(text)
 
 
 class UtcDateTime(ma.fields.DateTime):
@@ -44,25 +68,25 @@ class UserSchema(ma.Schema):
 
 class UserUpdateSchema(ma.Schema):
     username = Checked(
-        rules.check_username,
+        new_username,
         required=True,
-        metadata={"description": "3 to 64 letters, digits, '.', '_' or '-'; stored lower-case"},
+        metadata={
+            "description": "3 to 64 letters, digits, '.', '_' or '-'; stored lower-case",
+            "pattern": f"^{USERNAME.pattern}$",
+        },
     )
 
 
 class CredentialsSchema(ma.Schema):
-    username = Checked(
-        login_name,
+    """Any name and password of these lengths is a fair try: one that breaks the rules of
+    rules.py belongs to no account, so it gets the same 401 as any wrong password."""
+
+    username = Text(
         required=True,
         validate=validate.Length(min=1, max=254),
         metadata={"description": "The username or the email address"},
     )
-    password = Checked(
-        rules.refuse_control_characters,
-        required=True,
-        load_only=True,
-        validate=validate.Length(min=1, max=1024),
-    )
+    password = Text(required=True, load_only=True, validate=validate.Length(min=1, max=1024))
 
 
 class TokenSchema(ma.Schema):

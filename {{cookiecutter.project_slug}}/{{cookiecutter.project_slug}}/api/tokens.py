@@ -9,6 +9,7 @@ from werkzeug.exceptions import Forbidden, TooManyRequests, Unauthorized
 
 from ..auth import guesses
 from ..auth.routes import must_verify, unknown_user_hash
+from ..auth.rules import InvalidValue, canonical, refuse_control_characters
 from ..extensions import db
 from ..models import User
 from ..ratelimit import password_guesses
@@ -36,7 +37,7 @@ def create_token(credentials):
     and per account.
     """
     name = credentials["username"]
-    user = db.session.scalar(select(User).where(or_(User.username == name, User.email == name)))
+    user = account(name)
     budget = guesses.account(user, name)
     if not guesses.left(budget):
         raise TooManyRequests(guesses.TOO_MANY)
@@ -53,6 +54,19 @@ def create_token(credentials):
         return token
     guesses.wrong(budget)
     raise Unauthorized("Invalid username or password.")
+
+
+def account(name):
+    """The user a username or address belongs to, as the login form finds it, or None.
+
+    A name with control characters belongs to no one, and never reaches the database
+    (PostgreSQL refuses a NUL character in a query).
+    """
+    try:
+        name = canonical(refuse_control_characters(name))
+    except InvalidValue:
+        return None
+    return db.session.scalar(select(User).where(or_(User.username == name, User.email == name)))
 
 
 @bp.get("")

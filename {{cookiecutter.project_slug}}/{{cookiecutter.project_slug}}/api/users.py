@@ -55,7 +55,7 @@ def get_me():
 @login_required
 @bp.arguments(UserUpdateSchema)
 @bp.response(200, UserSchema)
-@bp.problems(400, 401, 413, 429, 500, 503)
+@bp.problems(400, 401, 409, 413, 429, 500, 503)
 @bp.doc(**SECURED)
 def update_me(changes):
     """Change the caller's username (the rules of the registration form apply)."""
@@ -63,13 +63,13 @@ def update_me(changes):
     name = changes["username"]
     taken = db.session.scalar(select(User.id).filter_by(username=name))
     if taken is not None and taken != user.id:
-        abort(422, errors={"json": {"username": ["That username is taken."]}})
+        abort(409, errors={"json": {"username": ["That username is taken."]}})
     user.username = name
     try:
         db.session.commit()  # the unique constraint decides between two renames at once
     except IntegrityError:
         db.session.rollback()
-        abort(422, errors={"json": {"username": ["That username is taken."]}})
+        abort(409, errors={"json": {"username": ["That username is taken."]}})
     return user
 
 

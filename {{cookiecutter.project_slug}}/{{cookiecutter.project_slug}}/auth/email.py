@@ -61,10 +61,18 @@ def send_later(mail_message):
     return thread
 
 
+def external_url(endpoint, **values):
+    """A link for a mail: BASE_URL's when set, never the Host of the request that asked."""
+    base = current_app.config["BASE_URL"]
+    if base:
+        return base + url_for(endpoint, **values)
+    return url_for(endpoint, **values, _external=True)  # development: the request's own
+
+
 def send_verification(user, address=None):
     """Mail a link that verifies `address` (by default the account's own); False on failure."""
     address = address or user.email
-    link = url_for("auth.verify_email", token=tokens.email_token(user, address), _external=True)
+    link = external_url("auth.verify_email", token=tokens.email_token(user, address))
     hours = current_app.config["EMAIL_TOKEN_MAX_AGE"] // 3600
     changing = address != user.email
     return send(
@@ -82,14 +90,14 @@ def send_verification(user, address=None):
 
 def send_account_exists(user):
     """Tell the owner of an address that someone signed up with it (the page says nothing)."""
-    login = url_for("auth.login", _external=True)
-    reset = url_for("auth.forgot_password", _external=True)
+    login = external_url("auth.login")
+    reset = external_url("auth.forgot_password")
     return send(message(user.email, "your account", "exists", user=user, login=login, reset=reset))
 
 
 def send_password_reset(user):
     """Mail a password-reset link in the background (see send_later)."""
-    link = url_for("auth.reset_password", token=tokens.reset_token(user), _external=True)
+    link = external_url("auth.reset_password", token=tokens.reset_token(user))
     minutes = current_app.config["RESET_TOKEN_MAX_AGE"] // 60
     return send_later(
         message(user.email, "reset your password", "reset", user=user, link=link, minutes=minutes)

@@ -1,0 +1,36 @@
+"""gunicorn.conf.py, as Gunicorn reads it."""
+
+import runpy
+from pathlib import Path
+
+import pytest
+
+CONF = Path(__file__).parent.parent / "gunicorn.conf.py"
+SOCKET = "{{ cookiecutter.project_slug }}-127.0.0.1-8000.ctl"  # the default address's
+
+
+@pytest.fixture
+def settings(monkeypatch):
+    def read(**env):
+        for name, value in env.items():
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        return runpy.run_path(str(CONF))
+
+    return read
+
+
+def test_each_app_and_address_has_a_control_socket_of_its_own(settings, tmp_path):
+    """Gunicorn's default, $XDG_RUNTIME_DIR/gunicorn.ctl, is shared by all of a user's."""
+    runtime = str(tmp_path)
+    socket = settings(XDG_RUNTIME_DIR=runtime, GUNICORN_BIND=None)["control_socket"]
+    assert socket == str(tmp_path / SOCKET)
+    other = settings(XDG_RUNTIME_DIR=runtime, GUNICORN_BIND="0.0.0.0:8001")["control_socket"]
+    assert other == str(tmp_path / "{{ cookiecutter.project_slug }}-0.0.0.0-8001.ctl")
+
+
+def test_without_a_runtime_folder_the_socket_is_in_the_users_home(settings, tmp_path):
+    socket = settings(XDG_RUNTIME_DIR=None, GUNICORN_BIND=None, HOME=str(tmp_path))
+    assert socket["control_socket"] == str(tmp_path / ".gunicorn" / SOCKET)
