@@ -242,20 +242,6 @@ def test_sign_up_verify_log_in_reset_and_log_out(served_app, page, console_error
     assert console_errors == []
 
 
-def test_api_docs_load_under_the_sites_csp(served_app, page, console_errors, screenshot):
-    response = page.goto(f"{served_app.url}/api/docs")
-    policy = response.headers["content-security-policy"]
-    assert "default-src 'self'" in policy and "unsafe-inline" not in policy
-    page.wait_for_selector(".swagger-ui .info .title")
-    assert "My Flask App API" in page.inner_text(".swagger-ui .info .title")
-    page.wait_for_selector(".opblock")
-    operations = page.locator(".opblock-summary-path").all_inner_texts()
-    assert "/api/users/me" in operations
-    assert len(page.locator(".opblock").all()) == 8
-    screenshot("api-docs")
-    assert console_errors == []
-
-
 def test_an_administrator_disables_a_user_whose_copied_session_dies(
     served_app, page, console_errors, screenshot
 ):
@@ -310,4 +296,18 @@ def test_an_administrator_disables_a_user_whose_copied_session_dies(
     # nginx's request id (32 hex digits), the one its access log has for the same request
     assert all(re.fullmatch(r"[0-9a-f]{32}", row.split("\t")[4].strip()) for row in rows)
     screenshot("admin-audit")
+    assert console_errors == []
+
+
+def test_api_docs_load_under_the_sites_csp(served_app, page, console_errors, screenshot):
+    response = page.goto(f"{served_app.url}/api/docs")
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "unsafe-inline" not in policy
+    page.wait_for_selector(".swagger-ui .info .title")
+    assert "My Flask App API" in page.inner_text(".swagger-ui .info .title")
+    page.wait_for_selector(".opblock")
+    operations = page.locator(".opblock-summary-path").all_inner_texts()
+    assert "/api/users/me" in operations
+    assert len(page.locator(".opblock").all()) == 8
+    screenshot("api-docs")
     assert console_errors == []
