@@ -120,6 +120,7 @@ def test_accounts_made_before_the_admin_area_stay_as_they_were(migrated_app):
     assert ada.is_active and bob.is_active and ada.last_login_at is None
     assert load_user(ada.get_id()) is ada and load_user(bob.get_id()) is bob
     assert inspect(db.engine).get_columns("audit_event")
+    db.session.remove()  # PostgreSQL: an open transaction would hold the table's lock
     downgrade(revision="0005")
     assert "audit_event" not in inspect(db.engine).get_table_names()
     assert "disabled_at" not in {c["name"] for c in inspect(db.engine).get_columns("user")}
@@ -127,6 +128,7 @@ def test_accounts_made_before_the_admin_area_stay_as_they_were(migrated_app):
         "ada",
         "bob",
     ]
+    db.session.remove()
     upgrade()
 
 
