@@ -29,6 +29,7 @@ API_FILES = [
     "{slug}/api",
     "migrations/versions/0003_create_api_token.py",
     "tests/test_api.py",
+    "tests/test_api_admin.py",
     "tests/test_api_schema.py",
     "tests/test_api_docs.py",
 ]

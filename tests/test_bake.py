@@ -19,6 +19,7 @@ KUBERNETES_ENV = "k8s/overlays/production/.env"  # written by the hook, like .en
 API_FILES = {
     "migrations/versions/0003_create_api_token.py",
     "tests/test_api.py",
+    "tests/test_api_admin.py",
     "tests/test_api_schema.py",
     "tests/test_api_docs.py",
 }

@@ -1,5 +1,6 @@
 """The baked app in a real browser: sign up, verify the address, log in, reset a forgotten
-password and log out, through its forms and the mails it sends.
+password and log out, through its forms and the mails it sends; and an administrator's walk
+through the admin area.
 
 Gunicorn serves a baked project (production settings, Secure cookies) behind its nginx site
 on free loopback ports, over HTTPS with a certificate made by the baked README's command,
@@ -23,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from browser import Browser
+from browser import signed_in_as as page_signed_in_as
 from conftest import TEMPLATE, clean_env
 from servers import gunicorn, missing, nginx, smtp
 
@@ -70,6 +73,7 @@ def served_app(bake, run_in_project, baked_python, tmp_path):
         nginx(project, [app_server.address]) as proxy,
     ):
         proxy.mail = mailbox
+        proxy.flask = lambda *args: run_in_project(project, "flask", *args, env=env)
         yield proxy
 
 
@@ -235,6 +239,63 @@ def test_sign_up_verify_log_in_reset_and_log_out(served_app, page, console_error
     assert page.is_visible("nav >> text=Log in")
     assert_styled(page)
 
+    assert console_errors == []
+
+
+def test_an_administrator_disables_a_user_whose_copied_session_dies(
+    served_app, page, console_errors, screenshot
+):
+    base, password = served_app.url, "correct horse battery"
+    for name, *options in [("root", "--admin"), ("bob",)]:
+        address = f"{name}@example.com"
+        made = served_app.flask("create-user", name, address, "--password", password, *options)
+        assert made.returncode == 0, made.stderr
+    bob = Browser(base, served_app.ssl_context())  # bob's own client, elsewhere
+    assert bob.submit("/auth/login", username="bob", password=password).status == 302
+    assert page_signed_in_as(bob.request("/")) == "bob"
+    assert bob.request("/admin/users").status == 404  # not an administrator
+
+    page.goto(f"{base}/auth/login")
+    submit(page, username="root", password=password)
+    page.click("nav >> text=Admin")
+    assert page.url == f"{base}/admin/users"
+    assert_styled(page)
+    page.fill("input[name=q]", "bob")
+    page.click("main form.search button")
+    assert "1 account found" in page.inner_text("main")
+    page.click("main table a:text-is('bob')")
+    assert page.url.endswith("/admin/users/2")
+    assert "may be open" in page.inner_text("main")
+    screenshot("admin-user")
+
+    page.click("main button:has-text('Disable')")
+    assert "bob is disabled" in page.inner_text(".flash")
+    assert page_signed_in_as(bob.request("/")) is None  # the copied session is over
+    refused = bob.submit("/auth/login", username="bob", password=password)
+    assert refused.status == 403 and "This account is disabled" in refused.text
+
+    page.click("main button:has-text('Re-enable')")
+    assert "bob can log in again" in page.inner_text(".flash")
+    assert bob.submit("/auth/login", username="bob", password=password).status == 302
+    page.click("main button:has-text('End its sessions')")
+    assert page_signed_in_as(bob.request("/")) is None
+
+    page.click("main >> text=Delete…")
+    submit(page, username="bob")
+    assert "The account bob is deleted" in page.inner_text(".flash")
+    page.click("main nav >> text=Audit trail")
+    assert_styled(page)
+    rows = page.locator("main table tbody tr").all_inner_texts()
+    actions = [row.split("\t")[1:4] for row in rows]
+    assert actions == [
+        ["root", "delete", "bob"],
+        ["root", "end-sessions", "bob"],
+        ["root", "enable", "bob"],
+        ["root", "disable", "bob"],
+    ]
+    # nginx's request id (32 hex digits), the one its access log has for the same request
+    assert all(re.fullmatch(r"[0-9a-f]{32}", row.split("\t")[4].strip()) for row in rows)
+    screenshot("admin-audit")
     assert console_errors == []
 
 

@@ -68,3 +68,29 @@ def test_create_user_refuses_a_short_password_without_showing_it(runner):
     assert "password: Use 8 to 128 characters." in result.output
     assert "short" not in result.output.replace("password: Use", "")
     assert db.session.scalar(select(User)) is None
+
+
+def test_set_admin_promotes_and_demotes_into_the_trail(runner, user):
+    from {{ cookiecutter.project_slug }}.admin.models import AuditEvent
+
+    result = runner.invoke(args=["set-admin", "ADA@example.com"])
+    assert result.exit_code == 0, result.output
+    assert "'ada' is an administrator now." in result.output
+    assert db.session.get(User, user.id).is_admin
+    again = runner.invoke(args=["set-admin", "ada"])
+    assert "is an administrator already" in again.output
+    result = runner.invoke(args=["set-admin", "ada", "--remove"])
+    assert result.exit_code == 0 and "'ada' is a plain user now." in result.output
+    assert not db.session.get(User, user.id).is_admin
+    events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    assert [(e.actor_name, e.action, e.target_name, e.request_id) for e in events] == [
+        ("(flask command)", "make-admin", "ada", None),
+        ("(flask command)", "remove-admin", "ada", None),
+    ]
+
+
+def test_set_admin_names_a_missing_user(runner):
+    for name in ["nobody", "bad\nname"]:
+        result = runner.invoke(args=["set-admin", name])
+        assert result.exit_code == 1
+        assert "no user 'nobody'" in result.output or "Control characters" in result.output

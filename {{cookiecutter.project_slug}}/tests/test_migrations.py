@@ -101,3 +101,46 @@ def test_accounts_with_an_address_no_mail_can_reach_log_in_after_the_upgrade(mig
     assert (bob.email, bob.email_verified, bob.is_admin) == (None, False, False)
     assert (ada.email, ada.email_verified, ada.is_admin) == ("ada@ex\u00e4mple.com", True, False)
     assert load_user(bob.get_id()) is bob
+
+
+def test_accounts_made_before_the_admin_area_stay_as_they_were(migrated_app):
+    upgrade(revision="0005")
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                'INSERT INTO "user" (username, email, email_verified, is_admin, password_hash, '
+                "session_token, created_at) VALUES "
+                "('ada', 'ada@example.com', true, true, 'x', 't1', '2026-01-01'), "
+                "('bob', NULL, false, false, 'x', 't2', '2026-01-01')"
+            )
+        )
+    upgrade()
+    ada, bob = db.session.query(User).order_by(User.id)
+    assert (ada.username, ada.is_admin, ada.email_verified) == ("ada", True, True)
+    assert ada.is_active and bob.is_active and ada.last_login_at is None
+    assert load_user(ada.get_id()) is ada and load_user(bob.get_id()) is bob
+    assert inspect(db.engine).get_columns("audit_event")
+    db.session.remove()  # PostgreSQL: an open transaction would hold the table's lock
+    downgrade(revision="0005")
+    assert "audit_event" not in inspect(db.engine).get_table_names()
+    assert "disabled_at" not in {c["name"] for c in inspect(db.engine).get_columns("user")}
+    assert [row.username for row in db.session.execute(text('SELECT username FROM "user"'))] == [
+        "ada",
+        "bob",
+    ]
+    db.session.remove()
+    upgrade()
+
+
+def test_the_chain_of_migrations_is_whole():
+    """One head and one base, whichever files the bake kept (0003 is the API's)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    scripts = ScriptDirectory.from_config(config)
+    assert scripts.get_heads() == ["0006"]
+    assert scripts.get_bases() == ["0001"]
+    chain = [script.revision for script in scripts.walk_revisions()]
+    assert chain[0] == "0006" and chain[-1] == "0001"

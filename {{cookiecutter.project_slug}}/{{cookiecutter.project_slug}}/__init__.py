@@ -62,11 +62,12 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
-    from . import auth, cli, errors, health, main
+    from . import admin, auth, cli, errors, health, main
 
     app.register_blueprint(main.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(errors.bp)
     app.register_blueprint(cli.bp)
 {%- if cookiecutter.use_api %}

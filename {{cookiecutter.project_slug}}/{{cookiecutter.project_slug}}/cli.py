@@ -27,7 +27,7 @@ def checked(check, what, value):
 @click.argument("username")
 @click.argument("email")
 @click.option("--password", help="Asked for when not given.")
-@click.option("--admin", is_flag=True, help="An administrator, who may list every user.")
+@click.option("--admin", is_flag=True, help="An administrator (the admin area, GET /api/users).")
 def create_user(username, email, password, admin):
     """Create a user who can log in; the email address counts as verified.
 
@@ -53,3 +53,27 @@ def create_user(username, email, password, admin):
         ) from None
     role = "administrator" if admin else "user"
     click.echo(f"Created {role} {username!r} (id {user.id}).")
+
+
+@bp.cli.command("set-admin")
+@click.argument("name")
+@click.option("--remove", is_flag=True, help="Make the administrator a plain user again.")
+def set_admin(name, remove):
+    """Make the user with this username or email an administrator (or, with --remove, not).
+
+    Administrators reach /admin and GET /api/users. The change goes into the audit trail.
+    """
+    from .admin import audit
+
+    name = rules.canonical(checked(rules.refuse_control_characters, "name", name))
+    user = db.session.scalar(select(User).where(or_(User.username == name, User.email == name)))
+    if user is None:
+        raise click.ClickException(f"no user {name!r}")
+    role = "a plain user" if remove else "an administrator"
+    if user.is_admin == (not remove):
+        click.echo(f"{user.username!r} is {role} already.")
+        return
+    user.is_admin = not remove
+    audit.record("remove-admin" if remove else "make-admin", user)
+    db.session.commit()
+    click.echo(f"{user.username!r} is {role} now.")

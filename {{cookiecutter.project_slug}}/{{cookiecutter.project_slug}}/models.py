@@ -36,7 +36,7 @@ class User(UserMixin, db.Model):
     # None only for accounts made before addresses were asked for.
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
     email_verified: Mapped[bool] = mapped_column(default=False)
-    # Administrators may see every account (GET /api/users); `flask create-user --admin`.
+    # Administrators manage accounts (/admin) and list them (GET /api/users); `flask set-admin`.
     is_admin: Mapped[bool] = mapped_column(default=False)
     password_hash: Mapped[str] = mapped_column(String(256))
     # Part of every session and remember-me cookie: a new one ends them all.
@@ -44,6 +44,20 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=lambda: datetime.now(UTC)
     )
+    # Set by an administrator (/admin): a disabled account cannot log in, and has no sessions.
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When revoke_sessions() last ran: no session is open unless a login came after it.
+    sessions_ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def is_active(self):
+        """Flask-Login's name: False for a disabled account."""
+        return self.disabled_at is None
+
+    def logged_in(self):
+        """Note a login with the password (commit to apply)."""
+        self.last_login_at = datetime.now(UTC)
 
     def set_password(self, password):
         method = current_app.config["HASH_METHOD"]
@@ -60,6 +74,7 @@ class User(UserMixin, db.Model):
         """End every session and remember-me cookie of this user, and every other credential
         that listens to `sessions_revoked` (commit to apply)."""
         self.session_token = new_session_token()
+        self.sessions_ended_at = datetime.now(UTC)
         sessions_revoked.send(self)
 
 
@@ -70,6 +85,8 @@ def load_user(user_id):
         user = db.session.get(User, int(number))
     except ValueError:
         return None
-    if user is not None and hmac.compare_digest(user.session_token.encode(), token.encode()):
+    if user is None or not user.is_active:  # a disabled account's sessions are over
+        return None
+    if hmac.compare_digest(user.session_token.encode(), token.encode()):
         return user
     return None

@@ -59,6 +59,8 @@ class ApiToken(db.Model):
         token = db.session.scalar(select(cls).filter_by(token_hash=digest(secret)))
         if token is None or aware(token.expires_at) <= datetime.now(UTC):
             return None
+        if not token.user.is_active:  # disabling deletes its tokens; this is the second lock
+            return None
         return token.user
 
 

@@ -48,6 +48,9 @@ def create_token(credentials):
     elif user.check_password(credentials["password"]):
         if must_verify(user):
             raise Forbidden("Verify your email address first: log in on the site for a new link.")
+        if not user.is_active:
+            raise Forbidden("This account is disabled.")
+        user.logged_in()
         token, secret = ApiToken.issue(user)
         db.session.commit()
         token.secret = secret  # for this one response; never stored

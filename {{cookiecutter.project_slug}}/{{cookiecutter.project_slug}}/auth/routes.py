@@ -118,7 +118,12 @@ def login():
                     "you a new link just now, please try again later."
                 )
                 return redirect(url_for("auth.login"))
+            if not user.is_active:  # told only to whoever knows the password
+                flash("This account is disabled. Please contact the site's administrators.")
+                return render_template("login.html", form=form), 403
             session.clear()  # a fresh session, and with it a fresh CSRF token
+            user.logged_in()
+            db.session.commit()
             login_user(user, remember=form.remember.data)
             return redirect(safe_next(request.args.get("next")))
         # One message for both failures: it must not tell which usernames exist.
