@@ -58,7 +58,9 @@ class Stack:
     containers_seen: set = field(default_factory=set)
 
     def compose(self, *args, check=True):
-        docker = dataclasses.replace(self.docker, env={**self.docker.env, **self.ports})
+        # BASE_URL from the shell, as compose.prod.yaml asks a user for their site's address.
+        env = {**self.docker.env, **self.ports, "BASE_URL": self.https_url}
+        docker = dataclasses.replace(self.docker, env=env)
         files = [option for name in (self.file, *self.overrides) for option in ("-f", name)]
         return docker.compose(self.project, "-p", self.name, *files, *args, check=check)
 
