@@ -171,22 +171,24 @@ def env_mismatches(existing, answers):
     return notes, [f"{key}={value}" for key, value in fresh.items() if key in keys]
 
 
+def kept_env_advice(env, answers):
+    """For a kept .env that does not fit the answers: what differs and the lines to add."""
+    notes, lines = env_mismatches(read_env(env), answers)
+    if not notes:
+        return []
+    return [
+        "It does not match your answers: " + "; ".join(notes) + ".",
+        "Add or replace these lines in it to use what you chose (passwords are new):",
+        *(f"  {line}" for line in lines),
+    ]
+
+
 def env_note(project, answers, wrote_env):
     """What happened to .env; for a kept one, the settings that no longer fit the answers."""
     if wrote_env:
         return "Wrote .env with a new SECRET_KEY (keep it out of version control)."
     kept = "Kept your existing .env: its SECRET_KEY and settings are unchanged."
-    notes, lines = env_mismatches(read_env(project / ".env"), answers)
-    if not notes:
-        return kept
-    return "\n".join(
-        [
-            kept,
-            "It does not match your answers: " + "; ".join(notes) + ".",
-            "Add or replace these lines in .env to use what you chose (passwords are new):",
-            *(f"  {line}" for line in lines),
-        ]
-    )
+    return "\n".join([kept, *kept_env_advice(project / ".env", answers)])
 
 
 def write_env(project, answers):
@@ -244,18 +246,8 @@ def project_cruft_updates(project, answers):
 
 def cruft_update_note(updated, answers):
     """Under `cruft update`: the settings the project's kept .env lacks for these answers."""
-    notes, lines = env_mismatches(read_env(updated / ".env"), answers)
-    if not notes:
-        return None
-    return "\n".join(
-        [
-            f"Your .env ({updated / '.env'}) was kept, but it does not match your answers: "
-            + "; ".join(notes)
-            + ".",
-            "Add or replace these lines in it to use what you chose (passwords are new):",
-            *(f"  {line}" for line in lines),
-        ]
-    )
+    advice = kept_env_advice(updated / ".env", answers)
+    return "\n".join([f"Your .env ({updated / '.env'}) was kept.", *advice]) if advice else None
 
 
 def main():
