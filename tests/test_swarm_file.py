@@ -96,6 +96,13 @@ def test_every_service_is_found_by_dns_not_a_virtual_address(services):
     }
 
 
+def test_nginx_asks_dns_again_before_swarm_stops_a_replica_it_dropped(project):
+    """Swarm drops a replica from DNS 2 s before stopping it: an answer kept longer could
+    name one that is gone, whose address swallows connections (a request took 10 s)."""
+    site = (project / "nginx" / f"{SLUG}.conf").read_text()
+    assert "resolver 127.0.0.11 valid=2s ipv6=off;" in site
+
+
 def test_secrets_reach_the_containers_as_files_only(project, stack):
     services = stack["services"]
     web = services["web"]
