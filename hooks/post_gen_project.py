@@ -50,7 +50,9 @@ def remove(path):
 
 def prune(project, answers):
     """Remove the files of disabled options and move the chosen licence into LICENSE."""
-    if not answers["use_docker"] or answers["database"] != "postgresql":
+    # The Swarm stack runs the nginx site in front, and replicas need a shared database.
+    swarm = answers["use_docker"] and answers["use_nginx"] and answers["database"] == "postgresql"
+    if not swarm:
         for name in SWARM_FILES:
             remove(project / name)
     if not answers["use_docker"]:

@@ -252,6 +252,19 @@ def git(cwd, *args, check=True):
     )
 
 
+@pytest.fixture(scope="session")
+def docker():
+    """The private Docker daemon with the stand-in base images, one for the whole session
+    (test_docker.py and test_swarm.py share it, in one xdist group); once it has stopped,
+    nothing of it may be left on this machine."""
+    from servers import docker as containers
+
+    with containers.docker_daemon() as daemon:
+        containers.stand_in_images(daemon)
+        yield daemon
+    assert daemon.leftovers() == []
+
+
 def pytest_report_header():
     return f"template: {TEMPLATE} (python {sys.version.split()[0]})"
 

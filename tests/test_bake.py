@@ -13,7 +13,7 @@ TEMPLATE_TREE = TEMPLATE / "{{cookiecutter.project_slug}}"
 # Files that belong to one option and must be gone when it is off.
 DOCKER_FILES = {"Dockerfile", ".dockerignore", "compose.yaml", "compose.prod.yaml"}
 NGINX_FILES = {f"nginx/{SLUG}.conf", f"deploy/{SLUG}.service"}
-SWARM_FILE = "compose.swarm.yaml"  # Docker and PostgreSQL
+SWARM_FILE = "compose.swarm.yaml"  # Docker, nginx and PostgreSQL
 KUBERNETES_FOLDER = "k8s/"
 KUBERNETES_ENV = "k8s/overlays/production/.env"  # written by the hook, like .env
 API_FILES = {
@@ -73,7 +73,8 @@ def expected_files(answers):
         files.add("LICENSE")
     if not answers.get("use_docker", True):
         files -= DOCKER_FILES
-    if not answers.get("use_docker", True) or answers.get("database", "sqlite") != "postgresql":
+    swarm = answers.get("use_docker", True) and answers.get("use_nginx", True)
+    if not swarm or answers.get("database", "sqlite") != "postgresql":
         files.discard(SWARM_FILE)
     if not answers.get("use_nginx", True):
         files -= NGINX_FILES

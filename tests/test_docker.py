@@ -123,16 +123,6 @@ def bake(output, answers):
 
 
 @pytest.fixture(scope="session")
-def docker():
-    """The private daemon with the stand-in base images, for the whole session; once it has
-    stopped, nothing of it may be left on this machine."""
-    with containers.docker_daemon() as docker:
-        containers.stand_in_images(docker)
-        yield docker
-    assert docker.leftovers() == []
-
-
-@pytest.fixture(scope="session")
 def stacks(docker, tmp_path_factory):
     """Every stack of STACKS built and brought up side by side; all taken down at the end."""
     output = tmp_path_factory.mktemp("docker")

@@ -1,9 +1,9 @@
-"""The Docker Swarm stack file, checked without an engine.
+"""The Docker Swarm stack file, checked without an engine (test_swarm.py runs it for real).
 
 docker-compose 1.29 validates a file against the Compose schema, `deploy:` keys included (a
 misspelt update order fails), and prints what it resolved; `docker stack deploy` reads the
-same file on a swarm. The file ships with Docker and PostgreSQL only: replicas on several
-machines cannot share an SQLite file.
+same file on a swarm. The file ships with Docker, nginx and PostgreSQL only: replicas on
+several machines cannot share an SQLite file, and TLS ends at the nginx site.
 """
 
 import json
@@ -16,6 +16,7 @@ import yaml
 import servers
 
 FILE = "compose.swarm.yaml"
+SLUG = "my_flask_app"
 IMAGE, TAG = "registry.example.com/my-flask-app", "0.2.0"
 BASE_URL = "https://shop.example.com"
 
@@ -38,16 +39,99 @@ def project(bake_once):
     return bake_once(database="postgresql")
 
 
+# docker-compose's only remark: it runs no stacks, so it would not use the configs.
+CONFIGS_IGNORED = "Some services (nginx) use the 'configs' key, which will be ignored."
+
+
 @pytest.fixture(scope="module")
-def services(project):
+def stack(project):
     result = resolve(project, IMAGE=IMAGE, TAG=TAG, BASE_URL=BASE_URL)
-    assert result.returncode == 0 and not result.stderr, result.stderr
-    return yaml.safe_load(result.stdout)["services"]
+    assert result.returncode == 0, result.stderr
+    assert [line for line in result.stderr.splitlines() if line.strip()] == [
+        CONFIGS_IGNORED + " Compose does not support 'configs' configuration - use "
+        "`docker stack deploy` to deploy to a swarm."
+    ]
+    return yaml.safe_load(result.stdout)
 
 
-def test_only_with_docker_and_postgresql(bake_once):
+@pytest.fixture(scope="module")
+def services(stack):
+    return stack["services"]
+
+
+def test_only_with_docker_nginx_and_postgresql(bake_once):
     assert not (bake_once(database="sqlite") / FILE).exists()
     assert not (bake_once(database="postgresql", use_docker=False) / FILE).exists()
+    assert not (bake_once(database="postgresql", use_nginx=False) / FILE).exists()
+
+
+def test_tls_ends_at_nginx_on_each_nodes_own_ports_and_the_app_publishes_none(project, stack):
+    nginx = stack["services"]["nginx"]
+    assert nginx["image"] == "nginx:stable-alpine"
+    # Host mode: Swarm's routing mesh needs IPVS, which a kernel may lack.
+    ports = {(port["target"], port["published"], port["mode"]) for port in nginx["ports"]}
+    assert ports == {(80, 80, "host"), (443, 443, "host")}
+    assert nginx["deploy"]["mode"] == "global"
+    assert not any("ports" in stack["services"][name] for name in ("web", "db", "redis"))
+    # The shipped site and certbot's certificate, as a config and secrets any node can get.
+    (site,) = nginx["configs"]
+    assert site["target"] == "/etc/nginx/conf.d/default.conf"
+    assert stack["configs"][site["source"]]["file"] == str(project / "nginx" / f"{SLUG}.conf")
+    live = f"/etc/letsencrypt/live/{SLUG}"
+    files = {item["target"]: stack["secrets"][item["source"]]["file"] for item in nginx["secrets"]}
+    certificate = project / "certs" / "live" / SLUG
+    assert files == {
+        f"{live}/fullchain.pem": str(certificate / "fullchain.pem"),
+        f"{live}/privkey.pem": str(certificate / "privkey.pem"),
+    }
+    site_text = (project / "nginx" / f"{SLUG}.conf").read_text()
+    assert f"ssl_certificate {live}/fullchain.pem;" in site_text
+    assert f"ssl_certificate_key {live}/privkey.pem;" in site_text
+
+
+def test_every_service_is_found_by_dns_not_a_virtual_address(services):
+    """Service VIPs need IPVS too; nginx asks Docker's DNS for the healthy replicas."""
+    assert {name: s["deploy"]["endpoint_mode"] for name, s in services.items()} == {
+        name: "dnsrr" for name in ("nginx", "web", "db", "redis")
+    }
+
+
+def test_nginx_asks_dns_again_before_swarm_stops_a_replica_it_dropped(project):
+    """Swarm drops a replica from DNS 2 s before stopping it: an answer kept longer could
+    name one that is gone, whose address swallows connections (a request took 10 s)."""
+    site = (project / "nginx" / f"{SLUG}.conf").read_text()
+    assert "resolver 127.0.0.11 valid=2s ipv6=off;" in site
+
+
+def test_secrets_reach_the_containers_as_files_only(project, stack):
+    services = stack["services"]
+    web = services["web"]
+    env = web["environment"]
+    assert env["SECRETS_DIR"] == "/run/secrets"
+    assert {item["target"]: item["source"] for item in web["secrets"]} == {
+        "SECRET_KEY": "secret_key",
+        "DATABASE_PASSWORD": "postgres_password",
+    }
+    # The database server reads the same password secret (the official image's _FILE way).
+    db = services["db"]
+    assert [item["source"] for item in db["secrets"]] == ["postgres_password"]
+    assert db["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres_password"
+    assert {stack["secrets"][name]["name"] for name in ("secret_key", "postgres_password")} == {
+        "my-flask-app-secret-key",
+        "my-flask-app-postgres-password",
+    }
+    # No secret in any environment: .env is not read, and the URL names no password.
+    dotenv = dict(
+        line.split("=", 1) for line in (project / ".env").read_text().splitlines() if "=" in line
+    )
+    values = [str(value) for s in services.values() for value in s.get("environment", {}).values()]
+    for name in ("SECRET_KEY", "POSTGRES_PASSWORD"):
+        assert not any(dotenv[name] in value for value in values), name
+    assert not any("env_file" in service for service in services.values())
+    # The header's commands make both secrets from .env.
+    text = (project / FILE).read_text()
+    assert 'printf %s "$SECRET_KEY" | docker secret create my-flask-app-secret-key -' in text
+    assert '"$POSTGRES_PASSWORD" | docker secret create my-flask-app-postgres-password -' in text
 
 
 def test_three_web_replicas_updated_start_first_and_rolled_back_on_failure(services):
@@ -105,8 +189,8 @@ def test_the_app_settings_are_compose_prods_with_a_shared_redis(project, service
     web = services["web"]["environment"]
     assert (web["APP_CONFIG"], web["FLASK_DEBUG"]) == ("production", "0")
     assert web["BASE_URL"] == BASE_URL  # production's required address, from the shell
-    assert len(web["SECRET_KEY"]) == 64  # from .env
-    assert "@db:5432/" in web["DATABASE_URL"]
+    assert web["TRUSTED_PROXIES"] == "1"  # nginx
+    assert web["DATABASE_URL"] == f"postgresql+psycopg://{SLUG}@db:5432/{SLUG}"
     assert web["RATELIMIT_STORAGE_URI"] == "redis://redis:6379/0"
     assert services["redis"]["image"] == "redis:7-alpine"
     production = yaml.safe_load((project / "compose.prod.yaml").read_text())["services"]

@@ -5,7 +5,7 @@ Debian: `debootstrap` gives local/debian:bookworm, and each folder of tests/imag
 small Dockerfile FROM it, tagged with the official name (each says how it differs). The
 daemon keeps its data in one cache folder (.cache/docker), so images are built once and
 reused by later runs. The daemon is stopped by its PID, and what it leaves on the host (its
-bridges, iptables chains and policy, ip_forward) is put back as it was.
+bridges, iptables chains and policy, ip_forward, empty nftables tables) is put back as it was.
 """
 
 import contextlib
@@ -111,6 +111,8 @@ class Docker:
         """Once the daemon has stopped: what it left on this machine (should be nothing)."""
         found = self.host_before.leftovers()
         found += [f"process {pid}" for pid in processes_under(self.run_dir)]
+        mounts = Path("/proc/self/mounts").read_text().split("\n")
+        found += [f"mount {m.split()[1]}" for m in mounts if str(self.run_dir) in m]
         return found + ([str(self.run_dir)] if self.run_dir.exists() else [])
 
 
@@ -130,11 +132,30 @@ def iptables_state(table):
     return chains, rules
 
 
+def nft(*args):
+    return subprocess.run(
+        [need("nft", *SBIN), *args], capture_output=True, text=True, check=False
+    ).stdout
+
+
+def nft_tables():
+    """The nftables tables ("ip nat", ...). iptables-nft makes one for each table the daemon
+    touches and leaves it, empty, after the rules are gone; iptables-save does not show it."""
+    return {line.split(maxsplit=1)[1] for line in nft("list", "tables").splitlines()}
+
+
+def nft_rules(table):
+    """How many rules an nftables table holds."""
+    listing = json.loads(nft("-j", "list", "table", *table.split()) or '{"nftables": []}')
+    return sum("rule" in item for item in listing["nftables"])
+
+
 @dataclass
 class HostState:
     iptables: dict
     links: set
     ip_forward: str
+    tables: set  # nftables
 
     @classmethod
     def now(cls):
@@ -142,6 +163,7 @@ class HostState:
             iptables={table: iptables_state(table) for table in ("filter", "nat")},
             links=set(os.listdir("/sys/class/net")),
             ip_forward=Path("/proc/sys/net/ipv4/ip_forward").read_text().strip(),
+            tables=nft_tables(),
         )
 
     def restore(self):
@@ -166,6 +188,9 @@ class HostState:
                     if now_chains.get(chain, "-") not in ("-", "ACCEPT"):
                         subprocess.run([iptables, "-t", table, "-P", chain, "ACCEPT"], check=False)
         Path("/proc/sys/net/ipv4/ip_forward").write_text(self.ip_forward + "\n")
+        for table in nft_tables() - self.tables:
+            if nft_rules(table) == 0:
+                nft("delete", "table", *table.split())
 
     def leftovers(self):
         """What differs from this state: new links, rules, chains, policies or ip_forward."""
@@ -183,6 +208,7 @@ class HostState:
             ]
         if after.ip_forward != self.ip_forward:
             found.append(f"ip_forward={after.ip_forward}")
+        found += [f"nftables table {table}" for table in sorted(after.tables - self.tables)]
         return found
 
 
@@ -206,7 +232,7 @@ def docker_daemon():
     A lock file lets only one such daemon run on this machine at a time (tests, benchmarks).
     """
     dockerd = need("dockerd", *SBIN)
-    for program in (DEBIAN_CLIENT, "docker-compose", "debootstrap", "iptables", "ip"):
+    for program in (DEBIAN_CLIENT, "docker-compose", "debootstrap", "iptables", "ip", "nft"):
         need(program, *SBIN)
     if os.geteuid() != 0:
         missing("dockerd needs root")

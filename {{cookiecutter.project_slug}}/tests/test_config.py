@@ -1,6 +1,7 @@
 import pytest
 from click.testing import CliRunner
 from flask.cli import FlaskGroup
+from sqlalchemy.engine import make_url
 
 from {{ cookiecutter.project_slug }} import create_app
 from {{ cookiecutter.project_slug }}.config import KEY_COMMAND, PLACEHOLDER_SECRET, SettingsError
@@ -129,6 +130,16 @@ def test_secrets_can_come_as_files_in_secrets_dir(production_env, tmp_path):
     assert config["SECRET_KEY"] == STRONG_SECRET
     assert config["SQLALCHEMY_DATABASE_URI"].endswith("from-a-file.sqlite")
     assert config["RATELIMIT_STORAGE_URI"] == "memory://"  # no file: the default
+
+
+def test_the_database_password_can_come_as_a_file_of_its_own(production_env, tmp_path):
+    """Docker Swarm hands one password secret to PostgreSQL and the app alike."""
+    production_env.setenv("DATABASE_URL", "postgresql+psycopg://app@db:5432/app")
+    (tmp_path / "DATABASE_PASSWORD").write_text("p@ss/word:1\n")  # quoted in the URL
+    production_env.setenv("SECRETS_DIR", str(tmp_path))
+    uri = create_app("production").config["SQLALCHEMY_DATABASE_URI"]
+    assert uri == "postgresql+psycopg://app:p%40ss%2Fword%3A1@db:5432/app"
+    assert make_url(uri).password == "p@ss/word:1"
 
 
 def test_the_environment_wins_over_a_secret_file(production_env, tmp_path):

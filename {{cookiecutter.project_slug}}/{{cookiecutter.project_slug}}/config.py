@@ -10,6 +10,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import click
+from sqlalchemy.engine import make_url
 from werkzeug.serving import is_running_from_reloader
 
 PLACEHOLDER_SECRET = "change-me"  # noqa: S105  (the public placeholder in .env.example)
@@ -34,6 +35,14 @@ def secret_setting(name, default=None):
         with open(os.path.join(folder, name), encoding="utf-8") as file:
             value = file.read().strip()
     return default if value is None else value
+
+
+def with_password(url, password):
+    """The database URL with DATABASE_PASSWORD in it, when that is set: the password can then
+    be one secret file that the app and the database server both read (Docker Swarm)."""
+    if not password:
+        return url
+    return make_url(url).set(password=password).render_as_string(hide_password=False)
 
 
 def env_flag(name, default):
@@ -86,8 +95,9 @@ class Config:
 
     def __init__(self):
         self.SECRET_KEY = secret_setting("SECRET_KEY")
-        self.SQLALCHEMY_DATABASE_URI = secret_setting(
-            "DATABASE_URL", "sqlite:///{{ cookiecutter.project_slug }}.sqlite"
+        self.SQLALCHEMY_DATABASE_URI = with_password(
+            secret_setting("DATABASE_URL", "sqlite:///{{ cookiecutter.project_slug }}.sqlite"),
+            secret_setting("DATABASE_PASSWORD"),
         )
         self.RATELIMIT_STORAGE_URI = secret_setting("RATELIMIT_STORAGE_URI", "memory://")
         self.TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))

@@ -12,6 +12,9 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     user="${POSTGRES_USER:-postgres}"
     database="${POSTGRES_DB:-$user}"
     password_file="$(mktemp)"
+    if [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then  # a Docker secret, as the official image reads it
+        POSTGRES_PASSWORD="$(cat "$POSTGRES_PASSWORD_FILE")"
+    fi
     printf '%s\n' "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD must be set}" > "$password_file"
     initdb --username="$user" --pwfile="$password_file" --encoding=UTF8 --locale=C.UTF-8 \
         --auth-local=trust --auth-host=scram-sha-256 -D "$PGDATA"

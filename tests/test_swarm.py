@@ -1,0 +1,363 @@
+"""The Swarm stack (compose.swarm.yaml) deployed for real, on the private daemon in Swarm mode.
+
+A one-node swarm runs the shipped file with the commands its header gives (secrets from .env,
+`docker stack deploy`), on the stand-in images, beside a stand-in mail server. One test
+walks a release's whole life, as each step needs the one before: deploy, then sign up over
+HTTPS through nginx; a second image under load, replica by replica, with no failed request;
+then a broken image (its Gunicorn listens on the wrong port, so its health check fails),
+which Swarm rolls back by itself, again with no failed request. The second and the broken
+image are thin layers on the first, so only one image is really built.
+
+This machine's kernel has no IPVS, so the stack uses what works on any swarm: DNS round robin
+and ports published on the node itself. Those bind to loopback only, as docker_gwbridge is
+made with host_binding_ipv4=127.0.0.1 before `swarm init`. At the end `docker swarm leave
+--force` removes the swarm's network namespaces and its VXLAN socket; the daemon fixture then
+checks that the machine is as it was.
+"""
+
+import contextlib
+import dataclasses
+import email
+import email.policy
+import http.client
+import json
+import re
+import secrets
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import servers
+from browser import Browser, signed_in_as
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("docker")]
+
+SLUG = "my_flask_app"
+STACK = "my-flask-app"  # the name the file's header deploys it as
+IMAGE = "local/e2e-swarm"
+MAIL_FILE = "compose.test-mail.yaml"
+VXLAN_PORT = 4789
+# The load: keep-alive HTTPS clients through nginx, each at most RATE requests a second,
+# for at most LOAD_SECONDS (an update takes about 80 s here).
+CLIENTS, RATE, LOAD_SECONDS = 4, 25, 300
+SETTLE_SECONDS = 300  # the longest a deploy, update or rollback may take
+
+
+# The swarm -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def swarm(docker):
+    """The private daemon as a one-node swarm whose published ports bind to loopback."""
+    docker.run(
+        "network", "create", "--driver", "bridge",
+        "--opt", "com.docker.network.bridge.name=docker_gwbridge",
+        "--opt", "com.docker.network.bridge.enable_icc=false",
+        "--opt", "com.docker.network.bridge.enable_ip_masquerade=true",
+        "--opt", "com.docker.network.bridge.host_binding_ipv4=127.0.0.1",
+        "docker_gwbridge",
+    )  # fmt: skip
+    try:
+        init = ("swarm", "init", "--advertise-addr", "127.0.0.1")
+        docker.run(*init, "--listen-addr", "127.0.0.1:2377")
+        yield docker
+        docker.run("swarm", "leave", "--force")
+        assert not udp_listening(VXLAN_PORT)
+    finally:
+        docker.run("swarm", "leave", "--force", check=False)
+        docker.run("network", "rm", "docker_gwbridge", check=False)
+
+
+def udp_listening(port):
+    table = Path("/proc/net/udp").read_text().splitlines()[1:]
+    return any(line.split()[1].endswith(f":{port:04X}") for line in table)
+
+
+def tcp_listeners(port):
+    """The local addresses (hex, as /proc/net/tcp writes them) listening on a TCP port."""
+    found = []
+    for name in ("tcp", "tcp6"):
+        for line in Path("/proc/net", name).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            if state == "0A" and local.endswith(f":{port:04X}"):
+                found.append(local.rsplit(":", 1)[0])
+    return found
+
+
+# The release -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A PostgreSQL + nginx bake for the stand-in python image, with the README's certificate
+    and a stand-in Mailpit to deploy beside the stack."""
+    from cookiecutter.main import cookiecutter
+
+    from conftest import TEMPLATE
+
+    answers = {"database": "postgresql", "use_nginx": True, "python_version": "3.11"}
+    output = tmp_path_factory.mktemp("swarm")
+    project = Path(
+        cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(output), extra_context=answers)
+    )
+    servers.make_certificate(project, project)
+    (project / MAIL_FILE).write_text(
+        'version: "3.8"\nservices:\n  mailpit:\n    image: axllent/mailpit:v1.20.4\n'
+        "    deploy:\n      endpoint_mode: dnsrr\n"
+    )
+    return project
+
+
+@pytest.fixture(scope="module")
+def images(swarm, project):
+    """Release 1 built from the bake; release 2 a layer on it with a changed stylesheet; a
+    broken release whose Gunicorn listens on 8001, where the health check never looks."""
+    swarm.run("build", "--quiet", "--tag", f"{IMAGE}:1", str(project))
+    releases = {
+        "2": "USER root\nRUN echo '/* release 2 */' >> /app/my_flask_app/static/style.css\n"
+        "USER 10001:10001\n",
+        "broken": "ENV GUNICORN_BIND=0.0.0.0:8001\n",
+    }
+    for tag, layer in releases.items():
+        dockerfile = f"FROM {IMAGE}:1\n{layer}"
+        swarm.run("build", "--quiet", "--tag", f"{IMAGE}:{tag}", "-", input=dockerfile)
+    return releases
+
+
+def header_commands(project):
+    """The commands compose.swarm.yaml's header runs on a manager, but build, push and the
+    exports the test sets itself."""
+    lines = (project / "compose.swarm.yaml").read_text().splitlines()
+    commands = []
+    for line in lines:
+        command = line.removeprefix("#   ").split("  #")[0].strip()
+        if not line.startswith("#   ") or command.startswith(("docker build", "export", "#")):
+            continue
+        commands.append(command)
+    return commands
+
+
+class Load:
+    """CLIENTS keep-alive HTTPS clients asking nginx for the home page, each at most RATE
+    times a second, from start() until stop() (LOAD_SECONDS at most)."""
+
+    def __init__(self, port, certificate):
+        self.port, self.context = port, servers.trusting(certificate)
+        self.served, self.failed = [0] * CLIENTS, []
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self.client, args=(n,)) for n in range(CLIENTS)]
+
+    def client(self, number):
+        deadline = time.monotonic() + LOAD_SECONDS
+        connection = None
+        while not self.stopping.is_set() and time.monotonic() < deadline:
+            started = time.monotonic()
+            try:
+                if connection is None:
+                    connection = http.client.HTTPSConnection(
+                        "localhost", self.port, context=self.context, timeout=10
+                    )
+                connection.request("GET", "/")
+                response = connection.getresponse()
+                response.read()
+                if response.status == 200:
+                    self.served[number] += 1
+                else:
+                    self.failed.append(f"HTTP {response.status}")
+            except (OSError, http.client.HTTPException) as error:
+                self.failed.append(repr(error))
+                connection.close()
+                connection = None
+            time.sleep(max(0, 1 / RATE - (time.monotonic() - started)))
+        if connection is not None:
+            connection.close()
+
+    def __enter__(self):
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=30)
+
+    @property
+    def requests(self):
+        return sum(self.served) + len(self.failed)
+
+
+class Stack:
+    """The deployed stack, driven with the header's commands in the bake's folder."""
+
+    def __init__(self, swarm, project, env):
+        self.swarm, self.project, self.env = swarm, project, env
+        self.setup, *self.make_secrets, self.deploy_command = header_commands(project)
+        assert self.setup == "set -a && . ./.env && set +a"
+        assert self.deploy_command == f"docker stack deploy -c compose.swarm.yaml {STACK}"
+        self.https_url = f"https://localhost:{env['HTTPS_PORT']}"
+
+    def shell(self, *commands, tag):
+        """Run commands in one shell in the bake's folder, as a person would, with TAG set."""
+        env = {**self.swarm.env, **self.env, "TAG": tag}
+        shell = dataclasses.replace(self.swarm, env=env)
+        shell.command(["sh", "-c", " && ".join(commands)], self.project)
+
+    def deploy(self, tag, first=False):
+        secrets_made = self.make_secrets if first else []
+        deploy = f"{self.deploy_command} -c {MAIL_FILE}"  # the stand-in Mailpit beside it
+        self.shell(self.setup, *secrets_made, deploy, tag=tag)
+
+    def service(self, name):
+        return f"{STACK}_{name}"
+
+    def update_status(self):
+        inspect = ("service", "inspect", "--format", "{{json .UpdateStatus}}")
+        return json.loads(self.swarm.run(*inspect, self.service("web")).stdout)
+
+    def release(self, tag):
+        """Deploy the image `tag`; wait until web's update ends; (its state, seconds)."""
+        before = self.update_status()
+        started = time.monotonic()
+        self.deploy(tag)
+        ends = ("completed", "paused", "rollback_completed", "rollback_paused")
+        while True:
+            status = self.update_status()
+            if status != before and status and status.get("State") in ends:
+                return status["State"], time.monotonic() - started
+            assert time.monotonic() - started < SETTLE_SECONDS, status
+            time.sleep(1)
+
+    def running_images(self):
+        """The image of each web task that should be running, and whether it is."""
+        tasks = self.swarm.run(
+            "service", "ps", "--filter", "desired-state=running",
+            "--format", "{{.Image}} {{.CurrentState}}", self.service("web"),
+        ).stdout.splitlines()  # fmt: skip
+        return sorted(line.split()[:2] for line in tasks)
+
+    def containers(self, service=None):
+        label = f"com.docker.stack.namespace={STACK}"
+        if service:
+            label = f"com.docker.swarm.service.name={self.service(service)}"
+        return self.swarm.run("ps", "-aq", "--filter", f"label={label}").stdout.split()
+
+    def nginx_errors(self):
+        """nginx's error lines (why a request failed), for a failure's message."""
+        logs = self.swarm.run("service", "logs", "--raw", self.service("nginx"), check=False)
+        lines = (logs.stdout + logs.stderr).splitlines()
+        return "\n".join(line for line in lines if "[error]" in line or "[warn]" in line)
+
+    def remove(self):
+        """`docker stack rm`, then what it leaves: the named volume and the made secrets."""
+        self.swarm.run("stack", "rm", STACK, check=False)
+        deadline = time.monotonic() + 120
+        while self.containers() and time.monotonic() < deadline:
+            time.sleep(1)
+        while time.monotonic() < deadline:  # the volume is free once its container is gone
+            volume = ("volume", "rm", f"{STACK}_postgres-data")
+            if self.swarm.run(*volume, check=False).returncode == 0:
+                break
+            time.sleep(1)
+        for name in ("secret-key", "postgres-password"):
+            self.swarm.run("secret", "rm", f"{STACK}-{name}", check=False)
+
+    def leftovers(self):
+        label = f"label=com.docker.stack.namespace={STACK}"
+        found = [f"container {c}" for c in self.containers()]
+        for kind in ("service", "network", "config", "secret", "volume"):
+            listed = self.swarm.run(kind, "ls", "-q").stdout.split()
+            if kind in ("network", "config", "volume"):
+                listed = self.swarm.run(kind, "ls", "-q", "--filter", label).stdout.split()
+            found += [f"{kind} {name}" for name in listed]
+        return found
+
+
+def verification_link(stack, address):
+    """The link in the mail the stand-in Mailpit received for `address`."""
+    (mailpit,) = stack.containers("mailpit")
+    fetch = "import urllib.request as u; print(u.urlopen('http://127.0.0.1:8025/api/v1/messages').read().decode())"
+    listing = stack.swarm.run("exec", mailpit, "python3", "-c", fetch).stdout
+    (mail,) = [m for m in json.loads(listing)["messages"] if address in m["To"]]
+    text = email.message_from_string(mail["Text"], policy=email.policy.default)
+    return re.search(r"https://\S+/auth/verify/\S+", text.get_body().get_content())[0]
+
+
+def https_status(url, certificate, path="/readyz"):
+    with contextlib.suppress(OSError):
+        return Browser(url, servers.trusting(certificate)).request(path).status
+
+
+# The test --------------------------------------------------------------------------------
+
+
+def test_deploy_sign_up_update_and_roll_back_without_a_failed_request(swarm, project, images):
+    ports = {"HTTP_PORT": str(servers.free_port()), "HTTPS_PORT": str(servers.free_port())}
+    env = {
+        **ports,
+        "IMAGE": IMAGE,
+        "BASE_URL": f"https://localhost:{ports['HTTPS_PORT']}",
+        "MAIL_SERVER": "mailpit",
+        "MAIL_PORT": "1025",
+        "MAIL_DEFAULT_SENDER": "app@example.com",
+    }
+    stack = Stack(swarm, project, env)
+    certificate = project / "certs" / "live" / SLUG / "fullchain.pem"
+    report = {}
+    try:
+        # Deploy: HTTPS through nginx once a replica is ready, then all three.
+        started = time.monotonic()
+        stack.deploy("1", first=True)
+        while https_status(stack.https_url, certificate) != 200:
+            assert time.monotonic() - started < SETTLE_SECONDS, swarm.run("service", "ls").stdout
+            time.sleep(1)
+        report["deploy to HTTPS"] = time.monotonic() - started
+        while stack.running_images() != [[f"{IMAGE}:1", "Running"]] * 3:
+            assert time.monotonic() - started < SETTLE_SECONDS, stack.running_images()
+            time.sleep(1)
+        report["deploy to 3 replicas"] = time.monotonic() - started
+        # Only this machine can reach the published ports.
+        https, http = (int(ports[name]) for name in ("HTTPS_PORT", "HTTP_PORT"))
+        assert tcp_listeners(https) == tcp_listeners(http) == ["0100007F"]
+
+        # A visitor signs up, verifies the address from the mail, and logs in, over HTTPS.
+        browser = Browser(stack.https_url, servers.trusting(certificate))
+        password = secrets.token_urlsafe(12)
+        fields = {"username": "ada", "email": "ada@example.com", "password": password}
+        assert browser.submit("/auth/register", **fields, confirm=password).status == 302
+        link = verification_link(stack, "ada@example.com")
+        assert link.startswith(f"{stack.https_url}/auth/verify/")
+        assert browser.request(link.removeprefix(stack.https_url)).status == 302
+        assert browser.submit("/auth/login", username="ada", password=password).status == 302
+        assert signed_in_as(browser.request("/")) == "ada"
+        # nginx has no copy of the static files here: the app sends them.
+        css = browser.request("/static/style.css")
+        assert css.text == (project / SLUG / "static" / "style.css").read_text()
+
+        # Release 2, replica by replica, under load.
+        with Load(https, certificate) as update:
+            state, seconds = stack.release("2")
+        assert state == "completed"
+        assert stack.running_images() == [[f"{IMAGE}:2", "Running"]] * 3
+        assert update.failed == [] and update.requests > 0, stack.nginx_errors()
+        assert browser.request("/static/style.css").text.endswith("/* release 2 */\n")
+        report["update"] = (seconds, update.requests, len(update.failed))
+
+        # A broken release never becomes healthy: Swarm rolls back to release 2 by itself.
+        with Load(https, certificate) as rollback:
+            state, seconds = stack.release("broken")
+        assert state == "rollback_completed"
+        assert stack.running_images() == [[f"{IMAGE}:2", "Running"]] * 3
+        assert rollback.failed == [] and rollback.requests > 0, stack.nginx_errors()
+        assert signed_in_as(browser.request("/")) == "ada"  # the same session, still valid
+        report["update to a broken image, rolled back"] = (
+            seconds,
+            rollback.requests,
+            len(rollback.failed),
+        )
+    finally:
+        stack.remove()
+        print(f"\nswarm: {report}")
+    assert stack.leftovers() == []
