@@ -63,8 +63,11 @@ SETUP = {
     "dramatiq": "",
 }
 WORKER = {
-    # RQ as the template runs it (jobs/worker.py): dead workers looked for every minute
-    "rq": ["-m", "rq.cli", "worker", "--url", "{url}", "--with-scheduler", "--maintenance-interval", "60"],
+    # RQ with the template's settings (jobs/worker.py): a dead worker's job found sooner
+    "rq": [
+        "-m", "rq.cli", "worker", "--url", "{url}", "--with-scheduler", "--worker-ttl", "25",
+        "--maintenance-interval", "10", "--job-monitoring-interval", "10",
+    ],
     "dramatiq": ["-m", "dramatiq", "jobs", "--processes", "1", "--threads", "1"],
 }
 # Today's path: Flask-Mail's message handed to a daemon thread (auth/email.py's send_later).

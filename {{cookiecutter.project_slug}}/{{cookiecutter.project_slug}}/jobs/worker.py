@@ -8,9 +8,13 @@ from . import periodic
 
 logger = logging.getLogger(__name__)
 
-# How often the worker looks for jobs whose worker died (killed, out of memory): RQ retries
-# them once their last heartbeat is a minute old. Its default is every 10 minutes.
-MAINTENANCE_SECONDS = 60
+# A job whose worker died (SIGKILL, out of memory) is tried again once its last heartbeat is
+# 70 s old (one every 10 s, plus RQ's fixed 60 s), found by a worker's maintenance (every 10 s;
+# an idle worker wakes every WORKER_TTL - 15 s for it). RQ's defaults: 90 s, every 10 minutes,
+# and an idle worker wakes every 405 s: a killed mail could wait 15 minutes.
+HEARTBEAT_SECONDS = 10
+MAINTENANCE_SECONDS = 10
+WORKER_TTL = 25  # seconds a silent worker stays registered (`flask jobs check` looks there)
 
 
 def log_failure(job, exc_type, exc_value, traceback):
@@ -35,5 +39,8 @@ def run(queue):
         connection=queue.connection,
         exception_handlers=[log_failure],
         maintenance_interval=MAINTENANCE_SECONDS,
+        job_monitoring_interval=HEARTBEAT_SECONDS,
+        worker_ttl=WORKER_TTL,
+        log_job_description=False,  # a mail job's arguments hold its links: not in the logs
     )
     worker.work(with_scheduler=True, logging_level="INFO")
