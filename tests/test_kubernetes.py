@@ -35,6 +35,7 @@ FILLED_IN = {
     "DATABASE_URL": "postgresql+psycopg://app:pw@db.example.com:5432/app",
     "RATELIMIT_STORAGE_URI": "redis://:pw@redis.example.com:6379/0",
 }
+QUEUE = {"JOBS_REDIS_URL": "redis://:pw@redis.example.com:6379/1"}  # the job worker's
 
 
 def kubectl():
@@ -59,10 +60,21 @@ def kustomize(folder):
     return list(yaml.safe_load_all(result.stdout))
 
 
+def by_kind(documents):
+    """Documents by kind (one object of each), the job worker's Deployment as "Worker"."""
+    found = {}
+    for document in documents:
+        kind = document["kind"]
+        if kind == "Deployment" and document["metadata"]["name"] == "worker":
+            kind = "Worker"
+        found[kind] = document
+    return found
+
+
 @functools.cache
 def rendered(project):
-    """The production overlay of a bake as shipped, by kind (one object of each)."""
-    return {document["kind"]: document for document in kustomize(project / OVERLAY)}
+    """The production overlay of a bake as shipped, by kind (see by_kind)."""
+    return by_kind(kustomize(project / OVERLAY))
 
 
 def read_env_file(path):
@@ -75,7 +87,8 @@ def fill_in(project, tmp_path):
     copy = tmp_path / SLUG
     shutil.copytree(project, copy)
     env = copy / SECRET_ENV
-    env.write_text(env.read_text() + "".join(f"{k}={v}\n" for k, v in FILLED_IN.items()))
+    filled = {**FILLED_IN, **QUEUE}
+    env.write_text(env.read_text() + "".join(f"{k}={v}\n" for k, v in filled.items()))
     return copy
 
 
@@ -130,6 +143,7 @@ def test_every_document_passes_the_pinned_kubernetes_schemas(project, objects):
         "ConfigMap",
         "Secret",
         "Deployment",
+        "Worker",
         "Service",
         "Ingress",
         "HorizontalPodAutoscaler",
@@ -226,6 +240,33 @@ def test_pods_run_as_the_images_user_never_root_on_a_read_only_filesystem(projec
     # The namespace makes the cluster refuse any pod that breaks these rules.
     labels = objects["Namespace"]["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_the_job_worker_runs_like_the_web_pods_with_probes_and_limits(objects):
+    """Its own Deployment: the web pods' image, user, read-only filesystem and settings."""
+    web, worker = pod_spec(objects), objects["Worker"]["spec"]["template"]["spec"]
+    assert worker["securityContext"] == web["securityContext"]
+    assert worker["automountServiceAccountToken"] is False
+    (item,) = worker["containers"]
+    assert item["command"] == ["flask", "jobs", "worker"]
+    assert item["image"] == container(objects, "web")["image"]
+    assert item["envFrom"] == container(objects, "web")["envFrom"]
+    assert item["securityContext"] == container(objects, "web")["securityContext"]
+    assert item["volumeMounts"] == container(objects, "web")["volumeMounts"]
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert item[probe]["exec"]["command"] == ["flask", "jobs", "check"]
+    for kind in ("requests", "limits"):
+        assert set(item["resources"][kind]) == {"cpu", "memory"}
+    (source,) = [volume["secret"] for volume in worker["volumes"] if "secret" in volume]
+    assert {entry["key"] for entry in source["items"]} == {
+        "SECRET_KEY",
+        "DATABASE_URL",
+        "JOBS_REDIS_URL",
+    }
+    # Longer than a job may run (jobs.JOB_TIMEOUT): SIGTERM lets the running one finish.
+    assert worker["terminationGracePeriodSeconds"] > 120
+    labels = objects["Worker"]["spec"]["template"]["metadata"]["labels"]
+    assert not selects(objects["Service"]["spec"]["selector"], labels)  # no web traffic
 
 
 def test_gunicorns_control_socket_goes_to_the_writable_tmp(objects):
@@ -382,13 +423,12 @@ def test_the_secret_holds_what_the_user_fills_in(project, tmp_path):
     """As shipped the URLs are commented out (pods refuse to start); filled in, they arrive."""
     shipped = rendered(project)["Secret"]["data"]
     assert set(shipped) == {"SECRET_KEY"}
-    filled = {
-        document["kind"]: document for document in kustomize(fill_in(project, tmp_path) / OVERLAY)
-    }
+    filled = by_kind(kustomize(fill_in(project, tmp_path) / OVERLAY))
     data = {
         key: base64.b64decode(value).decode() for key, value in filled["Secret"]["data"].items()
     }
-    assert data == {**FILLED_IN, "SECRET_KEY": read_env_file(project / SECRET_ENV)["SECRET_KEY"]}
+    key = read_env_file(project / SECRET_ENV)["SECRET_KEY"]
+    assert data == {**FILLED_IN, **QUEUE, "SECRET_KEY": key}
     (source,) = [volume["secret"] for volume in pod_spec(filled)["volumes"] if "secret" in volume]
     required = {item["key"] for item in source["items"]}
     assert required == {*FILLED_IN, "SECRET_KEY"}
@@ -423,9 +463,7 @@ def test_the_production_app_starts_with_the_configmap_and_the_secret(
 ):
     """The settings a pod gets make a production app: the fresh key, read from its file,
     passes its checks, and the database URL comes from its file too."""
-    filled = {
-        document["kind"]: document for document in kustomize(fill_in(project, tmp_path) / OVERLAY)
-    }
+    filled = by_kind(kustomize(fill_in(project, tmp_path) / OVERLAY))
     env = dict(filled["ConfigMap"]["data"])
     env["SECRETS_DIR"] = str(secret_files(filled, tmp_path / "secrets"))  # the mount, here
     script = f"from {SLUG} import create_app; app = create_app(); c = app.config; "
