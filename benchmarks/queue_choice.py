@@ -1,5 +1,7 @@
 """Which job queue: RQ or Dramatiq, side by side on Redis (Debian's redis-server, loopback).
 
+    python3 benchmarks/queue_choice.py     (or benchmarks/run.py --queues; about 6 minutes)
+
 For each library: the import it adds to a web process, the cost of enqueuing one mail job on
 the request path beside today's thread (`send_later`), the idle worker's memory, jobs per
 second through one worker, and what happens to a job whose worker is SIGKILLed mid-run.
@@ -64,10 +66,8 @@ SETUP = {
 }
 WORKER = {
     # RQ with the template's settings (jobs/worker.py): a dead worker's job found sooner
-    "rq": [
-        "-m", "rq.cli", "worker", "--url", "{url}", "--with-scheduler", "--worker-ttl", "25",
-        "--maintenance-interval", "10", "--job-monitoring-interval", "10",
-    ],
+    "rq": ["-m", "rq.cli", "worker", "--url", "{url}", "--with-scheduler"]
+    + ["--worker-ttl", "25", "--maintenance-interval", "10", "--job-monitoring-interval", "10"],
     "dramatiq": ["-m", "dramatiq", "jobs", "--processes", "1", "--threads", "1"],
 }
 # Today's path: Flask-Mail's message handed to a daemon thread (auth/email.py's send_later).
@@ -210,7 +210,14 @@ def measure(python, env, library, folder):
     return rss, rate, fate
 
 
-def main():
+def template_lines():
+    """Lines of the template's jobs package (RQ), blank lines and comments included."""
+    package = TEMPLATE / "{{cookiecutter.project_slug}}" / "{{cookiecutter.project_slug}}" / "jobs"
+    return sum(len(path.read_text().splitlines()) for path in package.glob("*.py"))
+
+
+def run():
+    """The table, and a line on the code the template carries for the chosen library."""
     python = str(ensure_venv())
     target = install()
     rows = []
@@ -234,8 +241,9 @@ def main():
             ))  # fmt: skip
     header = ("library", "import", "enqueue a mail", "idle worker RSS", "1 worker")
     header += ("SIGKILL mid-job",)
-    print(markdown(header, rows))
+    note = f"Template code for RQ (the jobs/ package): {template_lines()} lines."
+    return f"{markdown(header, rows)}\n\n{note}"
 
 
 if __name__ == "__main__":
-    main()
+    print(run())
