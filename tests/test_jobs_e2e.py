@@ -97,7 +97,7 @@ def test_mail_waits_out_a_mail_server_that_is_down(stack):
         time.sleep(SMTP_DOWN)
     finally:
         mailbox.up()
-    assert took < 2  # the page did not wait for the mail server
+    assert took < 5  # an answer, not an error page, while the mail server is down
     mailbox.wait_for("bea@example.com", seconds=45)
     failures = [line for line in worker.log().splitlines() if "failed" in line]
     assert any(request_id in line for line in failures), failures  # logged with its request
@@ -107,7 +107,9 @@ def test_mail_waits_out_a_mail_server_that_is_down(stack):
 def test_a_mail_whose_worker_is_killed_midway_is_sent_after_a_restart(stack):
     """RQ gives the job back to the queue once the dead worker's heartbeat is 70 s old."""
     web, worker, _, mailbox = stack
-    mailbox.hold = 5  # the worker waits 5 s for the answer to RCPT TO: the kill lands there
+    # The worker waits 8 s for the answer to RCPT TO (MAIL_TIMEOUT is 10 s): the kill lands
+    # there, and a page that sent its mail itself would take those 8 s too.
+    mailbox.hold = 8
     try:
         took, _ = sign_up(web, "cat", "127.0.9.3")
         deadline = time.monotonic() + 15
@@ -117,7 +119,7 @@ def test_a_mail_whose_worker_is_killed_midway_is_sent_after_a_restart(stack):
         worker.kill()
     finally:
         mailbox.hold = 0
-    assert took < 2
+    assert took < 5  # the page did not wait for the mail server
     assert count(mailbox, "cat") == 0  # the conversation died before DATA
     worker.start()
     mailbox.wait_for("cat@example.com", seconds=150)
@@ -141,6 +143,8 @@ def test_mails_queued_while_redis_restarts_are_all_sent(stack):
 
 
 def test_a_burst_of_200_sign_ups_gives_200_mails(stack):
+    """8 visitors at a time on 2 Gunicorn workers: pages wait for each other's password hash,
+    never for a mail (the tests above show a page's time apart from the mail server's)."""
     web, _, _, mailbox = stack
     names = [f"eve{n}" for n in range(200)]
     addresses = [f"127.0.{10 + n // 200}.{1 + n % 200}" for n in range(200)]
@@ -156,4 +160,4 @@ def test_a_burst_of_200_sign_ups_gives_200_mails(stack):
         f"200 sign-ups: pages {pages_done:.1f} s (median {statistics.median(took) * 1000:.0f} ms,"
         f" max {max(took) * 1000:.0f} ms), all 200 mails after {mails_done:.1f} s"
     )
-    assert max(took) < 5
+    assert max(took) < 10  # Gunicorn's queue under 8 at a time, on a busy machine
