@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
+from test_auth import register
 
 from {{ cookiecutter.project_slug }} import jobs
 from {{ cookiecutter.project_slug }}.extensions import db
@@ -24,6 +25,13 @@ def test_without_a_queue_a_job_runs_at_once(app):
 def test_without_a_queue_a_failing_job_is_logged(app, caplog):
     assert jobs.enqueue(int, "not a number") is False
     assert "job int failed" in caplog.text
+
+
+@pytest.mark.settings(JOBS_REDIS_URL="redis://127.0.0.1:1/0")  # nothing listens
+def test_a_queue_that_cannot_be_reached_is_logged_and_told(client, caplog):
+    register(client)
+    assert "could not queue job deliver" in caplog.text
+    assert "we could not send the mail" in client.get("/auth/login").text
 
 
 def account(name, days_old, verified=False, logged_in=False):

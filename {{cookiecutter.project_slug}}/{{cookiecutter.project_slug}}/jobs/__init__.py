@@ -8,6 +8,7 @@ time in RQ's failed-job registry (`flask jobs failed`, `flask jobs retry`). With
 
 from flask import current_app, g, has_request_context
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, Retry
 
 # Seconds between tries: about 2 h 20 min of an SMTP server being down before a job fails.
@@ -32,6 +33,7 @@ def enqueue(function, *args):
     """Have `function(*args)` run by the worker, with retries; True once it is queued.
 
     Without a queue it runs now, and the answer is whether it succeeded (a failure is logged).
+    False too when the queue's Redis cannot be reached: the page says the mail did not go.
     The id of the request that asked goes with the job, into the log lines of its failures.
     """
     request_id = g.get("request_id") if has_request_context() else None
@@ -43,8 +45,12 @@ def enqueue(function, *args):
             current_app.logger.exception("job %s failed", function.__name__)
             return False
         return True
-    job = jobs.enqueue(
-        function, *args, retry=RETRY, failure_ttl=FAILED_KEPT, meta={"request_id": request_id}
-    )
+    try:
+        job = jobs.enqueue(
+            function, *args, retry=RETRY, failure_ttl=FAILED_KEPT, meta={"request_id": request_id}
+        )
+    except RedisError:
+        current_app.logger.exception("could not queue job %s", function.__name__)
+        return False
     current_app.logger.info("queued job %s (%s)", job.id, function.__name__)
     return True
