@@ -8,6 +8,7 @@
     python3 benchmarks/run.py --servers        also other WSGI servers, quiet and loaded
     python3 benchmarks/run.py --image          also build the Docker image (root, dockerd)
     python3 benchmarks/run.py --browser        also Lighthouse on the nginx site, per page
+    python3 benchmarks/run.py --queues         also RQ against Dramatiq (redis-server)
     python3 benchmarks/run.py --quick          1 round, 1-second loads: proves the command works
 
 Progress goes to stderr, the table to stdout.
@@ -23,13 +24,15 @@ import cold_start
 import image_build
 import peer
 import profile_app
+import queue_choice
 import server_choice
 import serving
 import suite_time
 from measure import table
 
 # In the order they run: the suite last, as it loads both cores for minutes.
-PARTS = ["bake", "app", "start", "peer", "servers", "profile", "browser", "image", "suite"]
+PARTS = ["bake", "app", "start", "peer", "servers", "queues", "profile", "browser", "image"]
+PARTS += ["suite"]
 DEFAULT_PARTS = ["bake", "app", "start"]
 
 
@@ -42,6 +45,7 @@ def arguments():
     parser.add_argument("--servers", action="store_true", help="also compare WSGI servers")
     parser.add_argument("--image", action="store_true", help="also build the Docker image")
     parser.add_argument("--browser", action="store_true", help="also audit pages in Lighthouse")
+    parser.add_argument("--queues", action="store_true", help="also compare job queues")
     parser.add_argument("--quick", action="store_true", help="1 round and 1-second loads")
     parser.add_argument("--rounds", type=int, default=5, help="repetitions per figure")
     parser.add_argument("--seconds", type=int, default=5, help="length of one wrk load")
@@ -52,6 +56,7 @@ def main():
     args = arguments()
     extras = {"peer": bool(args.peer), "servers": args.servers, "profile": args.profile}
     extras |= {"browser": args.browser, "image": args.image, "suite": args.suite}
+    extras |= {"queues": args.queues}
     chosen = args.only or DEFAULT_PARTS + [part for part, wanted in extras.items() if wanted]
     if "peer" in chosen and not args.peer:
         sys.exit("--only peer needs --peer PATH (a checkout of cookiecutter-flask)")
@@ -71,6 +76,8 @@ def main():
         print(f"{part} ...", file=sys.stderr)
         if part == "profile":
             extra_tables.append(profile_app.run(seconds))
+        elif part == "queues":
+            extra_tables.append(queue_choice.run())
         elif part == "browser":
             audits, notes = browser_audit.run(rounds)
             extra_tables.append("\n".join([audits, *notes]))

@@ -140,15 +140,17 @@ def test_production_compose_runs_migrations_then_gunicorn(bake_once, answers):
     project = bake_once(**answers)
     services = compose_config(project, "compose.prod.yaml")["services"]
     postgres = answers["database"] == "postgresql"
-    expected = {"migrate", "web", "redis"} | ({"nginx"} if answers["use_nginx"] else set())
+    expected = {"migrate", "web", "worker", "redis"}
+    expected |= {"nginx"} if answers["use_nginx"] else set()
     assert set(services) == expected | ({"db"} if postgres else set())
 
-    for name in ["migrate", "web"]:
+    for name in ["migrate", "web", "worker"]:
         env = services[name]["environment"]
         assert len(env["SECRET_KEY"]) == 64  # from .env
         assert (env["APP_CONFIG"], env["FLASK_DEBUG"]) == ("production", "0")  # over .env's
         assert env.get("TRUSTED_PROXIES") == ("1" if answers["use_nginx"] else None)
         assert env["RATELIMIT_STORAGE_URI"] == "redis://redis:6379/0"
+        assert env["JOBS_REDIS_URL"] == "redis://redis:6379/1"
         # Production's required address: the name the shipped nginx site answers.
         assert env["BASE_URL"] == "https://localhost"
         if postgres:
@@ -164,6 +166,7 @@ def test_production_compose_runs_migrations_then_gunicorn(bake_once, answers):
         assert not {"ports", "container_name"} & set(services["web"])
     if not postgres:
         assert services["web"]["volumes"] == services["migrate"]["volumes"]  # one SQLite file
+        assert services["worker"]["volumes"] == services["web"]["volumes"]
     assert "create_all" not in (project / "compose.prod.yaml").read_text()
 
 
@@ -184,7 +187,23 @@ def test_production_redis_is_private_and_checked_with_a_ping(bake_once, database
     assert redis["image"] == "redis:7-alpine"
     assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
     assert "ports" not in redis  # only the app's containers reach it
-    assert "volumes" not in redis  # counters for a minute: nothing worth keeping
+    # Queued mails outlive a restart: the append-only file, in a named volume.
+    assert redis["command"] == ["redis-server", "--appendonly", "yes"]
+    (volume,) = redis["volumes"]
+    assert volume.split(":")[0] == "redis-data" and volume.endswith(":/data:rw")
+
+
+@pytest.mark.xdist_group("compose")
+@pytest.mark.parametrize("answers", WITH_DOCKER, ids=combination_id)
+@pytest.mark.parametrize("filename", ["compose.yaml", "compose.prod.yaml"])
+def test_compose_runs_a_health_checked_job_worker(bake_once, answers, filename):
+    services = compose_config(bake_once(**answers), filename)["services"]
+    worker = services["worker"]
+    assert worker["command"] == ["flask", "jobs", "worker"]
+    assert worker["healthcheck"]["test"] == ["CMD", "flask", "jobs", "check"]
+    assert worker["depends_on"]["redis"] == {"condition": "service_healthy"}
+    assert worker["environment"]["JOBS_REDIS_URL"] == "redis://redis:6379/1"
+    assert services["web"]["environment"]["JOBS_REDIS_URL"] == "redis://redis:6379/1"
 
 
 @pytest.mark.xdist_group("compose")
@@ -236,7 +255,7 @@ def test_development_compose_runs_flask_on_the_mounted_source(bake_once, answers
         assert "@db:5432/" in web["environment"]["DATABASE_URL"]
         assert services["db"]["ports"] == ["127.0.0.1:5432:5432/tcp"]
     else:
-        assert set(services) == {"web", "mailpit"}
+        assert set(services) == {"web", "worker", "redis", "mailpit"}
     # Mails go to Mailpit, whose web page is published on this machine alone.
     assert services["mailpit"]["image"] == "axllent/mailpit:v1.20.4"
     assert services["mailpit"]["ports"] == ["127.0.0.1:8025:8025/tcp"]
@@ -282,6 +301,21 @@ def test_systemd_unit_passes_systemd_analyze(bake_once, answers, baked_python, t
     assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), result.stderr
     assert f"EnvironmentFile=/srv/{SLUG}/.env" in text
     assert static_alias(project).startswith(f"/srv/{SLUG}/")  # where the unit expects it
+
+
+@pytest.mark.parametrize("answers", WITH_NGINX, ids=combination_id)
+def test_worker_unit_passes_systemd_analyze(bake_once, answers, baked_python, tmp_path):
+    """The job worker's unit, beside Gunicorn's: the same user, folder and settings."""
+    project = tmp_path / SLUG
+    shutil.copytree(bake_once(**answers), project)
+    (project / ".venv").symlink_to(baked_python.parent.parent)
+    unit = tmp_path / f"{SLUG}-worker.service"
+    text = (project / "deploy" / f"{SLUG}-worker.service").read_text()
+    unit.write_text(text.replace(f"/srv/{SLUG}", str(project)))
+    result = run([servers.need("systemd-analyze"), "verify", str(unit)])
+    assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), result.stderr
+    assert f"EnvironmentFile=/srv/{SLUG}/.env" in text
+    assert f"/srv/{SLUG}/.venv/bin/flask jobs worker" in text
 
 
 # Gunicorn -----------------------------------------------------------------------------

@@ -35,6 +35,7 @@ FILLED_IN = {
     "DATABASE_URL": "postgresql+psycopg://app:pw@db.example.com:5432/app",
     "RATELIMIT_STORAGE_URI": "redis://:pw@redis.example.com:6379/0",
 }
+QUEUE = {"JOBS_REDIS_URL": "redis://:pw@redis.example.com:6379/1"}  # the job worker's
 
 
 def kubectl():
@@ -59,10 +60,21 @@ def kustomize(folder):
     return list(yaml.safe_load_all(result.stdout))
 
 
+def by_kind(documents):
+    """Documents by kind (one object of each), the job worker's Deployment as "Worker"."""
+    found = {}
+    for document in documents:
+        kind = document["kind"]
+        if kind == "Deployment" and document["metadata"]["name"] == "worker":
+            kind = "Worker"
+        found[kind] = document
+    return found
+
+
 @functools.cache
 def rendered(project):
-    """The production overlay of a bake as shipped, by kind (one object of each)."""
-    return {document["kind"]: document for document in kustomize(project / OVERLAY)}
+    """The production overlay of a bake as shipped, by kind (see by_kind)."""
+    return by_kind(kustomize(project / OVERLAY))
 
 
 def read_env_file(path):
@@ -75,7 +87,8 @@ def fill_in(project, tmp_path):
     copy = tmp_path / SLUG
     shutil.copytree(project, copy)
     env = copy / SECRET_ENV
-    env.write_text(env.read_text() + "".join(f"{k}={v}\n" for k, v in FILLED_IN.items()))
+    filled = {**FILLED_IN, **QUEUE}
+    env.write_text(env.read_text() + "".join(f"{k}={v}\n" for k, v in filled.items()))
     return copy
 
 
@@ -130,6 +143,7 @@ def test_every_document_passes_the_pinned_kubernetes_schemas(project, objects):
         "ConfigMap",
         "Secret",
         "Deployment",
+        "Worker",
         "Service",
         "Ingress",
         "HorizontalPodAutoscaler",
@@ -226,6 +240,33 @@ def test_pods_run_as_the_images_user_never_root_on_a_read_only_filesystem(projec
     # The namespace makes the cluster refuse any pod that breaks these rules.
     labels = objects["Namespace"]["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_the_job_worker_runs_like_the_web_pods_with_probes_and_limits(objects):
+    """Its own Deployment: the web pods' image, user, read-only filesystem and settings."""
+    web, worker = pod_spec(objects), objects["Worker"]["spec"]["template"]["spec"]
+    assert worker["securityContext"] == web["securityContext"]
+    assert worker["automountServiceAccountToken"] is False
+    (item,) = worker["containers"]
+    assert item["command"] == ["flask", "jobs", "worker"]
+    assert item["image"] == container(objects, "web")["image"]
+    assert item["envFrom"] == container(objects, "web")["envFrom"]
+    assert item["securityContext"] == container(objects, "web")["securityContext"]
+    assert item["volumeMounts"] == container(objects, "web")["volumeMounts"]
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert item[probe]["exec"]["command"] == ["flask", "jobs", "check"]
+    for kind in ("requests", "limits"):
+        assert set(item["resources"][kind]) == {"cpu", "memory"}
+    (source,) = [volume["secret"] for volume in worker["volumes"] if "secret" in volume]
+    assert {entry["key"] for entry in source["items"]} == {
+        "SECRET_KEY",
+        "DATABASE_URL",
+        "JOBS_REDIS_URL",
+    }
+    # Longer than a job may run (jobs.JOB_TIMEOUT): SIGTERM lets the running one finish.
+    assert worker["terminationGracePeriodSeconds"] > 120
+    labels = objects["Worker"]["spec"]["template"]["metadata"]["labels"]
+    assert not selects(objects["Service"]["spec"]["selector"], labels)  # no web traffic
 
 
 def test_gunicorns_control_socket_goes_to_the_writable_tmp(objects):
@@ -337,6 +378,7 @@ def test_only_the_app_reaches_postgresql_and_redis_and_only_the_ingress_the_app(
         item["name"]: item["containerPort"] for item in container(objects, "web")["ports"]
     }
     web = (here, web_labels, web_ports)
+    worker = (here, objects["Worker"]["spec"]["template"]["metadata"]["labels"], {})
     # PostgreSQL and Redis as an operator or a chart would run them here (README), and others.
     database = (here, {"cnpg.io/cluster": "db"}, {"postgres": 5432})
     redis = (here, {"app.kubernetes.io/name": "redis"}, {"redis": 6379})
@@ -345,11 +387,13 @@ def test_only_the_app_reaches_postgresql_and_redis_and_only_the_ingress_the_app(
     elsewhere = ({"kubernetes.io/metadata.name": "default"}, web_labels, {})
 
     assert admits(policy, controller, web, 8000)
-    assert admits(policy, web, database, 5432) and admits(policy, web, redis, 6379)
+    for app in (web, worker):  # the worker sends mails: it reads accounts, takes jobs
+        assert admits(policy, app, database, 5432) and admits(policy, app, redis, 6379)
     for intruder in (other_pod, controller, elsewhere):
         assert not admits(policy, intruder, database, 5432)
         assert not admits(policy, intruder, redis, 6379)
     assert not admits(policy, other_pod, web, 8000)
+    assert not admits(policy, worker, web, 8000)
     assert not admits(policy, elsewhere, web, 8000)
     assert not admits(policy, controller, database, 8000)  # the named port is the web pods'
 
@@ -382,16 +426,15 @@ def test_the_secret_holds_what_the_user_fills_in(project, tmp_path):
     """As shipped the URLs are commented out (pods refuse to start); filled in, they arrive."""
     shipped = rendered(project)["Secret"]["data"]
     assert set(shipped) == {"SECRET_KEY"}
-    filled = {
-        document["kind"]: document for document in kustomize(fill_in(project, tmp_path) / OVERLAY)
-    }
+    filled = by_kind(kustomize(fill_in(project, tmp_path) / OVERLAY))
     data = {
         key: base64.b64decode(value).decode() for key, value in filled["Secret"]["data"].items()
     }
-    assert data == {**FILLED_IN, "SECRET_KEY": read_env_file(project / SECRET_ENV)["SECRET_KEY"]}
+    key = read_env_file(project / SECRET_ENV)["SECRET_KEY"]
+    assert data == {**FILLED_IN, **QUEUE, "SECRET_KEY": key}
     (source,) = [volume["secret"] for volume in pod_spec(filled)["volumes"] if "secret" in volume]
     required = {item["key"] for item in source["items"]}
-    assert required == {*FILLED_IN, "SECRET_KEY"}
+    assert required == {*FILLED_IN, *QUEUE, "SECRET_KEY"}
     assert all(item["path"] == item["key"] for item in source["items"])  # the setting's name
 
 
@@ -423,9 +466,7 @@ def test_the_production_app_starts_with_the_configmap_and_the_secret(
 ):
     """The settings a pod gets make a production app: the fresh key, read from its file,
     passes its checks, and the database URL comes from its file too."""
-    filled = {
-        document["kind"]: document for document in kustomize(fill_in(project, tmp_path) / OVERLAY)
-    }
+    filled = by_kind(kustomize(fill_in(project, tmp_path) / OVERLAY))
     env = dict(filled["ConfigMap"]["data"])
     env["SECRETS_DIR"] = str(secret_files(filled, tmp_path / "secrets"))  # the mount, here
     script = f"from {SLUG} import create_app; app = create_app(); c = app.config; "
@@ -577,7 +618,9 @@ def test_a_pod_migrates_and_serves_as_its_user_on_a_read_only_filesystem(
     (filled / "instance").mkdir(exist_ok=True)  # made in the image; the app only checks it
     with servers.postgres() as server:
         port = servers.free_port()  # after PostgreSQL has taken its own
-        secrets = secret_files(rendered(filled), tmp_path / "secrets", ["RATELIMIT_STORAGE_URI"])
+        secrets = secret_files(
+            rendered(filled), tmp_path / "secrets", ["RATELIMIT_STORAGE_URI", "JOBS_REDIS_URL"]
+        )
         (secrets / "DATABASE_URL").write_text(server.create_database("app", "pw"))
         env = {
             **image_environment(project),

@@ -3,10 +3,11 @@
 A one-node swarm runs the shipped file with the commands its header gives (secrets from .env,
 `docker stack deploy`), on the stand-in images, beside a stand-in mail server. One test
 walks a release's whole life, as each step needs the one before: deploy, then sign up over
-HTTPS through nginx; a second image under load, replica by replica, with no failed request;
-then a broken image (its Gunicorn listens on the wrong port, so its health check fails),
-which Swarm rolls back by itself, again with no failed request. The second and the broken
-image are thin layers on the first, so only one image is really built.
+HTTPS through nginx (the mail sent by a job worker); a second image under load, replica
+by replica, with no failed request; then a broken image (its Gunicorn listens on the wrong
+port, so its health check fails), which Swarm rolls back by itself, again with no failed
+request. The second and the broken image are thin layers on the first, so only one image is
+really built.
 
 This machine's kernel has no IPVS, so the stack uses what works on any swarm: DNS round robin
 and ports published on the node itself. Those bind to loopback only, as docker_gwbridge is
@@ -238,6 +239,12 @@ class Stack:
         ).stdout.splitlines()  # fmt: skip
         return sorted(line.split()[:2] for line in tasks)
 
+    def healthy(self, service, count):
+        """Whether `count` containers of a service run and pass their health check."""
+        label = f"label=com.docker.swarm.service.name={self.service(service)}"
+        found = self.swarm.run("ps", "-q", "--filter", label, "--filter", "health=healthy")
+        return len(found.stdout.split()) == count
+
     def containers(self, service=None):
         label = f"com.docker.stack.namespace={STACK}"
         if service:
@@ -256,11 +263,12 @@ class Stack:
         deadline = time.monotonic() + 120
         while self.containers() and time.monotonic() < deadline:
             time.sleep(1)
-        while time.monotonic() < deadline:  # the volume is free once its container is gone
-            volume = ("volume", "rm", f"{STACK}_postgres-data")
-            if self.swarm.run(*volume, check=False).returncode == 0:
-                break
-            time.sleep(1)
+        for name in ("postgres-data", "redis-data"):
+            while time.monotonic() < deadline:  # a volume is free once its container is gone
+                volume = ("volume", "rm", f"{STACK}_{name}")
+                if self.swarm.run(*volume, check=False).returncode == 0:
+                    break
+                time.sleep(1)
         for name in ("secret-key", "postgres-password"):
             self.swarm.run("secret", "rm", f"{STACK}-{name}", check=False)
 
@@ -276,11 +284,18 @@ class Stack:
 
 
 def verification_link(stack, address):
-    """The link in the mail the stand-in Mailpit received for `address`."""
+    """The link in the mail the stand-in Mailpit received for `address`, from a job worker
+    (the web replicas queue mails in Redis): it may take a moment."""
     (mailpit,) = stack.containers("mailpit")
     fetch = "import urllib.request as u; print(u.urlopen('http://127.0.0.1:8025/api/v1/messages').read().decode())"
-    listing = stack.swarm.run("exec", mailpit, "python3", "-c", fetch).stdout
-    (mail,) = [m for m in json.loads(listing)["messages"] if address in m["To"]]
+    deadline = time.monotonic() + 60
+    while True:
+        listing = stack.swarm.run("exec", mailpit, "python3", "-c", fetch).stdout
+        mails = [m for m in json.loads(listing)["messages"] if address in m["To"]]
+        if mails or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    (mail,) = mails
     text = email.message_from_string(mail["Text"], policy=email.policy.default)
     return re.search(r"https://\S+/auth/verify/\S+", text.get_body().get_content())[0]
 
@@ -318,6 +333,9 @@ def test_deploy_sign_up_update_and_roll_back_without_a_failed_request(swarm, pro
             assert time.monotonic() - started < SETTLE_SECONDS, stack.running_images()
             time.sleep(1)
         report["deploy to 3 replicas"] = time.monotonic() - started
+        while not stack.healthy("worker", 2):  # their health check: a heartbeat in Redis
+            assert time.monotonic() - started < SETTLE_SECONDS, swarm.run("service", "ls").stdout
+            time.sleep(1)
         # Only this machine can reach the published ports.
         https, http = (int(ports[name]) for name in ("HTTPS_PORT", "HTTP_PORT"))
         assert tcp_listeners(https) == tcp_listeners(http) == ["0100007F"]

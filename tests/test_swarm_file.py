@@ -72,7 +72,7 @@ def test_tls_ends_at_nginx_on_each_nodes_own_ports_and_the_app_publishes_none(pr
     ports = {(port["target"], port["published"], port["mode"]) for port in nginx["ports"]}
     assert ports == {(80, 80, "host"), (443, 443, "host")}
     assert nginx["deploy"]["mode"] == "global"
-    assert not any("ports" in stack["services"][name] for name in ("web", "db", "redis"))
+    assert not any("ports" in stack["services"][name] for name in ("web", "worker", "db", "redis"))
     # The shipped site and certbot's certificate, as a config and secrets any node can get.
     (site,) = nginx["configs"]
     assert site["target"] == "/etc/nginx/conf.d/default.conf"
@@ -92,7 +92,7 @@ def test_tls_ends_at_nginx_on_each_nodes_own_ports_and_the_app_publishes_none(pr
 def test_every_service_is_found_by_dns_not_a_virtual_address(services):
     """Service VIPs need IPVS too; nginx asks Docker's DNS for the healthy replicas."""
     assert {name: s["deploy"]["endpoint_mode"] for name, s in services.items()} == {
-        name: "dnsrr" for name in ("nginx", "web", "db", "redis")
+        name: "dnsrr" for name in ("nginx", "web", "worker", "db", "redis")
     }
 
 
@@ -105,13 +105,12 @@ def test_nginx_asks_dns_again_before_swarm_stops_a_replica_it_dropped(project):
 
 def test_secrets_reach_the_containers_as_files_only(project, stack):
     services = stack["services"]
-    web = services["web"]
-    env = web["environment"]
-    assert env["SECRETS_DIR"] == "/run/secrets"
-    assert {item["target"]: item["source"] for item in web["secrets"]} == {
-        "SECRET_KEY": "secret_key",
-        "DATABASE_PASSWORD": "postgres_password",
-    }
+    for app in (services["web"], services["worker"]):
+        assert app["environment"]["SECRETS_DIR"] == "/run/secrets"
+        assert {item["target"]: item["source"] for item in app["secrets"]} == {
+            "SECRET_KEY": "secret_key",
+            "DATABASE_PASSWORD": "postgres_password",
+        }
     # The database server reads the same password secret (the official image's _FILE way).
     db = services["db"]
     assert [item["source"] for item in db["secrets"]] == ["postgres_password"]
@@ -165,7 +164,7 @@ def test_each_replica_migrates_then_runs_the_images_gunicorn(project, services):
 
 
 def test_the_image_is_the_pushed_version_and_nothing_is_built(services):
-    assert services["web"]["image"] == f"{IMAGE}:{TAG}"
+    assert services["web"]["image"] == services["worker"]["image"] == f"{IMAGE}:{TAG}"
     assert not any("build" in service for service in services.values())
     # Swarm ignores depends_on: the web replicas wait for the database by restarting.
     assert not any("depends_on" in service for service in services.values())
@@ -192,9 +191,35 @@ def test_the_app_settings_are_compose_prods_with_a_shared_redis(project, service
     assert web["TRUSTED_PROXIES"] == "1"  # nginx
     assert web["DATABASE_URL"] == f"postgresql+psycopg://{SLUG}@db:5432/{SLUG}"
     assert web["RATELIMIT_STORAGE_URI"] == "redis://redis:6379/0"
+    assert web["JOBS_REDIS_URL"] == "redis://redis:6379/1"
+    assert services["worker"]["environment"] == web  # the worker sends what the web queues
     assert services["redis"]["image"] == "redis:7-alpine"
     production = yaml.safe_load((project / "compose.prod.yaml").read_text())["services"]
+    # Queued mails outlive a restart of Redis, in its volume, on the node that holds it.
+    redis = services["redis"]
+    assert (
+        redis["command"]
+        == production["redis"]["command"]
+        == [
+            "redis-server",
+            "--appendonly",
+            "yes",
+        ]
+    )
+    assert redis["volumes"] == ["redis-data:/data:rw"]
+    assert redis["deploy"]["placement"]["constraints"] == ["node.role == manager"]
     assert services["db"]["image"] == production["db"]["image"]
     assert services["db"]["healthcheck"]["test"] == production["db"]["healthcheck"]["test"]
     # The database's volume lives on one node: the database stays there.
     assert services["db"]["deploy"]["placement"]["constraints"] == ["node.role == manager"]
+
+
+def test_two_job_workers_send_the_mails_and_finish_a_job_before_they_stop(services):
+    worker = services["worker"]
+    assert worker["command"] == ["flask", "jobs", "worker"]
+    assert worker["healthcheck"]["test"] == ["CMD", "flask", "jobs", "check"]
+    assert worker["stop_grace_period"] == "130s"  # longer than a job may run (120 s)
+    deploy = worker["deploy"]
+    assert deploy["replicas"] == 2
+    assert deploy["update_config"]["failure_action"] == "rollback"
+    assert deploy["restart_policy"]["condition"] == "any"

@@ -37,6 +37,7 @@ from .process import (
     Server,
     accepts_connections,
     answers_http,
+    descendants,
     free_port,
     missing,
     need,
@@ -49,3 +50,4 @@ from .process import (
 from .redis import Redis, redis
 from .sentry import SentryStandIn, sentry
 from .smtp import Mailbox, smtp
+from .worker import Worker, worker

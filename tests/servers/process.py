@@ -106,6 +106,12 @@ def worker_pids(master):
     return sorted(pids)
 
 
+def descendants(pid):
+    """The pids of a process's children, their children, and so on."""
+    children = worker_pids(pid)
+    return [p for child in children for p in (child, *descendants(child))]
+
+
 def stop_process(process, seconds=15):
     """Ask a process to stop with SIGTERM; kill it if it has not stopped in `seconds`."""
     if process.poll() is not None:

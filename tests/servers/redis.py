@@ -20,6 +20,15 @@ from .process import (
 class Redis(Server):
     """A running redis-server; `uri` is what RATELIMIT_STORAGE_URI takes."""
 
+    command: list = None  # to start it again, on the same port and data folder
+
+    def restart(self):
+        """Stop it (SIGTERM: with persistence on, Redis writes its data) and start it again."""
+        self.stop()
+        with open(self.log_path, "a") as log:
+            self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT)
+        wait_until(lambda: accepts_connections(self.port), "redis", self.process, self.log_path)
+
     @property
     def uri(self):
         return f"redis://127.0.0.1:{self.port}/0"
@@ -33,18 +42,24 @@ class Redis(Server):
 
 
 @contextlib.contextmanager
-def redis():
-    """redis-server on 127.0.0.1:<free port>, keeping nothing on disk, stopped by PID."""
+def redis(persist=False):
+    """redis-server on 127.0.0.1:<free port>, stopped by PID. It keeps nothing on disk, or
+    with `persist` an append-only file written at every command, as a queue wants."""
     executable = need("redis-server", *SBIN)
     port = free_port()
     folder = Path(tempfile.mkdtemp(prefix="e2e-redis-"))
     log = folder / "redis.log"
     settings = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder)]
-    settings += ["--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", str(log)]
+    settings += ["--save", "", "--daemonize", "no", "--logfile", str(log)]
+    if persist:
+        settings += ["--appendonly", "yes", "--appendfsync", "always"]
+    else:
+        settings += ["--appendonly", "no"]
     process = subprocess.Popen(
         [executable, *settings], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     server = Redis(process, port, log)
+    server.command = [executable, *settings]
     try:
         with show_log_on_failure("redis", log):
             wait_until(lambda: accepts_connections(port), "redis", process, log)

@@ -1,5 +1,6 @@
 """A real SMTP server on loopback (aiosmtpd) that keeps every mail it receives."""
 
+import asyncio
 import contextlib
 import email
 import email.policy
@@ -23,6 +24,25 @@ class Mailbox:
     port: int
     messages: list = field(default_factory=list)
     arrived: threading.Condition = field(default_factory=threading.Condition)
+    hold: float = 0  # seconds to keep each client waiting for the answer to RCPT TO
+    asked: list = field(default_factory=list)  # every RCPT TO address, as it comes
+    controller: object = None
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        """Accept every recipient, after `hold` seconds: a slow server, mid-conversation."""
+        self.asked.append(address)
+        await asyncio.sleep(self.hold)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    def down(self):
+        """Stop listening: connections are refused, as from a mail server that is down."""
+        self.controller.stop()
+
+    def up(self):
+        """Listen again on the same port."""
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802  (aiosmtpd's name)
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -61,9 +81,8 @@ def smtp():
     if Controller is None:
         missing("the aiosmtpd package is not installed")
     mailbox = Mailbox(free_port())
-    controller = Controller(mailbox, hostname="127.0.0.1", port=mailbox.port)
-    controller.start()
+    mailbox.up()
     try:
         yield mailbox
     finally:
-        controller.stop()
+        mailbox.controller.stop(no_assert=True)  # also when a test left it down

@@ -1,5 +1,4 @@
 import re
-import threading
 import weakref
 
 import pytest
@@ -95,13 +94,6 @@ def outbox(app):
     """The mails the app sends: in tests Flask-Mail records them instead of sending."""
     with mail.record_messages() as messages:
         yield messages
-
-
-def wait_for_mail():
-    """Let mails sent in the background (the password-reset mail) reach the outbox."""
-    for thread in threading.enumerate():
-        if thread.name == "send-mail":
-            thread.join(10)
 
 
 def link_in(message):

@@ -42,3 +42,10 @@ def test_probes_are_never_rate_limited(client):
     assert [client.get("/").status_code for _ in range(3)] == [200, 200, 429]
     for path in ("/healthz", "/readyz"):
         assert {client.get(path).status_code for _ in range(5)} == {200}
+
+
+@pytest.mark.settings(JOBS_REDIS_URL="redis://127.0.0.1:1/0")  # nothing listens
+def test_readyz_checks_the_queue_redis(client):
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json["checks"] == {"database": "ok", "jobs": "unavailable"}

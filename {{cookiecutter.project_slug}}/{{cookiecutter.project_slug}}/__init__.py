@@ -7,7 +7,7 @@ import click
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import assets, headers, logs, sentry
+from . import assets, headers, jobs, logs, sentry
 from .config import load_config
 
 __version__ = "{{ cookiecutter.version }}"  # the same as in pyproject.toml (a test checks)
@@ -59,10 +59,12 @@ def register_extensions(app):
     mail.init_app(app)
     headers.init_app(app)  # the app sends its own security headers, nginx or not
     assets.init_app(app)  # static URLs carry a hash of the file: cached for a year
+    jobs.init_app(app)  # mails and clean-ups in the worker, or at once without JOBS_REDIS_URL
 
 
 def register_blueprints(app):
     from . import admin, auth, cli, errors, health, main
+    from .jobs import cli as jobs_cli
 
     app.register_blueprint(main.bp)
     app.register_blueprint(health.bp)
@@ -70,6 +72,7 @@ def register_blueprints(app):
     app.register_blueprint(admin.bp)
     app.register_blueprint(errors.bp)
     app.register_blueprint(cli.bp)
+    app.register_blueprint(jobs_cli.bp)
 {%- if cookiecutter.use_api %}
 
     from . import api

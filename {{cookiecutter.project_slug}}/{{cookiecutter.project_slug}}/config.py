@@ -100,6 +100,11 @@ class Config:
             secret_setting("DATABASE_PASSWORD"),
         )
         self.RATELIMIT_STORAGE_URI = secret_setting("RATELIMIT_STORAGE_URI", "memory://")
+        # Background jobs (mails, periodic clean-ups) queue in this Redis for `flask jobs
+        # worker`; without it they run at once in the process that asks (development, tests).
+        self.JOBS_REDIS_URL = secret_setting("JOBS_REDIS_URL")
+        # Accounts never verified nor logged in are deleted after this many days (0: never).
+        self.UNVERIFIED_ACCOUNT_DAYS = int(os.environ.get("UNVERIFIED_ACCOUNT_DAYS", "30"))
         self.TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
         # Links in mails start with BASE_URL (https://example.com), never with the Host a
         # request names: anyone can name any host. Without it (development) the request's own.
@@ -173,6 +178,7 @@ class TestingConfig(Config):
         # Set TEST_DATABASE_URL to run the tests on a database like production's (emptied!).
         self.SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
         self.MAIL_SERVER = "localhost"  # never contacted: Flask-Mail records, not sends, in tests
+        self.JOBS_REDIS_URL = None  # jobs run at once, in the test's process
         self.LOG_FORMAT = None  # pytest captures the logs
         self.SENTRY_DSN = None
 

@@ -2,15 +2,18 @@
 
 /healthz (liveness) says the process answers and touches nothing else, so a database outage
 never gets healthy app servers restarted. /readyz (readiness) says whether the database, and
-Redis when rate limits are counted there, answer: 503 while one does not, so traffic waits.
+Redis when rate limits are counted or jobs queued there, answer: 503 while one does not, so
+traffic waits.
 Neither is rate limited, and Gunicorn's and nginx's access logs leave both out.
 """
 
 from flask import Blueprint, current_app
 from limits.storage import storage_from_string
+from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from . import jobs
 from .extensions import db, limiter
 
 bp = Blueprint("health", __name__)
@@ -28,6 +31,8 @@ def readyz():
     checks = {"database": database_answers()}
     if current_app.config["RATELIMIT_STORAGE_URI"].startswith("redis"):
         checks["redis"] = redis_answers()
+    if jobs.queue() is not None:
+        checks["jobs"] = jobs_redis_answers()
     failed = [name for name, ok in checks.items() if not ok]
     if failed:
         current_app.logger.warning("not ready: %s unavailable", ", ".join(failed))
@@ -54,3 +59,11 @@ def redis_answers():
         uri = current_app.config["RATELIMIT_STORAGE_URI"]
         storage = current_app.extensions["readyz_redis"] = storage_from_string(uri)
     return storage.check()
+
+
+def jobs_redis_answers():
+    """The queue's Redis: mails asked for now would wait in no queue while it is away."""
+    try:
+        return jobs.queue().connection.ping()
+    except RedisError:
+        return False

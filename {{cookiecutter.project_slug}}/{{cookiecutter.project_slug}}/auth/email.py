@@ -1,12 +1,10 @@
 """The mails of the accounts, each from a text template under templates/email/."""
 
-import threading
-
 from flask import current_app, render_template, url_for
 from flask_limiter.util import get_remote_address
 from flask_mail import Message
 
-from .. import ratelimit
+from .. import jobs, ratelimit
 from ..extensions import mail
 from . import tokens
 
@@ -32,33 +30,16 @@ def within_limits(mail_message):
 
 
 def send(mail_message):
-    """Send now; False (and the reason in the log) when a limit or the mail server refuses."""
-    return within_limits(mail_message) and deliver(mail_message)
-
-
-def deliver(mail_message):
-    try:
-        mail.send(mail_message)
-    # smtplib's errors and timeouts are OSErrors; UnicodeError: an address it cannot encode
-    except (OSError, UnicodeError) as error:
-        current_app.logger.error("could not send mail to %s: %s", mail_message.recipients, error)
-        return False
-    return True
-
-
-def send_later(mail_message):
-    """Send from a thread, so the page answers at once and the same way whatever happens."""
+    """Queue the mail (see jobs); False (and the reason in the log) when a limit refuses it,
+    or, with no queue, when the mail server does."""
     if not within_limits(mail_message):
-        return None
-    app = current_app._get_current_object()
+        return False
+    return jobs.enqueue(deliver, mail_message.recipients, mail_message.subject, mail_message.body)
 
-    def in_background():
-        with app.app_context():
-            deliver(mail_message)
 
-    thread = threading.Thread(target=in_background, name="send-mail", daemon=True)
-    thread.start()
-    return thread
+def deliver(recipients, subject, body):
+    """The job: send one mail. smtplib's errors and timeouts raise, and the job is tried again."""
+    mail.send(Message(subject, recipients=recipients, body=body))
 
 
 def external_url(endpoint, **values):
@@ -96,9 +77,9 @@ def send_account_exists(user):
 
 
 def send_password_reset(user):
-    """Mail a password-reset link in the background (see send_later)."""
+    """Mail a password-reset link."""
     link = external_url("auth.reset_password", token=tokens.reset_token(user))
     minutes = current_app.config["RESET_TOKEN_MAX_AGE"] // 60
-    return send_later(
+    return send(
         message(user.email, "reset your password", "reset", user=user, link=link, minutes=minutes)
     )

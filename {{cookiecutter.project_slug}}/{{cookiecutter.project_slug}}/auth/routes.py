@@ -157,7 +157,7 @@ def forgot_password():
     if form.validate_on_submit():
         user = db.session.scalar(select(User).filter_by(email=form.email.data))
         if user is not None:
-            email.send_password_reset(user)  # in the background: the answer is the same
+            email.send_password_reset(user)  # queued: the page says the same either way
         flash(
             "If an account has that email address, we have sent it a link to reset the password."
         )

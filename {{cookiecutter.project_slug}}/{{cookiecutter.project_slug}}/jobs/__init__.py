@@ -1,0 +1,56 @@
+"""Background jobs: RQ on Redis in production, at once in the web process without it.
+
+With JOBS_REDIS_URL set, enqueue() stores the job in Redis and returns; `flask jobs worker`
+runs it, retrying a failing job with growing pauses (RETRY), and keeps one that fails every
+time in RQ's failed-job registry (`flask jobs failed`, `flask jobs retry`). Without it
+(development, the tests) the job runs at once, so `flask run` needs no Redis.
+"""
+
+from flask import current_app, g, has_request_context
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, Retry
+
+# Seconds between tries: about 2 h 20 min of an SMTP server being down before a job fails.
+RETRY = Retry(max=7, interval=[10, 30, 60, 300, 900, 3600, 3600])
+JOB_TIMEOUT = 120  # seconds a job may run before the worker stops it (and retries it)
+FAILED_KEPT = 30 * 24 * 3600  # seconds a finally failed job stays to be seen and retried
+
+
+def init_app(app):
+    url = app.config["JOBS_REDIS_URL"]
+    if url:
+        connection = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        app.extensions["jobs"] = Queue(connection=connection, default_timeout=JOB_TIMEOUT)
+
+
+def queue():
+    """RQ's queue, or None when jobs run in process."""
+    return current_app.extensions.get("jobs")
+
+
+def enqueue(function, *args):
+    """Have `function(*args)` run by the worker, with retries; True once it is queued.
+
+    Without a queue it runs now, and the answer is whether it succeeded (a failure is logged).
+    False too when the queue's Redis cannot be reached: the page says the mail did not go.
+    The id of the request that asked goes with the job, into the log lines of its failures.
+    """
+    request_id = g.get("request_id") if has_request_context() else None
+    jobs = queue()
+    if jobs is None:
+        try:
+            function(*args)
+        except Exception:
+            current_app.logger.exception("job %s failed", function.__name__)
+            return False
+        return True
+    try:
+        job = jobs.enqueue(
+            function, *args, retry=RETRY, failure_ttl=FAILED_KEPT, meta={"request_id": request_id}
+        )
+    except RedisError:
+        current_app.logger.exception("could not queue job %s", function.__name__)
+        return False
+    current_app.logger.info("queued job %s (%s)", job.id, function.__name__)
+    return True

@@ -1,0 +1,81 @@
+"""Jobs that run every hour, once an hour however many workers run.
+
+Each run is an RQ job scheduled for the top of an hour, its id made of its name and that
+hour. Every worker that starts schedules the next run of each, and each run schedules the one
+after it: all of them name the same job, which Redis holds once, so two workers (or twenty)
+make one run. Only one worker's scheduler moves due jobs to the queue (RQ's own lock).
+"""
+
+import time
+from datetime import UTC, datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import delete
+
+from ..extensions import db
+from ..models import User
+
+EVERY = 3600  # seconds
+
+
+def purge_unverified_accounts():
+    """Delete accounts whose address was never verified, nor used to log in, after
+    UNVERIFIED_ACCOUNT_DAYS days (0: keep them): the name and address are free again."""
+    days = current_app.config["UNVERIFIED_ACCOUNT_DAYS"]
+    if not days:
+        return 0
+    cutoff = datetime.now(UTC) - timedelta(days=days)
+    deleted = db.session.execute(
+        delete(User).where(
+            User.email_verified.is_(False),
+            User.last_login_at.is_(None),
+            User.created_at < cutoff,
+        )
+    ).rowcount
+    db.session.commit()
+    current_app.logger.info("deleted %d never verified accounts", deleted)
+    return deleted
+{%- if cookiecutter.use_api %}
+
+
+def purge_expired_api_tokens():
+    """Delete API tokens past their expiry (they already let nobody in)."""
+    from ..api.models import ApiToken
+
+    deleted = db.session.execute(
+        delete(ApiToken).where(ApiToken.expires_at <= datetime.now(UTC))
+    ).rowcount
+    db.session.commit()
+    current_app.logger.info("deleted %d expired API tokens", deleted)
+    return deleted
+{%- endif %}
+
+
+JOBS = {
+    function.__name__: function
+    for function in [
+        purge_unverified_accounts,
+{%- if cookiecutter.use_api %}
+        purge_expired_api_tokens,
+{%- endif %}
+    ]
+}
+
+
+def schedule(queue, name, now=None):
+    """Schedule the run of job `name` at the start of the next period (once, whoever asks)."""
+    at = (int(now or time.time()) // EVERY + 1) * EVERY
+    queue.enqueue_at(datetime.fromtimestamp(at, UTC), run, name, job_id=f"periodic-{name}-{at}")
+
+
+def schedule_all(queue):
+    for name in JOBS:
+        schedule(queue, name)
+
+
+def run(name):
+    """The periodic job itself: first book the next run, so a failure cannot end the chain."""
+    from . import queue
+
+    schedule(queue(), name)
+    return JOBS[name]()

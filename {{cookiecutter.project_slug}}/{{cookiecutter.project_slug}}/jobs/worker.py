@@ -1,0 +1,46 @@
+"""The worker: runs queued jobs, schedules the periodic ones, logs every failure."""
+
+import logging
+
+from rq import Worker
+
+from . import periodic
+
+logger = logging.getLogger(__name__)
+
+# A job whose worker died (SIGKILL, out of memory) is tried again once its last heartbeat is
+# 70 s old (one every 10 s, plus RQ's fixed 60 s), found by a worker's maintenance (every 10 s;
+# an idle worker wakes every WORKER_TTL - 15 s for it). RQ's defaults: 90 s, every 10 minutes,
+# and an idle worker wakes every 405 s: a killed mail could wait 15 minutes.
+HEARTBEAT_SECONDS = 10
+MAINTENANCE_SECONDS = 10
+WORKER_TTL = 25  # seconds a silent worker stays registered (`flask jobs check` looks there)
+
+
+def log_failure(job, exc_type, exc_value, traceback):
+    """One line per failed try, with the id of the request that queued the job."""
+    left = job.retries_left or 0
+    logger.error(
+        "job %s (%s) failed: %s; %s",
+        job.id,
+        job.func_name,
+        exc_value or exc_type.__name__,
+        f"{left} more tries" if left else "no tries left: see `flask jobs failed`",
+        extra={"request_id": job.meta.get("request_id") or "-", "job_id": job.id},
+    )
+    return True  # and let RQ go on with its own handling (retry, or the failed registry)
+
+
+def run(queue):
+    """Work until stopped (SIGTERM lets the running job finish first)."""
+    periodic.schedule_all(queue)
+    worker = Worker(
+        [queue],
+        connection=queue.connection,
+        exception_handlers=[log_failure],
+        maintenance_interval=MAINTENANCE_SECONDS,
+        job_monitoring_interval=HEARTBEAT_SECONDS,
+        worker_ttl=WORKER_TTL,
+        log_job_description=False,  # a mail job's arguments hold its links: not in the logs
+    )
+    worker.work(with_scheduler=True, logging_level="INFO")
