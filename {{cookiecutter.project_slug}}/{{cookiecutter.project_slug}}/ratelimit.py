@@ -23,10 +23,10 @@ from limits import parse_many
 
 class Limiter(flask_limiter.Limiter):
     def _check_request_limit(self, callable_name=None, in_middleware=True):
-        # Before the view (in_middleware), skip the whole check where no limit applies: as a
-        # request filter alone it still cost 50-70 us of GET /'s ~480 (exemptions, an empty
-        # evaluation). The limit decorators call it with in_middleware=False.
-        if in_middleware and request.endpoint and no_limit_applies():
+        # Flask-Limiter's check, before the view and in each limit decorator (on every method),
+        # skipped whole where no limit applies: as a request filter, the answer still left it
+        # 50-70 us of GET /'s ~480 (exemptions, an empty evaluation, per call).
+        if request.endpoint and no_limit_applies():
             return
         super()._check_request_limit(callable_name, in_middleware)
 
@@ -69,9 +69,8 @@ def storage_call(method, setting, key):
     return all(answers)
 
 
-@limiter.request_filter  # also in the limit decorators, which run on every method
 def no_limit_applies():
-    endpoint = request.endpoint  # never None: Flask-Limiter and Limiter above check first
+    endpoint = request.endpoint  # never None: Limiter above checks first
     if limiter.limit_manager.has_hints(endpoint):  # a limit Flask-Limiter found by running it
         return False
     answers = current_app.extensions.setdefault("rate_limit_search_needed", {})
