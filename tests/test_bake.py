@@ -1,7 +1,10 @@
 """Every combination of options bakes a complete, clean project whose own tests pass."""
 
+import fnmatch
 import itertools
+import json
 import tomllib
+from pathlib import PurePosixPath
 
 import pytest
 
@@ -105,6 +108,21 @@ def test_option_files_exist_in_the_template():
     kubernetes = expected_files(KUBERNETES[0]) - expected_files({})
     overlay = "k8s/overlays/production/kustomization.yaml"
     assert {"k8s/base/kustomization.yaml", overlay, KUBERNETES_ENV} <= kubernetes
+
+
+def test_files_copied_without_rendering_hold_no_template_syntax():
+    """cookiecutter copies what `_copy_without_render` matches as it is (the bake skips Jinja
+    for every file that has none to render); a file there that gains a tag must leave the list.
+    Flask's own Jinja templates are copied on purpose."""
+    patterns = json.loads((TEMPLATE / "cookiecutter.json").read_text())["_copy_without_render"]
+    for name in files_in(TEMPLATE_TREE):
+        parents = [name, *(parent.as_posix() for parent in PurePosixPath(name).parents)]
+        if "/templates/" in f"/{name}" or not any(
+            fnmatch.fnmatch(path, pattern) for path in parents for pattern in patterns
+        ):
+            continue
+        text = (TEMPLATE_TREE / name).read_text()
+        assert not any(tag in text for tag in ("{{", "{%", "{#")), name
 
 
 def test_exactly_the_expected_files(project, answers):
