@@ -104,8 +104,9 @@ def access_record(path, status=200, request_id="0123456789abcdef0123456789abcdef
     atoms = {"m": "GET", "U": path, "s": str(status), "D": 2500, "B": 123, "h": "127.0.0.1"}
     atoms["L"] = "0.002500"
     atoms["{request_id}e"] = request_id  # the WSGI environ's REQUEST_ID, set by the app
+    args = (safe_atoms.SafeAtoms(atoms),)
     return logging.LogRecord(
-        "gunicorn.access", logging.INFO, __file__, 0, ACCESS_LOG_FORMAT, (safe_atoms.SafeAtoms(atoms),), None
+        "gunicorn.access", logging.INFO, __file__, 0, ACCESS_LOG_FORMAT, args, None
     )
 
 
