@@ -7,6 +7,7 @@ Neither is rate limited, and Gunicorn's and nginx's access logs leave both out.
 """
 
 from flask import Blueprint, current_app
+from flask.typing import ResponseReturnValue
 from limits.storage import storage_from_string
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -18,13 +19,13 @@ bp = Blueprint("health", __name__)
 
 @bp.get("/healthz")
 @limiter.exempt
-def healthz():
+def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
 @bp.get("/readyz")
 @limiter.exempt
-def readyz():
+def readyz() -> ResponseReturnValue:
     checks = {"database": database_answers()}
     if current_app.config["RATELIMIT_STORAGE_URI"].startswith("redis"):
         checks["redis"] = redis_answers()
@@ -37,7 +38,7 @@ def readyz():
     }, 503 if failed else 200
 
 
-def database_answers():
+def database_answers() -> bool:
     try:
         db.session.execute(text("SELECT 1"))
     except SQLAlchemyError:
@@ -46,11 +47,11 @@ def database_answers():
     return True
 
 
-def redis_answers():
+def redis_answers() -> bool:
     """Ask the rate limits' Redis itself: the limiter may be counting in memory meanwhile
     (its fallback while Redis is down), and then its own storage would answer for Redis."""
     storage = current_app.extensions.get("readyz_redis")
     if storage is None:
         uri = current_app.config["RATELIMIT_STORAGE_URI"]
         storage = current_app.extensions["readyz_redis"] = storage_from_string(uri)
-    return storage.check()
+    return storage.check() is True

@@ -15,7 +15,9 @@ which no decorator can know before the view runs, in Flask-Limiter's storage: Re
 production, so every worker shares them.
 """
 
-from flask import current_app, request
+from typing import cast
+
+from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_qualified_name, get_remote_address
 from limits import parse_many
@@ -28,22 +30,22 @@ password_guesses = limiter.shared_limit(
 )
 
 
-def within(setting, *key):
+def within(setting: str, *key: str) -> bool:
     """Whether `key` (a tuple of strings) has some of the limit a setting names left."""
     return storage_call("test", setting, key)
 
 
-def count(setting, *key):
+def count(setting: str, *key: str) -> bool:
     """Count one against `key`'s limit; False if it was spent already."""
     return storage_call("hit", setting, key)
 
 
-def forget(setting, *key):
+def forget(setting: str, *key: str) -> None:
     """Start `key`'s count afresh."""
     storage_call("clear", setting, key)
 
 
-def storage_call(method, setting, key):
+def storage_call(method: str, setting: str, key: tuple[str, ...]) -> bool:
     """If the storage is unreachable, the counts of the app's own are not kept (and allow):
     Flask-Limiter's own limits go on counting per client in each worker's memory."""
     if not current_app.config.get("RATELIMIT_ENABLED", True):  # off in most tests
@@ -59,8 +61,9 @@ def storage_call(method, setting, key):
 
 
 @limiter.request_filter
-def no_limit_applies():
-    endpoint = request.endpoint  # never None here: Flask-Limiter skips such requests itself
+def no_limit_applies() -> bool:
+    # Never None here: Flask-Limiter skips such requests itself.
+    endpoint = cast(str, request.endpoint)
     if limiter.limit_manager.has_hints(endpoint):  # a limit Flask-Limiter found by running it
         return False
     answers = current_app.extensions.setdefault("rate_limit_search_needed", {})
@@ -70,7 +73,7 @@ def no_limit_applies():
     return not answers[key]
 
 
-def search_needed(app, endpoint):
+def search_needed(app: Flask, endpoint: str) -> bool:
     """Whether any limit, of any kind, may apply to this endpoint for this request's method."""
     manager = limiter.limit_manager
     # Meta limits have no public accessor; they block a client on every view.

@@ -1,6 +1,9 @@
 """The mails of the accounts, each from a text template under templates/email/."""
 
+from __future__ import annotations
+
 import threading
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app, render_template, url_for
 from flask_limiter.util import get_remote_address
@@ -10,17 +13,22 @@ from .. import ratelimit
 from ..extensions import mail
 from . import tokens
 
+if TYPE_CHECKING:
+    from ..models import User
 
-def message(to, subject, template, **context):
+
+def message(to: str | None, subject: str, template: str, **context: Any) -> Message:
+    if to is None:
+        raise ValueError("this account has no email address")
     body = render_template(f"email/{template}.txt", **context)
     return Message(f"{current_app.config['APP_NAME']}: {subject}", recipients=[to], body=body)
 
 
-def within_limits(mail_message):
+def within_limits(mail_message: Message) -> bool:
     """Count the mail against its address's limit and the client's: no loop of sign-ups,
     logins or resets, from one client or many, fills someone's mailbox. False when spent."""
     limits = [
-        ("MAIL_ADDRESS_RATE_LIMIT", mail_message.recipients[0]),
+        ("MAIL_ADDRESS_RATE_LIMIT", str(mail_message.recipients[0])),
         ("MAIL_CLIENT_RATE_LIMIT", get_remote_address()),
     ]
     if all(ratelimit.within(setting, key) for setting, key in limits):
@@ -31,12 +39,12 @@ def within_limits(mail_message):
     return False
 
 
-def send(mail_message):
+def send(mail_message: Message) -> bool:
     """Send now; False (and the reason in the log) when a limit or the mail server refuses."""
     return within_limits(mail_message) and deliver(mail_message)
 
 
-def deliver(mail_message):
+def deliver(mail_message: Message) -> bool:
     try:
         mail.send(mail_message)
     # smtplib's errors and timeouts are OSErrors; UnicodeError: an address it cannot encode
@@ -46,13 +54,13 @@ def deliver(mail_message):
     return True
 
 
-def send_later(mail_message):
+def send_later(mail_message: Message) -> threading.Thread | None:
     """Send from a thread, so the page answers at once and the same way whatever happens."""
     if not within_limits(mail_message):
         return None
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # a proxy's
 
-    def in_background():
+    def in_background() -> None:
         with app.app_context():
             deliver(mail_message)
 
@@ -61,15 +69,15 @@ def send_later(mail_message):
     return thread
 
 
-def external_url(endpoint, **values):
+def external_url(endpoint: str, **values: Any) -> str:
     """A link for a mail: BASE_URL's when set, never the Host of the request that asked."""
-    base = current_app.config["BASE_URL"]
+    base: str | None = current_app.config["BASE_URL"]
     if base:
         return base + url_for(endpoint, **values)
     return url_for(endpoint, **values, _external=True)  # development: the request's own
 
 
-def send_verification(user, address=None):
+def send_verification(user: User, address: str | None = None) -> bool:
     """Mail a link that verifies `address` (by default the account's own); False on failure."""
     address = address or user.email
     link = external_url("auth.verify_email", token=tokens.email_token(user, address))
@@ -88,14 +96,14 @@ def send_verification(user, address=None):
     )
 
 
-def send_account_exists(user):
+def send_account_exists(user: User) -> bool:
     """Tell the owner of an address that someone signed up with it (the page says nothing)."""
     login = external_url("auth.login")
     reset = external_url("auth.forgot_password")
     return send(message(user.email, "your account", "exists", user=user, login=login, reset=reset))
 
 
-def send_password_reset(user):
+def send_password_reset(user: User) -> threading.Thread | None:
     """Mail a password-reset link in the background (see send_later)."""
     link = external_url("auth.reset_password", token=tokens.reset_token(user))
     minutes = current_app.config["RESET_TOKEN_MAX_AGE"] // 60
