@@ -35,20 +35,21 @@ K8S_NAME_MAX_LENGTH = 63  # a namespace and a label value are DNS labels
 # names to add whenever a dependency brings new ones: keep it a plain static list, so that a
 # bake needs neither the network nor an installed environment.
 DEPENDENCY_NAMES = {
-    "alembic", "anyio", "apispec", "blinker", "certifi", "cfgv", "charset_normalizer", "click",
-    "croniter", "dateutil", "deprecated", "distlib", "distutils", "dns", "dnspython", "dotenv",
-    "email_validator",
-    "filelock", "flask", "flask_limiter", "flask_login", "flask_mail", "flask_migrate",
-    "flask_smorest", "flask_sqlalchemy", "flask_swagger_ui", "flask_wtf",
-    "graphql", "graphql_core", "gunicorn", "harfile", "hypothesis", "hypothesis_graphql",
-    "identify", "idna", "iniconfig", "itsdangerous", "jinja2", "jsonschema_rs", "limits", "mako",
-    "markdown_it", "markdown_it_py", "markupsafe", "marshmallow", "mdurl", "nodeenv",
-    "ordered_set", "packaging", "pip", "pkg_resources", "platformdirs", "pluggy", "pre_commit",
-    "psycopg", "psycopg_binary", "py", "pygments", "pyrate_limiter", "pytest", "python_discovery",
-    "python_dateutil", "python_dotenv", "python_json_logger", "pythonjsonlogger", "pyyaml",
+    "alembic", "anyio", "apispec", "ast_serialize", "blinker", "certifi", "cfgv",
+    "charset_normalizer", "click", "croniter", "dateutil", "deprecated", "distlib", "distutils",
+    "dns", "dnspython", "dotenv", "email_validator", "filelock", "flask", "flask_limiter",
+    "flask_login", "flask_mail", "flask_migrate", "flask_smorest", "flask_sqlalchemy",
+    "flask_swagger_ui", "flask_wtf", "graphql", "graphql_core", "gunicorn", "harfile",
+    "hypothesis", "hypothesis_graphql", "identify", "idna", "iniconfig", "itsdangerous", "jinja2",
+    "jsonschema_rs", "librt", "limits", "mako", "markdown_it", "markdown_it_py", "markupsafe",
+    "marshmallow", "mdurl", "mypy", "mypy_extensions", "mypyc", "nodeenv", "ordered_set",
+    "packaging", "pathspec", "pip", "pkg_resources", "platformdirs", "pluggy", "pre_commit",
+    "psycopg", "psycopg_binary", "py", "pygments", "pyrate_limiter", "pytest", "python_dateutil",
+    "python_discovery", "python_dotenv", "python_json_logger", "pythonjsonlogger", "pyyaml",
     "redis", "requests", "rich", "rq", "ruff", "schemathesis", "secure", "sentry_sdk",
-    "setuptools", "sortedcontainers", "sqlalchemy", "typing_extensions", "tzdata", "urllib3",
-    "virtualenv", "webargs", "werkzeug", "wrapt", "wtforms", "yaml", "zxcvbn",
+    "setuptools", "sortedcontainers", "sqlalchemy", "types_flask_migrate", "types_wtforms",
+    "types_zxcvbn", "typing_extensions", "tzdata", "urllib3", "virtualenv", "webargs", "werkzeug",
+    "wrapt", "wtforms", "yaml", "zxcvbn",
 }  # fmt: skip
 
 # Names the project's own layout uses next to the package (folders, pytest's conftest), and

@@ -7,6 +7,7 @@ baked project (no .env, nothing ignored), with uv installing from the project's 
 import re
 import subprocess
 import sys
+import tomllib
 from importlib.metadata import version
 
 import pytest
@@ -142,7 +143,13 @@ def test_pre_commit_config_is_valid_and_runs_the_agreed_hooks(bake_once, run_in_
     assert result.returncode == 0, result.stdout + result.stderr
     repos = load(project, PRE_COMMIT)["repos"]
     hook_ids = {hook["id"] for repo in repos for hook in repo["hooks"]}
-    assert hook_ids == {"ruff-check", "ruff-format", "end-of-file-fixer", "trailing-whitespace"}
+    assert hook_ids == {
+        "ruff-check",
+        "ruff-format",
+        "end-of-file-fixer",
+        "trailing-whitespace",
+        "mypy",
+    }
 
 
 @pytest.mark.parametrize(
@@ -166,3 +173,45 @@ def test_baked_files_pass_the_whitespace_hooks(bake_copy, tmp_path, answers):
             text=True,
         )
         assert result.returncode == 0, f"{module} changed files:\n{result.stdout}"
+
+
+# The option sets that change the package's files: the API (its package, the factory) and the
+# database (config.py), as the locks are made. The defaults' in the fast tier.
+MYPY_BAKES = [
+    pytest.param({}, id="defaults"),
+    pytest.param({"use_api": False}, id="no-api", marks=pytest.mark.slow),
+    pytest.param({"database": "postgresql"}, id="postgresql", marks=pytest.mark.slow),
+    pytest.param(
+        {"database": "postgresql", "use_api": False},
+        id="postgresql-no-api",
+        marks=pytest.mark.slow,
+    ),
+]
+
+
+@pytest.mark.parametrize("answers", MYPY_BAKES)
+def test_mypy_strict_passes_on_the_package(bake_once, baked_python, run_in_project, answers):
+    """`mypy` as CI and pre-commit run it: strict, on the package, with the locked stubs.
+
+    Its cache lives beside the shared venv (made anew with it): the libraries' analysis, most
+    of a cold run's 30 s, is done once for every bake and later run."""
+    project = bake_once(**answers)
+    assert load_toml(project)["tool"]["mypy"]["strict"] is True
+    cache = baked_python.parent.parent / "mypy-cache"
+    result = run_in_project(project, "mypy", "--cache-dir", str(cache))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("Success: no issues found")
+
+
+def test_pre_commit_and_ci_run_mypy_from_the_projects_environment(bake_once):
+    project = bake_once()
+    (mypy,) = [
+        hook for repo in load(project, PRE_COMMIT)["repos"] for hook in repo["hooks"]
+        if hook["id"] == "mypy"
+    ]  # fmt: skip
+    assert mypy["entry"] == "uv run --locked mypy" and mypy["pass_filenames"] is False
+    assert "uv run mypy" in run_steps(load(project, WORKFLOW)["jobs"]["test"])
+
+
+def load_toml(project):
+    return tomllib.loads((project / "pyproject.toml").read_text())

@@ -2,6 +2,7 @@
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
 import click
 from flask import Flask
@@ -13,7 +14,7 @@ from .config import load_config
 __version__ = "{{ cookiecutter.version }}"  # the same as in pyproject.toml (a test checks)
 
 
-def create_app(config=None):
+def create_app(config: str | Mapping[str, Any] | None = None) -> Flask:
     """Create the app.
 
     `config` is a configuration name ("development", "testing", "production"), or a mapping
@@ -30,7 +31,7 @@ def create_app(config=None):
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:
         # Believe X-Forwarded-* from that many proxies in front (nginx: 1), and no more.
-        app.wsgi_app = ProxyFix(
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # as Flask's docs do
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies
         )
 
@@ -41,7 +42,7 @@ def create_app(config=None):
     return app
 
 
-def register_extensions(app):
+def register_extensions(app: Flask) -> None:
     from . import models  # noqa: F401  (registers the models and the user loader)
     from .errors import end_database_session
     from .extensions import csrf, db, limiter, login_manager, mail
@@ -62,7 +63,7 @@ def register_extensions(app):
     jobs.init_app(app)  # mails and clean-ups in the worker, or at once without JOBS_REDIS_URL
 
 
-def register_blueprints(app):
+def register_blueprints(app: Flask) -> None:
     from . import admin, auth, cli, errors, health, main
     from .jobs import cli as jobs_cli
 

@@ -17,16 +17,17 @@ import gzip
 import hashlib
 import os
 from pathlib import Path
+from typing import Any, cast
 
 import click
-from flask import current_app, request
+from flask import Flask, Response, current_app, request
 from werkzeug.security import safe_join
 
 FOR_A_YEAR = "public, max-age=31536000, immutable"
 TEXT = {".css", ".js", ".json", ".map", ".svg", ".txt", ".xml"}  # what gzip makes smaller
 
 
-def init_app(app):
+def init_app(app: Flask) -> None:
     # Other views serving files (the API docs' Swagger UI) add theirs: {endpoint: locate}.
     app.extensions["fingerprinted"] = {}
     # {(endpoint, filename): hash, or None for pages} of the URLs url_for has built.
@@ -36,7 +37,7 @@ def init_app(app):
     app.cli.command("gzip-static")(gzip_static)
 
 
-def static_folders(app):
+def static_folders(app: Flask) -> dict[str, str | None]:
     """{endpoint: folder} of the app's and its blueprints' static folders."""
     folders = {"static": app.static_folder}
     for name, blueprint in app.blueprints.items():
@@ -45,11 +46,11 @@ def static_folders(app):
     return folders
 
 
-def source_file(endpoint, values):
+def source_file(endpoint: str, values: dict[str, Any]) -> Path | None:
     """The file a URL of `endpoint` serves, or None (pages, unknown or unsafe names)."""
     locate = current_app.extensions["fingerprinted"].get(endpoint)
     if locate:
-        return locate(values)
+        return cast(Path | None, locate(values))
     if endpoint == "static" or endpoint.endswith(".static"):
         folder = static_folders(current_app).get(endpoint)
         path = folder and safe_join(folder, values.get("filename", ""))
@@ -57,17 +58,17 @@ def source_file(endpoint, values):
     return None
 
 
-def fingerprint(path):
+def fingerprint(path: Path) -> str:
     stat = path.stat()  # a changed file gets a new hash
     return _digest(path, stat.st_mtime_ns, stat.st_size)
 
 
 @functools.lru_cache(maxsize=256)
-def _digest(path, mtime_ns, size):
+def _digest(path: Path, mtime_ns: int, size: int) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
-def add_fingerprint(endpoint, values):
+def add_fingerprint(endpoint: str, values: dict[str, Any]) -> None:
     """Flask calls it for every url_for. A URL's hash is worked out once per process (a
     deployment restarts the app), or each time in debug mode, where files change under it."""
     if not endpoint or "v" in values:
@@ -85,7 +86,7 @@ def add_fingerprint(endpoint, values):
         values["v"] = version
 
 
-def cache_fingerprinted(response):
+def cache_fingerprinted(response: Response) -> Response:
     version = request.args.get("v")
     if version and response.status_code == 200 and request.endpoint:
         path = source_file(request.endpoint, request.view_args or {})
@@ -95,13 +96,13 @@ def cache_fingerprinted(response):
 
 
 @click.option("--level", default=9, show_default=True, help="gzip compression level, 1-9")
-def gzip_static(level):
+def gzip_static(level: int) -> None:
     """Write a .gz copy next to each text file of the static folders, for nginx's gzip_static.
 
     Run it on each deployment, after the files change: nginx sends the .gz copy to browsers
     that accept gzip and would otherwise compress the file anew for every request.
     """
-    for folder in static_folders(current_app).values():
+    for folder in filter(None, static_folders(current_app).values()):
         for path in sorted(Path(folder).rglob("*")):
             if path.suffix not in TEXT or not path.is_file():
                 continue

@@ -1,6 +1,7 @@
 """`flask` commands of this app."""
 
 import functools
+from collections.abc import Callable
 
 import click
 from flask import Blueprint
@@ -14,7 +15,7 @@ from .models import User
 bp = Blueprint("cli", __name__, cli_group=None)
 
 
-def checked(check, what, value):
+def checked(check: Callable[[str], str], what: str, value: str) -> str:
     """Apply one of the web forms' rules, or stop with its message (a password unshown)."""
     try:
         return check(value)
@@ -28,7 +29,7 @@ def checked(check, what, value):
 @click.argument("email")
 @click.option("--password", help="Asked for when not given.")
 @click.option("--admin", is_flag=True, help="An administrator (the admin area, GET /api/users).")
-def create_user(username, email, password, admin):
+def create_user(username: str, email: str, password: str | None, admin: bool) -> None:
     """Create a user who can log in; the email address counts as verified.
 
     The same rules as the sign-up form apply.
@@ -58,7 +59,7 @@ def create_user(username, email, password, admin):
 @bp.cli.command("set-admin")
 @click.argument("name")
 @click.option("--remove", is_flag=True, help="Make the administrator a plain user again.")
-def set_admin(name, remove):
+def set_admin(name: str, remove: bool) -> None:
     """Make the user with this username or email an administrator (or, with --remove, not).
 
     Administrators reach /admin and GET /api/users. The change goes into the audit trail.

@@ -22,7 +22,7 @@ class SettingsError(click.ClickException, RuntimeError):
     """Settings the app cannot start with: the `flask` command prints the message alone."""
 
 
-def secret_setting(name, default=None):
+def secret_setting(name: str, default: str | None = None) -> str | None:
     """A secret setting: the environment's, else the file of that name in SECRETS_DIR.
 
     Kubernetes (a Secret mounted as a volume) and Docker Swarm (secrets in /run/secrets) hand
@@ -37,7 +37,7 @@ def secret_setting(name, default=None):
     return default if value is None else value
 
 
-def with_password(url, password):
+def with_password(url: str, password: str | None) -> str:
     """The database URL with DATABASE_PASSWORD in it, when that is set: the password can then
     be one secret file that the app and the database server both read (Docker Swarm)."""
     if not password:
@@ -45,7 +45,7 @@ def with_password(url, password):
     return make_url(url).set(password=password).render_as_string(hide_password=False)
 
 
-def env_flag(name, default):
+def env_flag(name: str, default: bool) -> bool:
     """Read a yes/no environment variable such as SESSION_COOKIE_SECURE=0."""
     value = os.environ.get(name)
     if value is None:
@@ -80,7 +80,8 @@ class Config:
     ACCOUNT_GUESS_RATE_LIMIT = "20 per hour"
     EMAIL_TOKEN_MAX_AGE = 48 * 3600  # seconds a link to verify an address works
     RESET_TOKEN_MAX_AGE = 3600  # seconds a password-reset link works (once)
-    LOG_FORMAT = "json"  # one JSON object a line; "text" for people; None leaves logging alone
+    # One JSON object a line; "text" for people; None leaves logging alone.
+    LOG_FORMAT: str | None = "json"
     SENTRY_ENVIRONMENT = "production"
     # Pages load only this site's own stylesheet, with no inline scripts or styles, so the
     # policy allows nothing else (nginx's site repeats it for the files it serves itself).
@@ -93,7 +94,7 @@ class Config:
     }
     HSTS_MAX_AGE = 63072000  # two years; sent only on HTTPS responses
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.SECRET_KEY = secret_setting("SECRET_KEY")
         self.SQLALCHEMY_DATABASE_URI = with_password(
             secret_setting("DATABASE_URL", "sqlite:///{{ cookiecutter.project_slug }}.sqlite"),
@@ -142,7 +143,7 @@ class DevelopmentConfig(Config):
     LOG_FORMAT = "text"
     SENTRY_ENVIRONMENT = "development"
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         # `flask routes` or `flask db upgrade` in a fresh checkout need no secret; serving does,
         # so say so now rather than at the first form.
@@ -172,7 +173,7 @@ class TestingConfig(Config):
     HASH_METHOD = "pbkdf2:sha256:1000"  # fast password hashes for fast tests only
     SENTRY_ENVIRONMENT = "testing"
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.SECRET_KEY = "testing-secret-key-that-is-long-enough"  # noqa: S105
         # Set TEST_DATABASE_URL to run the tests on a database like production's (emptied!).
@@ -186,7 +187,7 @@ class TestingConfig(Config):
 class ProductionConfig(Config):
     """Gunicorn behind nginx: cookies over HTTPS only, and a real secret or no start."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         secure = env_flag("SESSION_COOKIE_SECURE", default=True)
         self.SESSION_COOKIE_SECURE = secure
@@ -196,12 +197,12 @@ class ProductionConfig(Config):
             check_base_url(self.BASE_URL)
 
 
-def weak_secret(secret):
+def weak_secret(secret: str) -> bool:
     """True for a secret anyone could guess or forge sessions with."""
     return secret == PLACEHOLDER_SECRET or len(secret.encode()) < MIN_SECRET_BYTES
 
 
-def check_secret(secret):
+def check_secret(secret: str | None) -> None:
     """Refuse to serve with a missing or weak secret."""
     if not secret or weak_secret(secret):
         raise SettingsError(
@@ -210,7 +211,7 @@ def check_secret(secret):
         )
 
 
-def check_base_url(url):
+def check_base_url(url: str | None) -> None:
     """Refuse to serve without the site's address: mailed links would follow the Host header."""
     parts = urlsplit(url or "")
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -220,7 +221,7 @@ def check_base_url(url):
         )
 
 
-def serving():
+def serving() -> bool:
     """False while a `flask` command other than `flask run` loads the app."""
     command = click.get_current_context(silent=True)
     return command is None or command.info_name == "run"
@@ -233,7 +234,7 @@ CONFIGS = {
 }
 
 
-def load_config(name):
+def load_config(name: str) -> Config:
     """The settings object for a configuration name."""
     try:
         return CONFIGS[name]()

@@ -9,6 +9,7 @@ import math
 import time
 
 from flask import Blueprint, current_app, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import BadRequest, HTTPException, SecurityError, ServiceUnavailable
@@ -19,18 +20,18 @@ bp = Blueprint("errors", __name__)
 
 
 @bp.app_errorhandler(HTTPException)
-def http_error(error):
-    return render_template("error.html", error=error), error.code
+def http_error(error: HTTPException) -> ResponseReturnValue:
+    return render_template("error.html", error=error), error.code or 500
 
 
 @bp.app_errorhandler(SecurityError)
-def untrusted_host(error):
+def untrusted_host(error: SecurityError) -> ResponseReturnValue:
     """A host not in TRUSTED_HOSTS (config.py): Flask builds no URLs for it, so no page."""
     return "400 Bad Request: unknown host\n", 400, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 @bp.app_errorhandler(429)
-def too_many_requests(error):
+def too_many_requests(error: HTTPException) -> ResponseReturnValue:
     """Say when to come back, in words; Flask-Limiter adds the Retry-After header."""
     limit = limiter.current_limit
     seconds = int(limit.reset_at - time.time()) if limit else 60  # as in Retry-After
@@ -38,7 +39,7 @@ def too_many_requests(error):
     return render_template("error.html", error=error, message=message), 429
 
 
-def in_words(seconds):
+def in_words(seconds: int) -> str:
     """40 -> "40 seconds", 61 -> "2 minutes", 3600 -> "1 hour"."""
     for unit, size in (("hour", 3600), ("minute", 60)):
         if seconds >= size:
@@ -50,7 +51,7 @@ def in_words(seconds):
 
 
 @bp.app_errorhandler(CSRFError)
-def csrf_error(error):
+def csrf_error(error: HTTPException) -> ResponseReturnValue:
     if current_app.config["SESSION_COOKIE_SECURE"] and not request.is_secure:
         # The session cookie is Secure, so over plain HTTP a browser never sends it back and
         # no form can pass its CSRF check: say what is really wrong.
@@ -62,12 +63,12 @@ def csrf_error(error):
 
 
 @bp.app_errorhandler(OperationalError)
-def database_unavailable(error):
+def database_unavailable(error: OperationalError) -> ResponseReturnValue:
     current_app.logger.warning("database unavailable: %s", error.orig)
     return render_template("error.html", error=ServiceUnavailable()), 503
 
 
-def end_database_session(error=None):
+def end_database_session(error: BaseException | None = None) -> None:
     """Close the request's database session. A connection lost after the request's last query
     is the same passing outage: a warning, not an error escaping to Gunicorn as a bare 500.
     Registered after Flask-SQLAlchemy, so it runs before Flask-SQLAlchemy's own teardown."""

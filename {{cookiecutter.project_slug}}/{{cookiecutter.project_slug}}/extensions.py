@@ -6,7 +6,7 @@ from flask_wtf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
 
 from .mail import Mail
-from .ratelimit import limiter  # noqa: F401  (with the views no limit applies to)
+from .ratelimit import limiter as limiter  # with the views no limit applies to
 
 
 class Base(DeclarativeBase):

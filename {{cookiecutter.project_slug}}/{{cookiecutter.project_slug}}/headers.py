@@ -5,15 +5,17 @@ copies them: 10-30 us a request, where Flask-Talisman, used before, took 60-75 u
 them in three hooks (measured side by side, in process). HSTS goes only on HTTPS responses.
 """
 
+from typing import Any
+
 import secure
-from flask import request
+from flask import Flask, Response, request
 
 
-def init_app(app):
+def init_app(app: Flask) -> None:
     policy = secure.ContentSecurityPolicy()
     for directive, sources in app.config["CONTENT_SECURITY_POLICY"].items():
         policy.custom_directive(directive, sources)
-    headers = {
+    headers: dict[str, Any] = {
         "csp": policy,
         "xfo": secure.XFrameOptions().deny(),
         "xcto": secure.XContentTypeOptions(),
@@ -25,6 +27,6 @@ def init_app(app):
     over_https = secure.Secure(**headers, hsts=hsts).headers
 
     @app.after_request
-    def set_security_headers(response):
+    def set_security_headers(response: Response) -> Response:
         response.headers.update(over_https if request.is_secure else over_http)
         return response

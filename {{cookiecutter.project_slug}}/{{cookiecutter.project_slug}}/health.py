@@ -8,8 +8,10 @@ Neither is rate limited, and Gunicorn's and nginx's access logs leave both out.
 """
 
 from flask import Blueprint, current_app
+from flask.typing import ResponseReturnValue
 from limits.storage import storage_from_string
 from redis.exceptions import RedisError
+from rq import Queue
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -21,18 +23,19 @@ bp = Blueprint("health", __name__)
 
 @bp.get("/healthz")
 @limiter.exempt
-def healthz():
+def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
 @bp.get("/readyz")
 @limiter.exempt
-def readyz():
+def readyz() -> ResponseReturnValue:
     checks = {"database": database_answers()}
     if current_app.config["RATELIMIT_STORAGE_URI"].startswith("redis"):
         checks["redis"] = redis_answers()
-    if jobs.queue() is not None:
-        checks["jobs"] = jobs_redis_answers()
+    queue = jobs.queue()
+    if queue is not None:
+        checks["jobs"] = jobs_redis_answers(queue)
     failed = [name for name, ok in checks.items() if not ok]
     if failed:
         current_app.logger.warning("not ready: %s unavailable", ", ".join(failed))
@@ -42,7 +45,7 @@ def readyz():
     }, 503 if failed else 200
 
 
-def database_answers():
+def database_answers() -> bool:
     try:
         db.session.execute(text("SELECT 1"))
     except SQLAlchemyError:
@@ -51,19 +54,19 @@ def database_answers():
     return True
 
 
-def redis_answers():
+def redis_answers() -> bool:
     """Ask the rate limits' Redis itself: the limiter may be counting in memory meanwhile
     (its fallback while Redis is down), and then its own storage would answer for Redis."""
     storage = current_app.extensions.get("readyz_redis")
     if storage is None:
         uri = current_app.config["RATELIMIT_STORAGE_URI"]
         storage = current_app.extensions["readyz_redis"] = storage_from_string(uri)
-    return storage.check()
+    return storage.check() is True
 
 
-def jobs_redis_answers():
+def jobs_redis_answers(queue: Queue) -> bool:
     """The queue's Redis: mails asked for now would wait in no queue while it is away."""
     try:
-        return jobs.queue().connection.ping()
+        return queue.connection.ping() is True
     except RedisError:
         return False

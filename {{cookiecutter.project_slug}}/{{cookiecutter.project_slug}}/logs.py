@@ -11,8 +11,9 @@ import logging
 import logging.config
 import re
 import secrets
+from typing import Any, cast
 
-from flask import g, has_request_context, request
+from flask import Flask, Response, g, has_request_context, request
 
 FORMATS = ("json", "text")
 
@@ -28,7 +29,7 @@ PROBES = frozenset({"/healthz", "/readyz"})
 ACCESS_LOG_FORMAT = "%(m)s %(U)s %(s)s %(L)ss"
 
 
-def init_app(app):
+def init_app(app: Flask) -> None:
     """Configure logging as LOG_FORMAT says (the testing config leaves it to pytest), and give
     each request its id before anything else runs (so call this before adding extensions)."""
     if app.config["LOG_FORMAT"]:
@@ -37,13 +38,13 @@ def init_app(app):
     trust_incoming = app.config["TRUSTED_PROXIES"] > 0
 
     @app.before_request
-    def assign_request_id():
+    def assign_request_id() -> None:
         incoming = request.headers.get("X-Request-ID", "") if trust_incoming else ""
         g.request_id = incoming if VALID_REQUEST_ID.fullmatch(incoming) else secrets.token_hex(16)
         request.environ["REQUEST_ID"] = g.request_id  # for Gunicorn's access log
 
     @app.after_request
-    def send_request_id(response):
+    def send_request_id(response: Response) -> Response:
         if "request_id" in g:  # absent only if the request failed before any hook ran
             response.headers["X-Request-ID"] = g.request_id
         return response
@@ -52,7 +53,7 @@ def init_app(app):
 class RequestId(logging.Filter):
     """Puts the request id on every record made while a request runs."""
 
-    def filter(self, record):
+    def filter(self, record: logging.LogRecord) -> bool:
         if has_request_context() and "request_id" in g:
             record.request_id = g.request_id
         return True
@@ -61,8 +62,10 @@ class RequestId(logging.Filter):
 class AccessFields(logging.Filter):
     """Gunicorn's access records: drops probes, lifts its atoms into fields of their own."""
 
-    def filter(self, record):
-        atoms = record.args  # Gunicorn's dict of atoms; a missing one reads as "-"
+    def filter(self, record: logging.LogRecord) -> bool:
+        atoms = cast(
+            dict[str, Any], record.args
+        )  # Gunicorn's dict of atoms; a missing one reads as "-"
         if atoms["U"] in PROBES:
             return False
         # From the WSGI environ, where the app put the id, not from the response.
@@ -76,7 +79,7 @@ class AccessFields(logging.Filter):
         return True
 
 
-def logging_config(log_format):
+def logging_config(log_format: str) -> dict[str, Any]:
     """A logging.config.dictConfig() dictionary: the app, libraries and Gunicorn to stdout."""
     if log_format not in FORMATS:
         raise RuntimeError(f"LOG_FORMAT={log_format!r} is not one of: {', '.join(FORMATS)}")

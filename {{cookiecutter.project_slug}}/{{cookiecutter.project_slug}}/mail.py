@@ -17,7 +17,7 @@ class MailNotConfigured(OSError):
 
 
 class Connection(flask_mail.Connection):
-    def configure_host(self):
+    def configure_host(self) -> smtplib.SMTP:
         """Flask-Mail's own connection set-up, with MAIL_TIMEOUT on the socket."""
         smtp = smtplib.SMTP_SSL if self.mail.use_ssl else smtplib.SMTP
         host = smtp(self.mail.server, self.mail.port, timeout=current_app.config["MAIL_TIMEOUT"])
@@ -30,10 +30,10 @@ class Connection(flask_mail.Connection):
 
 
 class Mail(flask_mail.Mail):
-    def connect(self):
+    def connect(self) -> Connection:
         return Connection(current_app.extensions["mail"])
 
-    def send(self, message):
+    def send(self, message: flask_mail.Message) -> None:
         """Send `message`; raises OSError (smtplib's errors included) when it cannot."""
         if current_app.config["MAIL_SERVER"]:
             return super().send(message)
@@ -41,7 +41,7 @@ class Mail(flask_mail.Mail):
             raise MailNotConfigured("MAIL_SERVER is not set: cannot send mail")
         current_app.logger.info(
             "MAIL_SERVER is not set: this mail was not sent.\nTo: %s\nSubject: %s\n\n%s",
-            ", ".join(message.recipients),
+            ", ".join(map(str, message.recipients)),
             message.subject,
             message.body,
         )

@@ -17,11 +17,11 @@ from .extensions import db, login_manager
 sessions_revoked = Namespace().signal("sessions-revoked")
 
 
-def new_session_token():
+def new_session_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, db.Model):  # type: ignore[name-defined]  # db.Model: made at run time
     """Someone who can log in. Only a salted hash of the password is stored.
 
     The username and email are stored in the canonical form of auth/rules.py, so the unique
@@ -51,26 +51,26 @@ class User(UserMixin, db.Model):
     sessions_ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     @property
-    def is_active(self):
+    def is_active(self) -> bool:
         """Flask-Login's name: False for a disabled account."""
         return self.disabled_at is None
 
-    def logged_in(self):
+    def logged_in(self) -> None:
         """Note a login with the password (commit to apply)."""
         self.last_login_at = datetime.now(UTC)
 
-    def set_password(self, password):
+    def set_password(self, password: str) -> None:
         method = current_app.config["HASH_METHOD"]
         self.password_hash = generate_password_hash(password, method=method)
 
-    def check_password(self, password):
+    def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
-    def get_id(self):
+    def get_id(self) -> str:
         """What Flask-Login keeps in the session and the remember-me cookie."""
         return f"{self.id}:{self.session_token}"
 
-    def revoke_sessions(self):
+    def revoke_sessions(self) -> None:
         """End every session and remember-me cookie of this user, and every other credential
         that listens to `sessions_revoked` (commit to apply)."""
         self.session_token = new_session_token()
@@ -79,7 +79,7 @@ class User(UserMixin, db.Model):
 
 
 @login_manager.user_loader
-def load_user(user_id):
+def load_user(user_id: str) -> User | None:
     number, _, token = user_id.partition(":")
     try:
         user = db.session.get(User, int(number))

@@ -15,14 +15,18 @@ which no decorator can know before the view runs, in Flask-Limiter's storage: Re
 production, so every worker shares them.
 """
 
+from typing import cast
+
 import flask_limiter
-from flask import current_app, request
+from flask import Flask, current_app, request
 from flask_limiter.util import get_qualified_name, get_remote_address
 from limits import parse_many
 
 
 class Limiter(flask_limiter.Limiter):
-    def _check_request_limit(self, callable_name=None, in_middleware=True):
+    def _check_request_limit(
+        self, callable_name: str | None = None, in_middleware: bool = True
+    ) -> None:
         # Flask-Limiter's check, before the view and in each limit decorator (on every method),
         # skipped whole where no limit applies: as a request filter, the answer still left it
         # 50-70 us of GET /'s ~480 (exemptions, an empty evaluation, per call).
@@ -39,22 +43,22 @@ password_guesses = limiter.shared_limit(
 )
 
 
-def within(setting, *key):
+def within(setting: str, *key: str) -> bool:
     """Whether `key` (a tuple of strings) has some of the limit a setting names left."""
     return storage_call("test", setting, key)
 
 
-def count(setting, *key):
+def count(setting: str, *key: str) -> bool:
     """Count one against `key`'s limit; False if it was spent already."""
     return storage_call("hit", setting, key)
 
 
-def forget(setting, *key):
+def forget(setting: str, *key: str) -> None:
     """Start `key`'s count afresh."""
     storage_call("clear", setting, key)
 
 
-def storage_call(method, setting, key):
+def storage_call(method: str, setting: str, key: tuple[str, ...]) -> bool:
     """If the storage is unreachable, the counts of the app's own are not kept (and allow):
     Flask-Limiter's own limits go on counting per client in each worker's memory."""
     if not current_app.config.get("RATELIMIT_ENABLED", True):  # off in most tests
@@ -69,8 +73,8 @@ def storage_call(method, setting, key):
     return all(answers)
 
 
-def no_limit_applies():
-    endpoint = request.endpoint  # never None: Limiter above checks first
+def no_limit_applies() -> bool:
+    endpoint = cast(str, request.endpoint)  # never None: Limiter above checks first
     if limiter.limit_manager.has_hints(endpoint):  # a limit Flask-Limiter found by running it
         return False
     answers = current_app.extensions.setdefault("rate_limit_search_needed", {})
@@ -80,7 +84,7 @@ def no_limit_applies():
     return not answers[key]
 
 
-def search_needed(app, endpoint):
+def search_needed(app: Flask, endpoint: str) -> bool:
     """Whether any limit, of any kind, may apply to this endpoint for this request's method."""
     manager = limiter.limit_manager
     # Meta limits have no public accessor; they block a client on every view.

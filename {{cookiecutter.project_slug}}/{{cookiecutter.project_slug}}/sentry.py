@@ -4,10 +4,11 @@ Unhandled errors go to Sentry with the release, the environment and the request 
 (to find the request's log lines), and no personal data: no cookies, client addresses or users.
 """
 
-from flask import g, has_request_context
+from flask import Flask, g, has_request_context
+from sentry_sdk.types import Event, Hint
 
 
-def init_app(app):
+def init_app(app: Flask) -> None:
     dsn = app.config["SENTRY_DSN"]
     if not dsn:
         return
@@ -28,7 +29,7 @@ def init_app(app):
     )
 
 
-def tag_request_id(event, hint):
+def tag_request_id(event: Event, hint: Hint) -> Event:
     if has_request_context() and "request_id" in g:
         event.setdefault("tags", {})["request_id"] = g.request_id
     return event

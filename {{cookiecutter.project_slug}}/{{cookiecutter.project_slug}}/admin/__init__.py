@@ -8,6 +8,7 @@ Pages of our own, not Flask-Admin: the README says why (measured).
 """
 
 from flask import Blueprint, abort, current_app
+from flask.sansio.blueprints import BlueprintSetupState
 from flask_login import current_user
 
 from ..extensions import csrf
@@ -21,7 +22,7 @@ DEFAULTS = {
 
 
 @bp.record_once
-def set_defaults(state):
+def set_defaults(state: BlueprintSetupState) -> None:
     for key, value in DEFAULTS.items():
         state.app.config.setdefault(key, value)
 
@@ -32,7 +33,7 @@ csrf.exempt(bp)
 
 
 @bp.before_request
-def administrators_only():
+def administrators_only() -> None:
     if not (current_user.is_authenticated and current_user.is_admin):
         abort(404)
     if current_app.config.get("WTF_CSRF_ENABLED", True):

@@ -4,12 +4,13 @@ from flask import current_app, g, has_request_context
 from flask_login import current_user
 
 from ..extensions import db
+from ..models import User
 from .models import AuditEvent
 
 COMMAND = "(flask command)"  # the actor of a change made with `flask set-admin`
 
 
-def record(action, target, detail=None):
+def record(action: str, target: User, detail: str | None = None) -> None:
     """Add a line for `action` on the user `target`; the caller commits with its change."""
     in_request = has_request_context() and current_user.is_authenticated
     actor = current_user._get_current_object() if in_request else None

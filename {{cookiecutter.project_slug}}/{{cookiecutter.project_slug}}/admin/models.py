@@ -1,6 +1,7 @@
 """The audit trail: one row per administrator action, added and never changed."""
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, String, event
 from sqlalchemy.orm import Mapped, mapped_column
@@ -8,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..extensions import db
 
 
-class AuditEvent(db.Model):
+class AuditEvent(db.Model):  # type: ignore[name-defined]  # db.Model: made at run time
     """Who did what to whom, when, in which request.
 
     Ids and names are copied, with no foreign key: deleting an account changes no line.
@@ -31,5 +32,5 @@ class AuditEvent(db.Model):
 
 @event.listens_for(AuditEvent, "before_update")
 @event.listens_for(AuditEvent, "before_delete")
-def refuse_changes(mapper, connection, target):
+def refuse_changes(mapper: Any, connection: Any, target: Any) -> None:
     raise PermissionError("the audit trail is never changed, only added to")

@@ -3,8 +3,11 @@
 from datetime import UTC, datetime
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy import or_, select
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import Select, false, or_, select
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ..auth import email
 from ..extensions import db, limiter
@@ -21,7 +24,7 @@ actions_limit = limiter.shared_limit(
 )
 
 
-def page_of(query):
+def page_of(query: Select[tuple[User]]) -> Pagination:
     """One page of a query, from ?page= (1 by default; out of range: 404)."""
     page = request.args.get("page", 1, type=int)
     if not 1 <= page <= MAX_PAGE:
@@ -30,15 +33,15 @@ def page_of(query):
     return db.paginate(query, page=page, per_page=size, max_per_page=size)
 
 
-def account(user_id):
+def account(user_id: int) -> User:
     return db.get_or_404(User, user_id)
 
 
-def back_to(user):
+def back_to(user: User) -> WerkzeugResponse:
     return redirect(url_for("admin.user", user_id=user.id))
 
 
-def not_on_yourself(user, what):
+def not_on_yourself(user: User, what: str) -> bool:
     """Administrators lock themselves out on their own account page, not here."""
     if user.id == current_user.id:
         flash(f"You cannot {what} your own account here: use your account page.")
@@ -47,12 +50,12 @@ def not_on_yourself(user, what):
 
 
 @bp.get("/")
-def index():
+def index() -> ResponseReturnValue:
     return redirect(url_for("admin.users"))
 
 
 @bp.get("/users")
-def users():
+def users() -> ResponseReturnValue:
     form = SearchForm(request.args)
     query = select(User).order_by(User.id)
     if form.q.data and form.validate():
@@ -64,12 +67,12 @@ def users():
             )
         )
     elif form.q.data:
-        query = query.where(False)  # a search the rules refuse finds no one
+        query = query.where(false())  # a search the rules refuse finds no one
     return render_template("admin/users.html", form=form, page=page_of(query))
 
 
 @bp.get("/users/<int(max=2147483647):user_id>")
-def user(user_id):
+def user(user_id: int) -> ResponseReturnValue:
     user = account(user_id)
     events = db.session.scalars(
         select(AuditEvent).filter_by(target_id=user.id).order_by(AuditEvent.id.desc()).limit(10)
@@ -86,7 +89,7 @@ def user(user_id):
 
 @bp.post("/users/<int(max=2147483647):user_id>/disable")
 @actions_limit
-def disable(user_id):
+def disable(user_id: int) -> ResponseReturnValue:
     user = account(user_id)
     if not_on_yourself(user, "disable") or not user.is_active:
         return back_to(user)
@@ -100,7 +103,7 @@ def disable(user_id):
 
 @bp.post("/users/<int(max=2147483647):user_id>/enable")
 @actions_limit
-def enable(user_id):
+def enable(user_id: int) -> ResponseReturnValue:
     user = account(user_id)
     if user.is_active:
         return back_to(user)
@@ -113,7 +116,7 @@ def enable(user_id):
 
 @bp.post("/users/<int(max=2147483647):user_id>/sessions")
 @actions_limit
-def end_sessions(user_id):
+def end_sessions(user_id: int) -> ResponseReturnValue:
     user = account(user_id)
     if not_on_yourself(user, "end the sessions of"):
         return back_to(user)
@@ -126,7 +129,7 @@ def end_sessions(user_id):
 
 @bp.post("/users/<int(max=2147483647):user_id>/verification")
 @actions_limit
-def resend_verification(user_id):
+def resend_verification(user_id: int) -> ResponseReturnValue:
     user = account(user_id)
     if user.email is None or user.email_verified:
         flash(f"{user.username} has no address waiting to be verified.")
@@ -144,14 +147,14 @@ def resend_verification(user_id):
 
 @bp.route("/users/<int(max=2147483647):user_id>/delete", methods=["GET", "POST"])
 @actions_limit
-def delete(user_id):
+def delete(user_id: int) -> ResponseReturnValue:
     user = account(user_id)
     if not_on_yourself(user, "delete"):
         return back_to(user)
     form = DeleteForm()
     if form.validate_on_submit():
         if form.username.data != user.username:
-            form.username.errors.append("That is not this account's username.")
+            form.username.errors.append("That is not this account's username.")  # type: ignore[attr-defined]
         else:
             audit.record("delete", user)
             db.session.delete(user)
@@ -162,6 +165,6 @@ def delete(user_id):
 
 
 @bp.get("/audit")
-def trail():
+def trail() -> ResponseReturnValue:
     query = select(AuditEvent).order_by(AuditEvent.id.desc())
     return render_template("admin/audit.html", page=page_of(query))

@@ -8,6 +8,7 @@ may set any of them first.
 
 from datetime import timedelta
 
+from flask import Flask
 from flask_smorest import Api
 
 from .errors import ProblemApi
@@ -28,7 +29,7 @@ DEFAULTS = {
 api: Api = ProblemApi()
 
 
-def init_app(app):
+def init_app(app: Flask) -> None:
     """Bind the API to the app. Call it after the other blueprints: its error handler answers
     with problem details under /api and hands every other error to the HTML error pages."""
     from . import auth, docs, errors, tokens, users

@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 SWAGGER_UI = Path(str(files("flask_swagger_ui") / "dist"))
 BUNDLE = SWAGGER_UI / "swagger-ui-bundle.js"
@@ -48,7 +49,7 @@ bp.record_once(
 
 
 @bp.get("")
-def index():
+def index() -> str:
     from . import api  # the package's Api, whose document lists the operations
 
     operations = [
@@ -63,18 +64,18 @@ def index():
 
 
 @bp.get("/swagger-ui/swagger-ui.css")
-def stylesheet():
+def stylesheet() -> WerkzeugResponse:
     return send_text("css", "text/css")
 
 
 @bp.get("/swagger-ui/swagger-ui-bundle.js")
-def bundle():
+def bundle() -> WerkzeugResponse:
     return send_text("js", "text/javascript")
 
 
-def send_text(kind, mimetype):
+def send_text(kind: str, mimetype: str) -> WerkzeugResponse:
     """Swagger UI's stylesheet or bundle, gzipped when the browser accepts it."""
-    gzipped = "gzip" in request.accept_encodings
+    gzipped = "gzip" in request.accept_encodings  # type: ignore[comparison-overlap]  # by name
     response = Response(swagger_ui_text(kind, gzipped), mimetype=mimetype)
     if gzipped:
         response.headers["Content-Encoding"] = "gzip"
@@ -82,13 +83,13 @@ def send_text(kind, mimetype):
 
 
 @functools.cache
-def swagger_ui_text(kind, gzipped):
+def swagger_ui_text(kind: str, gzipped: bool) -> bytes:
     """Made once per worker: the bundle takes about 50 ms to compress."""
     body = swagger_ui_css()[0].encode() if kind == "css" else BUNDLE.read_bytes()
     return gzip.compress(body, compresslevel=6, mtime=0) if gzipped else body
 
 
-def revalidated(response):
+def revalidated(response: Response) -> WerkzeugResponse:
     """Without the hash in its URL, a browser asks again each time (a 304 if unchanged)."""
     response.vary.add("Accept-Encoding")
     response.cache_control.no_cache = True
@@ -97,7 +98,7 @@ def revalidated(response):
 
 
 @bp.get("/swagger-ui/icons/<int:number>")
-def icon(number):
+def icon(number: int) -> WerkzeugResponse:
     _, icons = swagger_ui_css()
     if number >= len(icons):
         abort(404)
@@ -106,15 +107,15 @@ def icon(number):
 
 
 @functools.cache
-def swagger_ui_css():
+def swagger_ui_css() -> tuple[str, list[tuple[str, bytes]]]:
     """Swagger UI's stylesheet with its icons moved from data: URLs to URLs of this site.
 
     The site's policy allows images from this site only (img-src falls back to 'self'), so
     the icons embedded in the stylesheet as data: URLs would be refused.
     """
-    icons = []
+    icons: list[tuple[str, bytes]] = []
 
-    def move(match):
+    def move(match: re.Match[str]) -> str:
         data = match["data"].replace('\\"', '"')
         if match["params"].endswith(";base64"):
             body = base64.b64decode(data)

@@ -8,18 +8,24 @@ the error to the site's HTML error pages.
 
 import functools
 import http
+from collections.abc import Callable
+from typing import Any
 
 import marshmallow as ma
-from flask import current_app, request
+from flask import Flask, Request, current_app, request
 from flask_smorest import Api, Blueprint
 from flask_smorest.pagination import PaginationMetadataSchema
 from flask_smorest.utils import prepare_response
 from sqlalchemy.exc import OperationalError
 from webargs.flaskparser import FlaskParser, abort
-from werkzeug.exceptions import ServiceUnavailable
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 PROBLEM_TYPE = "application/problem+json"
 MAX_ID = 2**31 - 1  # ids in URLs beyond what an INTEGER column holds are a 404, not a 500
+
+View = Callable[..., Any]
+ErrorHandler = Callable[[Any], Any]
 
 
 class ProblemSchema(ma.Schema):
@@ -44,11 +50,11 @@ class ProblemApi(Api):
     ERROR_SCHEMA = ProblemSchema
     DEFAULT_ERROR_RESPONSE_NAME = None
 
-    def _register_error_handlers(self):
+    def _register_error_handlers(self) -> None:
         """None of flask-smorest's own: register_handlers() answers under /api, and it would
         replace the pages' handler for every other URL."""
 
-    def _register_pagination_header(self):
+    def _register_pagination_header(self) -> None:
         """X-Pagination holds a JSON object: say so with `content`. flask-smorest gives it a
         `schema`, which means a header in OpenAPI's `simple` style (`total,1,page,1`)."""
         self.spec.components.header(
@@ -60,16 +66,16 @@ class ProblemApi(Api):
             lazy=True,
         )
 
-    def _register_responses(self):
+    def _register_responses(self) -> None:
         for status in http.HTTPStatus:
-            response = {"description": status.phrase}
+            response: dict[str, Any] = {"description": status.phrase}
             if status >= 400:
                 response["schema"] = ProblemSchema
             prepare_response(response, self.spec, PROBLEM_TYPE)
             self.spec.components.response(status.name, response, lazy=True)
 
 
-def problem(error):
+def problem(error: HTTPException) -> WerkzeugResponse:
     """The problem details response for an HTTPException."""
     body = {"type": "about:blank", "title": error.name, "status": error.code}
     data = getattr(error, "data", None) or {}  # flask-smorest's abort() and webargs put it here
@@ -86,11 +92,11 @@ def problem(error):
     return response
 
 
-def under_api():
+def under_api() -> bool:
     return request.path == "/api" or request.path.startswith("/api/")
 
 
-def register_handlers(app):
+def register_handlers(app: Flask) -> None:
     """Under /api every error is a problem details object; elsewhere the pages answer.
 
     Wraps each app-wide handler registered so far (the pages' HTTPException, 429, CSRF and
@@ -102,9 +108,9 @@ def register_handlers(app):
             handlers[kind] = problem_under_api(page_handler)
 
 
-def problem_under_api(page_handler):
+def problem_under_api(page_handler: ErrorHandler) -> ErrorHandler:
     @functools.wraps(page_handler)
-    def handler(error):
+    def handler(error: HTTPException | OperationalError) -> Any:
         if not under_api():
             return page_handler(error)
         if isinstance(error, OperationalError):
@@ -126,7 +132,7 @@ class Parser(FlaskParser):
 
     DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": ma.RAISE}
 
-    def load_json(self, req, schema):
+    def load_json(self, req: Request, schema: ma.Schema) -> Any:
         try:
             return super().load_json(req, schema)
         except (RecursionError, ValueError) as error:
@@ -139,10 +145,10 @@ class ApiBlueprint(Blueprint):
     ARGUMENTS_PARSER = Parser()
     PAGINATION_ARGUMENTS_PARSER = Parser()
 
-    def problems(self, *statuses):
+    def problems(self, *statuses: int) -> Callable[[View], View]:
         """Decorator documenting the error statuses an operation can answer."""
 
-        def decorator(view):
+        def decorator(view: View) -> View:
             for status in statuses:
                 view = self.alt_response(status, http.HTTPStatus(status).name)(view)
             return view

@@ -16,11 +16,11 @@ from ..extensions import db
 from ..models import User, sessions_revoked
 
 
-def digest(secret):
+def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-class ApiToken(db.Model):
+class ApiToken(db.Model):  # type: ignore[name-defined]  # db.Model: made at run time
     """A bearer token of one user, valid until it expires or is revoked (deleted)."""
 
     __tablename__ = "api_token"
@@ -37,7 +37,7 @@ class ApiToken(db.Model):
     user: Mapped[User] = relationship(backref=backref("api_tokens", cascade="all, delete-orphan"))
 
     @classmethod
-    def issue(cls, user):
+    def issue(cls, user: User) -> tuple["ApiToken", str]:
         """A new token for `user`; returns (token, secret). The secret is never stored."""
         secret = secrets.token_urlsafe(32)
         now = datetime.now(UTC)
@@ -54,22 +54,23 @@ class ApiToken(db.Model):
         return token, secret
 
     @classmethod
-    def user_for(cls, secret):
+    def user_for(cls, secret: str) -> User | None:
         """The user a secret belongs to, or None when it is unknown or expired."""
         token = db.session.scalar(select(cls).filter_by(token_hash=digest(secret)))
         if token is None or aware(token.expires_at) <= datetime.now(UTC):
             return None
         if not token.user.is_active:  # disabling deletes its tokens; this is the second lock
             return None
-        return token.user
+        user: User = token.user
+        return user
 
 
-def aware(moment):
+def aware(moment: datetime) -> datetime:
     """SQLite hands datetimes back without their time zone; they were stored in UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @sessions_revoked.connect
-def revoke_api_tokens(user):
+def revoke_api_tokens(user: User) -> None:
     """Delete every API token of `user` (log out everywhere). The caller commits."""
     db.session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))

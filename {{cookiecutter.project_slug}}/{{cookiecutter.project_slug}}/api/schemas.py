@@ -5,6 +5,9 @@ can tell a request it will accept from one it will not.
 """
 
 import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
 
 import marshmallow as ma
 from marshmallow import validate
@@ -20,7 +23,9 @@ class Text(ma.fields.String):
     """A string UTF-8 can encode: JSON's escapes can make lone surrogates (\\udcd3), which
     neither the database nor the password hash can take."""
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         try:
             text.encode()
@@ -34,11 +39,13 @@ class Checked(Text):
     rules as the web forms and `flask create-user` (control characters refused, names
     compared without case)."""
 
-    def __init__(self, check, **kwargs):
+    def __init__(self, check: Callable[[str], str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.check = check
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         try:
             return self.check(text)
@@ -46,7 +53,7 @@ class Checked(Text):
             raise ma.ValidationError(str(error)) from None
 
 
-def new_username(text):
+def new_username(text: str) -> str:
     """The registration form's rules, on a name the document's pattern describes exactly."""
     if not USERNAME.fullmatch(text):
         raise rules.InvalidValue("Use 3 to 64 letters, digits, '.', '_' or '-'.")
@@ -56,7 +63,7 @@ def new_username(text):
 class UtcDateTime(ma.fields.DateTime):
     """An RFC 3339 date-time with its offset (SQLite returns datetimes without one)."""
 
-    def _serialize(self, value, attr, obj, **kwargs):
+    def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         return super()._serialize(value and aware(value), attr, obj, **kwargs)
 
 

@@ -1,5 +1,6 @@
 """/api/tokens: exchange a username and password for a bearer token; list and revoke tokens."""
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from flask import current_app
@@ -22,7 +23,7 @@ bp = ApiBlueprint(
     "tokens", __name__, url_prefix="/api/tokens", description="Bearer tokens of the caller"
 )
 protect_cookie_sessions(bp)
-SECURED = {"security": [{"bearerAuth": []}]}
+SECURED: dict[str, list[dict[str, list[str]]]] = {"security": [{"bearerAuth": []}]}
 
 
 @bp.post("")
@@ -30,7 +31,7 @@ SECURED = {"security": [{"bearerAuth": []}]}
 @bp.arguments(CredentialsSchema)
 @bp.response(201, NewTokenSchema)
 @bp.problems(400, 401, 403, 413, 429, 500, 503)
-def create_token(credentials):
+def create_token(credentials: dict[str, str]) -> ApiToken:
     """Get a new token for a username and password.
 
     Wrong passwords count against the same budgets as the login form's: per client address,
@@ -59,7 +60,7 @@ def create_token(credentials):
     raise Unauthorized("Invalid username or password.")
 
 
-def account(name):
+def account(name: str) -> User | None:
     """The user a username or address belongs to, as the login form finds it, or None.
 
     A name with control characters belongs to no one, and never reaches the database
@@ -77,7 +78,7 @@ def account(name):
 @bp.response(200, TokenSchema(many=True))
 @bp.problems(401, 429, 500, 503)
 @bp.doc(**SECURED)
-def list_tokens():
+def list_tokens() -> Iterable[ApiToken]:
     """The caller's tokens that have not expired (their secrets are never shown again)."""
     user = caller()
     return db.session.scalars(
@@ -93,7 +94,7 @@ def list_tokens():
 @bp.response(204)
 @bp.problems(400, 401, 429, 500, 503)
 @bp.doc(**SECURED)
-def revoke_all_tokens():
+def revoke_all_tokens() -> None:
     """Revoke every token of the caller (log out every API client)."""
     revoke_api_tokens(caller())
     db.session.commit()
@@ -104,7 +105,7 @@ def revoke_all_tokens():
 @bp.response(204)
 @bp.problems(400, 401, 404, 429, 500, 503)
 @bp.doc(**SECURED)
-def revoke_token(token_id):
+def revoke_token(token_id: int) -> None:
     """Revoke one of the caller's tokens."""
     token = db.session.get(ApiToken, token_id)
     if token is None or token.user_id != caller().id:

@@ -1,7 +1,11 @@
 """/api/users: the caller's own account, any user by id, and the list of users (for
 administrators only: it would hand every username to anyone with an account)."""
 
+from collections.abc import Iterable
+from typing import Any
+
 from flask_smorest import abort
+from flask_smorest.pagination import PaginationParameters
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -13,7 +17,7 @@ from .schemas import UserSchema, UserUpdateSchema
 
 bp = ApiBlueprint("users", __name__, url_prefix="/api/users", description="User accounts")
 protect_cookie_sessions(bp)
-SECURED = {"security": [{"bearerAuth": []}]}
+SECURED: dict[str, list[dict[str, list[str]]]] = {"security": [{"bearerAuth": []}]}
 
 
 @bp.get("")
@@ -22,7 +26,7 @@ SECURED = {"security": [{"bearerAuth": []}]}
 @bp.paginate()
 @bp.problems(401, 403, 429, 500, 503)
 @bp.doc(**SECURED)
-def list_users(pagination_parameters):
+def list_users(pagination_parameters: PaginationParameters) -> Iterable[User]:
     """Users in the order they signed up, a page at a time (see the X-Pagination header).
 
     For administrators only (`flask create-user --admin`).
@@ -46,7 +50,7 @@ def list_users(pagination_parameters):
 @bp.response(200, UserSchema)
 @bp.problems(401, 429, 500, 503)
 @bp.doc(**SECURED)
-def get_me():
+def get_me() -> User:
     """The caller's own account."""
     return caller()
 
@@ -57,7 +61,7 @@ def get_me():
 @bp.response(200, UserSchema)
 @bp.problems(400, 401, 409, 413, 429, 500, 503)
 @bp.doc(**SECURED)
-def update_me(changes):
+def update_me(changes: dict[str, Any]) -> User:
     """Change the caller's username (the rules of the registration form apply)."""
     user = caller()
     name = changes["username"]
@@ -78,9 +82,9 @@ def update_me(changes):
 @bp.response(200, UserSchema)
 @bp.problems(401, 404, 429, 500, 503)
 @bp.doc(**SECURED)
-def get_user(user_id):
+def get_user(user_id: int) -> User:
     """One user by id."""
     user = db.session.get(User, user_id)
     if user is None:
         abort(404, message="There is no user with that id.")
-    return user
+    return user  # type: ignore[return-value]  # abort() above never returns

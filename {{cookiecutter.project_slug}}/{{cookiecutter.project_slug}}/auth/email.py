@@ -1,5 +1,9 @@
 """The mails of the accounts, each from a text template under templates/email/."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from flask import current_app, render_template, url_for
 from flask_limiter.util import get_remote_address
 from flask_mail import Message
@@ -8,17 +12,22 @@ from .. import jobs, ratelimit
 from ..extensions import mail
 from . import tokens
 
+if TYPE_CHECKING:
+    from ..models import User
 
-def message(to, subject, template, **context):
+
+def message(to: str | None, subject: str, template: str, **context: Any) -> Message:
+    if to is None:
+        raise ValueError("this account has no email address")
     body = render_template(f"email/{template}.txt", **context)
     return Message(f"{current_app.config['APP_NAME']}: {subject}", recipients=[to], body=body)
 
 
-def within_limits(mail_message):
+def within_limits(mail_message: Message) -> bool:
     """Count the mail against its address's limit and the client's: no loop of sign-ups,
     logins or resets, from one client or many, fills someone's mailbox. False when spent."""
     limits = [
-        ("MAIL_ADDRESS_RATE_LIMIT", mail_message.recipients[0]),
+        ("MAIL_ADDRESS_RATE_LIMIT", str(mail_message.recipients[0])),
         ("MAIL_CLIENT_RATE_LIMIT", get_remote_address()),
     ]
     if all(ratelimit.within(setting, key) for setting, key in limits):
@@ -29,7 +38,7 @@ def within_limits(mail_message):
     return False
 
 
-def send(mail_message):
+def send(mail_message: Message) -> bool:
     """Queue the mail (see jobs); False (and the reason in the log) when a limit refuses it,
     or, with no queue, when the mail server does."""
     if not within_limits(mail_message):
@@ -37,20 +46,20 @@ def send(mail_message):
     return jobs.enqueue(deliver, mail_message.recipients, mail_message.subject, mail_message.body)
 
 
-def deliver(recipients, subject, body):
+def deliver(recipients: list[str], subject: str, body: str) -> None:
     """The job: send one mail. smtplib's errors and timeouts raise, and the job is tried again."""
     mail.send(Message(subject, recipients=recipients, body=body))
 
 
-def external_url(endpoint, **values):
+def external_url(endpoint: str, **values: Any) -> str:
     """A link for a mail: BASE_URL's when set, never the Host of the request that asked."""
-    base = current_app.config["BASE_URL"]
+    base: str | None = current_app.config["BASE_URL"]
     if base:
         return base + url_for(endpoint, **values)
     return url_for(endpoint, **values, _external=True)  # development: the request's own
 
 
-def send_verification(user, address=None):
+def send_verification(user: User, address: str | None = None) -> bool:
     """Mail a link that verifies `address` (by default the account's own); False on failure."""
     address = address or user.email
     link = external_url("auth.verify_email", token=tokens.email_token(user, address))
@@ -69,14 +78,14 @@ def send_verification(user, address=None):
     )
 
 
-def send_account_exists(user):
+def send_account_exists(user: User) -> bool:
     """Tell the owner of an address that someone signed up with it (the page says nothing)."""
     login = external_url("auth.login")
     reset = external_url("auth.forgot_password")
     return send(message(user.email, "your account", "exists", user=user, login=login, reset=reset))
 
 
-def send_password_reset(user):
+def send_password_reset(user: User) -> bool:
     """Mail a password-reset link."""
     link = external_url("auth.reset_password", token=tokens.reset_token(user))
     minutes = current_app.config["RESET_TOKEN_MAX_AGE"] // 60

@@ -1,27 +1,35 @@
 """The account forms. Flask-WTF adds a CSRF token to each; rules.py decides what is valid."""
 
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
+from wtforms import BooleanField, EmailField, Field, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length, StopValidation
 
 from . import rules
+
+if TYPE_CHECKING:
+    from ..models import User
 
 
 class Rule:
     """A WTForms validator from a rules.py check: on success the field holds the canonical
     value, so views store and compare what the rules return."""
 
-    def __init__(self, check):
+    def __init__(self, check: Callable[[str], str]) -> None:
         self.check = check
 
-    def __call__(self, form, field):
+    def __call__(self, form: FlaskForm, field: Field) -> None:
         try:
             field.data = self.check(field.data or "")
         except rules.InvalidValue as error:
             raise StopValidation(str(error)) from None
 
 
-def no_control_characters(form, field):
+def no_control_characters(form: FlaskForm, field: Field) -> None:
     if isinstance(field.data, str):
         Rule(rules.refuse_control_characters)(form, field)
 
@@ -29,34 +37,34 @@ def no_control_characters(form, field):
 class Form(FlaskForm):
     """Every text field of every form refuses control characters (NUL, newlines...)."""
 
-    account = None  # the user a new password is for: a view sets it
+    account: User | None = None  # the user a new password is for: a view sets it
 
-    def names(self):
+    def names(self) -> tuple[str | None, ...]:
         """The username and address a new password must not resemble."""
         return (self.account.username, self.account.email) if self.account else ()
 
-    def validate(self, extra_validators=None):
+    def validate(self, extra_validators: Mapping[str, Sequence[Any]] | None = None) -> bool:
         extra = {name: list(checks) for name, checks in (extra_validators or {}).items()}
         for field in self:
             extra.setdefault(field.name, []).insert(0, no_control_characters)
-        return super().validate(extra)
+        return bool(super().validate(extra))
 
 
-def strong_password(form, field):
+def strong_password(form: Form, field: Field) -> None:
     Rule(lambda text: rules.check_password(text, *form.names()))(form, field)
 
 
-def new_password(label="Password"):
+def new_password(label: str = "Password") -> PasswordField:
     return PasswordField(label, validators=[DataRequired(), strong_password])
 
 
-def repeat_password():
+def repeat_password() -> PasswordField:
     return PasswordField(
         "Repeat password", validators=[EqualTo("password", message="Passwords must match.")]
     )
 
 
-def current_password():
+def current_password() -> PasswordField:
     return PasswordField("Current password", validators=[DataRequired()])
 
 
@@ -76,7 +84,7 @@ class RegisterForm(Form):
     confirm = repeat_password()
     submit = SubmitField("Register")
 
-    def names(self):
+    def names(self) -> tuple[str | None, ...]:
         return (self.username.data, self.email.data)  # checked first: fields run in order
 
 

@@ -2,9 +2,12 @@
 address, delete the account."""
 
 import functools
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_limiter import RouteLimit
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_login.config import COOKIE_NAME
 from sqlalchemy import or_, select
@@ -26,33 +29,33 @@ from .forms import (
 )
 
 
-def rate_limit(setting):
+def rate_limit(setting: str) -> RouteLimit:
     """Count the POSTs of a view against the limit a setting names, per client address."""
     return limiter.limit(lambda: current_app.config[setting], methods=["POST"])
 
 
 @functools.cache
-def unknown_user_hash(method):
+def unknown_user_hash(method: str) -> str:
     """Checked when the username is unknown, so both failures take the same time."""
     return generate_password_hash("not a real password", method=method)
 
 
 @bp.route("/register", methods=["GET", "POST"])
 @rate_limit("REGISTER_RATE_LIMIT")
-def register():
+def register() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
     form = RegisterForm()
     if form.validate_on_submit():
         user = User(username=form.username.data, email=form.email.data)
-        user.set_password(form.password.data)
+        user.set_password(form.password.data or "")
         db.session.add(user)
         try:
             db.session.commit()  # the unique constraints decide, also between two sign-ups at once
         except IntegrityError:
             db.session.rollback()
             if db.session.scalar(select(User.id).filter_by(username=form.username.data)):
-                form.username.errors.append("That username is taken.")
+                form.username.errors.append("That username is taken.")  # type: ignore[attr-defined]
                 return render_template("register.html", form=form)
             # The address has an account: mail its owner, and answer as for a new account, so
             # the page does not tell who has an account here.
@@ -72,7 +75,7 @@ def register():
 
 
 @bp.get("/verify/<token>")
-def verify_email(token):
+def verify_email(token: str) -> ResponseReturnValue:
     back = redirect(url_for("auth.account" if current_user.is_authenticated else "auth.login"))
     found = tokens.read_email_token(token)
     if found is None:
@@ -92,7 +95,7 @@ def verify_email(token):
 
 @bp.route("/login", methods=["GET", "POST"])
 @password_guesses
-def login():
+def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
     form = LoginForm()
@@ -107,7 +110,7 @@ def login():
             return render_template("login.html", form=form), 429
         if user is None:
             method = current_app.config["HASH_METHOD"]
-            check_password_hash(unknown_user_hash(method), form.password.data)
+            check_password_hash(unknown_user_hash(method), form.password.data or "")
         elif user.check_password(form.password.data):
             if must_verify(user):
                 sent = email.send_verification(user)
@@ -132,7 +135,7 @@ def login():
     return render_template("login.html", form=form)
 
 
-def must_verify(user):
+def must_verify(user: User) -> bool:
     """Accounts made before addresses were asked for have none to verify."""
     needed = current_app.config["LOGIN_REQUIRES_VERIFIED_EMAIL"]
     return needed and user.email is not None and not user.email_verified
@@ -140,7 +143,7 @@ def must_verify(user):
 
 @bp.post("/logout")
 @login_required
-def logout():
+def logout() -> ResponseReturnValue:
     # Session cookies live in the browser and cannot be recalled one by one: a new session
     # token ends every session and remember-me cookie of this account, on every device.
     current_user.revoke_sessions()
@@ -152,7 +155,7 @@ def logout():
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
 @rate_limit("MAIL_RATE_LIMIT")
-def forgot_password():
+def forgot_password() -> ResponseReturnValue:
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         user = db.session.scalar(select(User).filter_by(email=form.email.data))
@@ -166,7 +169,7 @@ def forgot_password():
 
 
 @bp.route("/reset-password/<token>", methods=["GET", "POST"])
-def reset_password(token):
+def reset_password(token: str) -> ResponseReturnValue:
     user = tokens.read_reset_token(token)
     if user is None:
         flash("That link is invalid, used or expired. Ask for a new one.")
@@ -174,7 +177,7 @@ def reset_password(token):
     form = ResetPasswordForm()
     form.account = user
     if form.validate_on_submit():
-        user.set_password(form.password.data)
+        user.set_password(form.password.data or "")
         user.email_verified = True  # the link reached the address
         user.revoke_sessions()
         db.session.commit()
@@ -190,14 +193,14 @@ def reset_password(token):
 
 @bp.get("/account")
 @login_required
-def account():
+def account() -> ResponseReturnValue:
     return render_template("account.html")
 
 
 @bp.route("/change-password", methods=["GET", "POST"])
 @login_required
 @password_guesses
-def change_password():
+def change_password() -> ResponseReturnValue:
     form = ChangePasswordForm()
     form.account = current_user
     if form.validate_on_submit() and right_password(form):
@@ -215,12 +218,12 @@ def change_password():
 @login_required
 @rate_limit("MAIL_RATE_LIMIT")
 @password_guesses
-def change_email():
+def change_email() -> ResponseReturnValue:
     form = ChangeEmailForm()
     if form.validate_on_submit() and right_password(form):
         address = form.email.data
         if db.session.scalar(select(User.id).filter_by(email=address)):
-            form.email.errors.append("That email address belongs to an account already.")
+            form.email.errors.append("That email address belongs to an account already.")  # type: ignore[attr-defined]
         elif email.send_verification(current_user, address):
             flash(f"We have sent a link to {address}. Your address changes when you open it.")
             return redirect(url_for("auth.account"))
@@ -232,7 +235,7 @@ def change_email():
 @bp.route("/delete-account", methods=["GET", "POST"])
 @login_required
 @password_guesses
-def delete_account():
+def delete_account() -> ResponseReturnValue:
     form = DeleteAccountForm()
     if form.validate_on_submit() and right_password(form):
         db.session.delete(current_user._get_current_object())
@@ -243,7 +246,7 @@ def delete_account():
     return render_template("delete_account.html", form=form)
 
 
-def right_password(form):
+def right_password(form: Any) -> bool:
     """Check the current password a form asks for before a change to the account."""
     budget = guesses.account(current_user)
     if not guesses.left(budget):
@@ -256,11 +259,11 @@ def right_password(form):
     return False
 
 
-def remembered():
+def remembered() -> bool:
     return current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME) in request.cookies
 
 
-def safe_next(target):
+def safe_next(target: str | None) -> str:
     """Follow ?next= only to a path on this site, never to another host."""
     if target and target.startswith("/") and target.isprintable() and "\\" not in target:
         try:

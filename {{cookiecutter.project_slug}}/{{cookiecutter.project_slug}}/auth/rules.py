@@ -34,20 +34,20 @@ class InvalidValue(ValueError):
     """A value a person typed breaks a rule; str() is the message to show them."""
 
 
-def canonical(text):
+def canonical(text: str) -> str:
     """The form in which two spellings of one name compare equal."""
     text = unicodedata.normalize("NFKC", text.strip()).casefold()
     return unicodedata.normalize("NFKC", text)
 
 
-def refuse_control_characters(text):
+def refuse_control_characters(text: str) -> str:
     """NUL, newlines, escapes...: no field of this app has a use for them."""
     if any(unicodedata.category(char) == "Cc" for char in text):
         raise InvalidValue("Control characters are not allowed.")
     return text
 
 
-def check_username(text):
+def check_username(text: str) -> str:
     refuse_control_characters(text)
     name = canonical(text)
     if not USERNAME_PATTERN.fullmatch(name):
@@ -55,7 +55,7 @@ def check_username(text):
     return name
 
 
-def check_email(text):
+def check_email(text: str) -> str:
     refuse_control_characters(text)
     # Imported here: it loads a DNS library, a tenth of the app's start-up, for forms only.
     from email_validator import EmailNotValidError, validate_email
@@ -72,7 +72,7 @@ def check_email(text):
     return address
 
 
-def check_password(text, username=None, email=None):
+def check_password(text: str, username: str | None = None, email: str | None = None) -> str:
     """A new password for the account with that username and address."""
     refuse_control_characters(text)
     if not PASSWORD_MIN <= len(text) <= PASSWORD_MAX:
