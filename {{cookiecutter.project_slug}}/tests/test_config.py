@@ -4,7 +4,12 @@ from flask.cli import FlaskGroup
 from sqlalchemy.engine import make_url
 
 from {{ cookiecutter.project_slug }} import create_app
-from {{ cookiecutter.project_slug }}.config import KEY_COMMAND, PLACEHOLDER_SECRET, SettingsError
+from {{ cookiecutter.project_slug }}.config import (
+    KEY_COMMAND,
+    PLACEHOLDER_SECRET,
+    SettingsError,
+    load_config,
+)
 
 STRONG_SECRET = "a3f1" * 16
 
@@ -137,7 +142,8 @@ def test_the_database_password_can_come_as_a_file_of_its_own(production_env, tmp
     production_env.setenv("DATABASE_URL", "postgresql+psycopg://app@db:5432/app")
     (tmp_path / "DATABASE_PASSWORD").write_text("p@ss/word:1\n")  # quoted in the URL
     production_env.setenv("SECRETS_DIR", str(tmp_path))
-    uri = create_app("production").config["SQLALCHEMY_DATABASE_URI"]
+    # The settings alone: an SQLite project has no PostgreSQL driver to make an engine with.
+    uri = load_config("production").SQLALCHEMY_DATABASE_URI
     assert uri == "postgresql+psycopg://app:p%40ss%2Fword%3A1@db:5432/app"
     assert make_url(uri).password == "p@ss/word:1"
 

@@ -37,10 +37,10 @@ def secret_setting(name: str, default: str | None = None) -> str | None:
     return default if value is None else value
 
 
-def with_password(url: str, password: str | None) -> str:
+def with_password(url: str | None, password: str | None) -> str | None:
     """The database URL with DATABASE_PASSWORD in it, when that is set: the password can then
     be one secret file that the app and the database server both read (Docker Swarm)."""
-    if not password:
+    if not url or not password:
         return url
     return make_url(url).set(password=password).render_as_string(hide_password=False)
 

@@ -46,7 +46,7 @@ def send(mail_message: Message) -> bool:
     return jobs.enqueue(deliver, mail_message.recipients, mail_message.subject, mail_message.body)
 
 
-def deliver(recipients: list[str], subject: str, body: str) -> None:
+def deliver(recipients: list[str | tuple[str, str]], subject: str, body: str) -> None:
     """The job: send one mail. smtplib's errors and timeouts raise, and the job is tried again."""
     mail.send(Message(subject, recipients=recipients, body=body))
 

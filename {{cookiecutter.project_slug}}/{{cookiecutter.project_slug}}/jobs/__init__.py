@@ -6,7 +6,10 @@ time in RQ's failed-job registry (`flask jobs failed`, `flask jobs retry`). With
 (development, the tests) the job runs at once, so `flask run` needs no Redis.
 """
 
-from flask import current_app, g, has_request_context
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, current_app, g, has_request_context
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
@@ -17,19 +20,20 @@ JOB_TIMEOUT = 120  # seconds a job may run before the worker stops it (and retri
 FAILED_KEPT = 30 * 24 * 3600  # seconds a finally failed job stays to be seen and retried
 
 
-def init_app(app):
+def init_app(app: Flask) -> None:
     url = app.config["JOBS_REDIS_URL"]
     if url:
         connection = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         app.extensions["jobs"] = Queue(connection=connection, default_timeout=JOB_TIMEOUT)
 
 
-def queue():
+def queue() -> Queue | None:
     """RQ's queue, or None when jobs run in process."""
-    return current_app.extensions.get("jobs")
+    jobs: Queue | None = current_app.extensions.get("jobs")
+    return jobs
 
 
-def enqueue(function, *args):
+def enqueue(function: Callable[..., object], *args: Any) -> bool:
     """Have `function(*args)` run by the worker, with retries; True once it is queued.
 
     Without a queue it runs now, and the answer is whether it succeeded (a failure is logged).

@@ -4,7 +4,7 @@ import socket
 
 import click
 from flask import Blueprint
-from rq import Worker
+from rq import Queue, Worker
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
@@ -13,7 +13,7 @@ from . import queue, worker
 bp = Blueprint("jobs", __name__, cli_group="jobs")
 
 
-def needed():
+def needed() -> Queue:
     jobs = queue()
     if jobs is None:
         raise click.ClickException("JOBS_REDIS_URL is not set: jobs run in the web process")
@@ -21,13 +21,13 @@ def needed():
 
 
 @bp.cli.command("worker")
-def run_worker():
+def run_worker() -> None:
     """Run queued and periodic jobs until stopped (SIGTERM: after the running job)."""
     worker.run(needed())
 
 
 @bp.cli.command("check")
-def check():
+def check() -> None:
     """Exit 0 if Redis answers and a worker of this host is alive (the health check)."""
     jobs = needed()
     host = socket.gethostname()
@@ -37,7 +37,7 @@ def check():
 
 
 @bp.cli.command("failed")
-def failed():
+def failed() -> None:
     """List the jobs that failed every try: id, job, request that queued it, last error."""
     jobs = needed()
     registry = FailedJobRegistry(queue=jobs)
@@ -52,12 +52,11 @@ def failed():
 @bp.cli.command("retry")
 @click.argument("job_ids", nargs=-1)
 @click.option("--all", "every", is_flag=True, help="Every failed job.")
-def retry(job_ids, every):
+def retry(job_ids: tuple[str, ...], every: bool) -> None:
     """Queue failed jobs again (by id, or --all)."""
     jobs = needed()
     registry = FailedJobRegistry(queue=jobs)
-    if every:
-        job_ids = registry.get_job_ids()
-    for job_id in job_ids:
+    chosen = registry.get_job_ids() if every else list(job_ids)
+    for job_id in chosen:
         registry.requeue(job_id)
-    click.echo(f"{len(job_ids)} jobs queued again")
+    click.echo(f"{len(chosen)} jobs queued again")

@@ -8,9 +8,11 @@ make one run. Only one worker's scheduler moves due jobs to the queue (RQ's own 
 
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import delete
+from rq import Queue
+from sqlalchemy import CursorResult, delete
 
 from ..extensions import db
 from ..models import User
@@ -18,37 +20,39 @@ from ..models import User
 EVERY = 3600  # seconds
 
 
-def purge_unverified_accounts():
+def purge_unverified_accounts() -> int:
     """Delete accounts whose address was never verified, nor used to log in, after
     UNVERIFIED_ACCOUNT_DAYS days (0: keep them): the name and address are free again."""
     days = current_app.config["UNVERIFIED_ACCOUNT_DAYS"]
     if not days:
         return 0
     cutoff = datetime.now(UTC) - timedelta(days=days)
-    deleted = db.session.execute(
-        delete(User).where(
-            User.email_verified.is_(False),
-            User.last_login_at.is_(None),
-            User.created_at < cutoff,
-        )
-    ).rowcount
+    statement = delete(User).where(
+        User.email_verified.is_(False),
+        User.last_login_at.is_(None),
+        User.created_at < cutoff,
+    )
+    deleted = deleted_rows(statement)
     db.session.commit()
     current_app.logger.info("deleted %d never verified accounts", deleted)
     return deleted
 {%- if cookiecutter.use_api %}
 
 
-def purge_expired_api_tokens():
+def purge_expired_api_tokens() -> int:
     """Delete API tokens past their expiry (they already let nobody in)."""
     from ..api.models import ApiToken
 
-    deleted = db.session.execute(
-        delete(ApiToken).where(ApiToken.expires_at <= datetime.now(UTC))
-    ).rowcount
+    deleted = deleted_rows(delete(ApiToken).where(ApiToken.expires_at <= datetime.now(UTC)))
     db.session.commit()
     current_app.logger.info("deleted %d expired API tokens", deleted)
     return deleted
 {%- endif %}
+
+
+def deleted_rows(statement: Any) -> int:
+    """Run a DELETE; how many rows it took (a DELETE's result is a CursorResult)."""
+    return cast(CursorResult[Any], db.session.execute(statement)).rowcount
 
 
 JOBS = {
@@ -62,20 +66,22 @@ JOBS = {
 }
 
 
-def schedule(queue, name, now=None):
+def schedule(queue: Queue, name: str, now: float | None = None) -> None:
     """Schedule the run of job `name` at the start of the next period (once, whoever asks)."""
     at = (int(now or time.time()) // EVERY + 1) * EVERY
     queue.enqueue_at(datetime.fromtimestamp(at, UTC), run, name, job_id=f"periodic-{name}-{at}")
 
 
-def schedule_all(queue):
+def schedule_all(queue: Queue) -> None:
     for name in JOBS:
         schedule(queue, name)
 
 
-def run(name):
+def run(name: str) -> int:
     """The periodic job itself: first book the next run, so a failure cannot end the chain."""
     from . import queue
 
-    schedule(queue(), name)
+    jobs = queue()
+    if jobs is not None:  # it is: the worker runs this
+        schedule(jobs, name)
     return JOBS[name]()

@@ -1,8 +1,10 @@
 """The worker: runs queued jobs, schedules the periodic ones, logs every failure."""
 
 import logging
+from types import TracebackType
 
-from rq import Worker
+from rq import Queue, Worker
+from rq.job import Job
 
 from . import periodic
 
@@ -17,7 +19,12 @@ MAINTENANCE_SECONDS = 10
 WORKER_TTL = 25  # seconds a silent worker stays registered (`flask jobs check` looks there)
 
 
-def log_failure(job, exc_type, exc_value, traceback):
+def log_failure(
+    job: Job,
+    exc_type: type[BaseException],
+    exc_value: BaseException | None,
+    traceback: TracebackType | None,
+) -> bool:
     """One line per failed try, with the id of the request that queued the job."""
     left = job.retries_left or 0
     logger.error(
@@ -31,7 +38,7 @@ def log_failure(job, exc_type, exc_value, traceback):
     return True  # and let RQ go on with its own handling (retry, or the failed registry)
 
 
-def run(queue):
+def run(queue: Queue) -> None:
     """Work until stopped (SIGTERM lets the running job finish first)."""
     periodic.schedule_all(queue)
     worker = Worker(
