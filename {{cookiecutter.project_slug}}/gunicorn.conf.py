@@ -44,7 +44,8 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
 
 def on_starting(server):
-    """Warn at start when the login rate limit cannot hold: memory:// counts in each worker."""
+    """Warn at start of what production as set cannot keep: the login rate limit when
+    memory:// counts in each worker, and mails when there is no queue to send them from."""
     storage = secret_setting("RATELIMIT_STORAGE_URI", "memory://")  # as the app reads it
     count = server.cfg.workers
     if count > 1 and storage.startswith("memory://"):
@@ -54,4 +55,10 @@ def on_starting(server):
             "shared Redis, e.g. RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379/0",
             count,
             count,
+        )
+    if not secret_setting("JOBS_REDIS_URL"):
+        server.log.warning(
+            "JOBS_REDIS_URL is not set: each mail is sent during the request that asks for it, "
+            "which waits for the mail server, and is lost if that is down. Run `flask jobs "
+            "worker` with a Redis, e.g. JOBS_REDIS_URL=redis://127.0.0.1:6379/1"
         )

@@ -2,6 +2,7 @@
 
 import runpy
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -34,3 +35,22 @@ def test_each_app_and_address_has_a_control_socket_of_its_own(settings, tmp_path
 def test_without_a_runtime_folder_the_socket_is_in_the_users_home(settings, tmp_path):
     socket = settings(XDG_RUNTIME_DIR=None, GUNICORN_BIND=None, HOME=str(tmp_path))
     assert socket["control_socket"] == str(tmp_path / ".gunicorn" / SOCKET)
+
+
+class Log:
+    def __init__(self):
+        self.warnings = []
+
+    def warning(self, message, *args):
+        self.warnings.append(message % args)
+
+
+@pytest.mark.parametrize(
+    "queue, warned", [(None, True), ("redis://127.0.0.1:6379/1", False)], ids=["none", "redis"]
+)
+def test_gunicorn_warns_at_start_when_mails_would_be_sent_during_requests(settings, queue, warned):
+    hooks = settings(JOBS_REDIS_URL=queue, SECRETS_DIR=None, RATELIMIT_STORAGE_URI=None)
+    server = SimpleNamespace(cfg=SimpleNamespace(workers=1), log=Log())
+    hooks["on_starting"](server)
+    found = [line for line in server.log.warnings if line.startswith("JOBS_REDIS_URL")]
+    assert bool(found) == warned
