@@ -7,16 +7,21 @@ traffic waits.
 Neither is rate limited, and Gunicorn's and nginx's access logs leave both out.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from flask import Blueprint, current_app
 from flask.typing import ResponseReturnValue
 from limits.storage import storage_from_string
-from redis.exceptions import RedisError
-from rq import Queue
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import jobs
 from .extensions import db, limiter
+
+if TYPE_CHECKING:
+    from rq import Queue
 
 bp = Blueprint("health", __name__)
 
@@ -66,6 +71,8 @@ def redis_answers() -> bool:
 
 def jobs_redis_answers(queue: Queue) -> bool:
     """The queue's Redis: mails asked for now would wait in no queue while it is away."""
+    from redis.exceptions import RedisError  # loaded with the queue (see jobs)
+
     try:
         return queue.connection.ping() is True
     except RedisError:

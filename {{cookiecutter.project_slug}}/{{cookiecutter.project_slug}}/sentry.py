@@ -4,8 +4,14 @@ Unhandled errors go to Sentry with the release, the environment and the request 
 (to find the request's log lines), and no personal data: no cookies, client addresses or users.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from flask import Flask, g, has_request_context
-from sentry_sdk.types import Event, Hint
+
+if TYPE_CHECKING:  # no import of the SDK without a DSN, not even for the types
+    from sentry_sdk.types import Event, Hint
 
 
 def init_app(app: Flask) -> None:

@@ -1,14 +1,21 @@
-"""`flask jobs ...`: the worker, and the jobs that failed every try."""
+"""`flask jobs ...`: the worker, and the jobs that failed every try.
+
+RQ is imported in the commands, not here: every `flask` command and web worker loads this
+module (see jobs/__init__.py).
+"""
+
+from __future__ import annotations
 
 import socket
+from typing import TYPE_CHECKING
 
 import click
 from flask import Blueprint
-from rq import Queue, Worker
-from rq.job import Job
-from rq.registry import FailedJobRegistry
 
-from . import queue, worker
+from . import queue
+
+if TYPE_CHECKING:
+    from rq import Queue
 
 bp = Blueprint("jobs", __name__, cli_group="jobs")
 
@@ -23,12 +30,16 @@ def needed() -> Queue:
 @bp.cli.command("worker")
 def run_worker() -> None:
     """Run queued and periodic jobs until stopped (SIGTERM: after the running job)."""
+    from . import worker
+
     worker.run(needed())
 
 
 @bp.cli.command("check")
 def check() -> None:
     """Exit 0 if Redis answers and a worker of this host is alive (the health check)."""
+    from rq import Worker
+
     jobs = needed()
     host = socket.gethostname()
     if not any(w.hostname == host for w in Worker.all(connection=jobs.connection)):
@@ -39,6 +50,9 @@ def check() -> None:
 @bp.cli.command("failed")
 def failed() -> None:
     """List the jobs that failed every try: id, job, request that queued it, last error."""
+    from rq.job import Job
+    from rq.registry import FailedJobRegistry
+
     jobs = needed()
     registry = FailedJobRegistry(queue=jobs)
     for job in Job.fetch_many(registry.get_job_ids(), connection=jobs.connection):
@@ -54,6 +68,8 @@ def failed() -> None:
 @click.option("--all", "every", is_flag=True, help="Every failed job.")
 def retry(job_ids: tuple[str, ...], every: bool) -> None:
     """Queue failed jobs again (by id, or --all)."""
+    from rq.registry import FailedJobRegistry
+
     jobs = needed()
     registry = FailedJobRegistry(queue=jobs)
     chosen = registry.get_job_ids() if every else list(job_ids)

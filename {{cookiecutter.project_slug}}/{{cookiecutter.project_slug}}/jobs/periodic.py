@@ -6,16 +6,20 @@ after it: all of them name the same job, which Redis holds once, so two workers 
 make one run. Only one worker's scheduler moves due jobs to the queue (RQ's own lock).
 """
 
+from __future__ import annotations
+
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import current_app
-from rq import Queue
 from sqlalchemy import CursorResult, delete
 
 from ..extensions import db
 from ..models import User
+
+if TYPE_CHECKING:
+    from rq import Queue
 
 EVERY = 3600  # seconds
 
