@@ -288,33 +288,32 @@ def test_nginx_body_limit_is_the_apps(bake_once, run_in_project):
     assert int(megabytes) * 1024 * 1024 == int(result.stdout)
 
 
-@pytest.mark.parametrize("answers", WITH_NGINX, ids=combination_id)
-def test_systemd_unit_passes_systemd_analyze(bake_once, answers, baked_python, tmp_path):
-    """Verified on a copy of the project, with the shared venv as its .venv."""
-    project = tmp_path / SLUG
-    shutil.copytree(bake_once(**answers), project)
-    (project / ".venv").symlink_to(baked_python.parent.parent)
-    unit = tmp_path / f"{SLUG}.service"
-    text = (project / "deploy" / f"{SLUG}.service").read_text()
-    unit.write_text(text.replace(f"/srv/{SLUG}", str(project)))
+def verified_unit(project, baked_python, tmp_path, name):
+    """`systemd-analyze verify` on deploy/NAME.service, pointed at a copy of the project with
+    the shared venv as its .venv; the unit's text as shipped."""
+    copy = tmp_path / SLUG
+    shutil.copytree(project, copy)
+    (copy / ".venv").symlink_to(baked_python.parent.parent)
+    unit = tmp_path / f"{name}.service"
+    text = (copy / "deploy" / f"{name}.service").read_text()
+    unit.write_text(text.replace(f"/srv/{SLUG}", str(copy)))
     result = run([servers.need("systemd-analyze"), "verify", str(unit)])
     assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), result.stderr
     assert f"EnvironmentFile=/srv/{SLUG}/.env" in text
+    return text
+
+
+@pytest.mark.parametrize("answers", WITH_NGINX, ids=combination_id)
+def test_systemd_unit_passes_systemd_analyze(bake_once, answers, baked_python, tmp_path):
+    project = bake_once(**answers)
+    verified_unit(project, baked_python, tmp_path, SLUG)
     assert static_alias(project).startswith(f"/srv/{SLUG}/")  # where the unit expects it
 
 
 @pytest.mark.parametrize("answers", WITH_NGINX, ids=combination_id)
 def test_worker_unit_passes_systemd_analyze(bake_once, answers, baked_python, tmp_path):
     """The job worker's unit, beside Gunicorn's: the same user, folder and settings."""
-    project = tmp_path / SLUG
-    shutil.copytree(bake_once(**answers), project)
-    (project / ".venv").symlink_to(baked_python.parent.parent)
-    unit = tmp_path / f"{SLUG}-worker.service"
-    text = (project / "deploy" / f"{SLUG}-worker.service").read_text()
-    unit.write_text(text.replace(f"/srv/{SLUG}", str(project)))
-    result = run([servers.need("systemd-analyze"), "verify", str(unit)])
-    assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), result.stderr
-    assert f"EnvironmentFile=/srv/{SLUG}/.env" in text
+    text = verified_unit(bake_once(**answers), baked_python, tmp_path, f"{SLUG}-worker")
     assert f"/srv/{SLUG}/.venv/bin/flask jobs worker" in text
 
 

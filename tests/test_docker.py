@@ -10,12 +10,8 @@ trusting the certificate made with the baked README's command.
 
 import contextlib
 import dataclasses
-import email
-import email.policy
 import json
-import re
 import secrets
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,20 +203,12 @@ def test_sign_up_and_log_in_over_https(stacks, name):
         assert rows.stdout.split() == ["ada"]
 
 
-def verification_link(stack, address, seconds=30):
-    """The link in the mail the stand-in mail server received for `address`: sent by the
-    `worker` service, so it may take a moment."""
-    fetch = "import urllib.request as u; print(u.urlopen('http://127.0.0.1:8025/api/v1/messages').read().decode())"
-    deadline = time.monotonic() + seconds
-    while True:
-        listing = stack.compose("exec", "-T", "mailpit", "python3", "-c", fetch).stdout
-        mails = [m for m in json.loads(listing)["messages"] if address in m["To"]]
-        if mails or time.monotonic() > deadline:
-            break
-        time.sleep(1)
-    (mail,) = mails
-    text = email.message_from_string(mail["Text"], policy=email.policy.default)
-    return re.search(r"https://\S+/auth/verify/\S+", text.get_body().get_content())[0]
+def verification_link(stack, address):
+    """The link in the mail the `worker` service sent to the stand-in mail server."""
+    mailpit = ("exec", "-T", "mailpit", "python3", "-c")
+    return containers.mailpit_verification_link(
+        lambda code: stack.compose(*mailpit, code).stdout, address, seconds=30
+    )
 
 
 def stack_env(stack):

@@ -18,11 +18,8 @@ checks that the machine is as it was.
 
 import contextlib
 import dataclasses
-import email
-import email.policy
 import http.client
 import json
-import re
 import secrets
 import threading
 import time
@@ -32,6 +29,7 @@ import pytest
 
 import servers
 from browser import Browser, signed_in_as
+from servers import docker as containers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("docker")]
 
@@ -285,19 +283,11 @@ class Stack:
 
 def verification_link(stack, address):
     """The link in the mail the stand-in Mailpit received for `address`, from a job worker
-    (the web replicas queue mails in Redis): it may take a moment."""
+    (the web replicas queue mails in Redis)."""
     (mailpit,) = stack.containers("mailpit")
-    fetch = "import urllib.request as u; print(u.urlopen('http://127.0.0.1:8025/api/v1/messages').read().decode())"
-    deadline = time.monotonic() + 60
-    while True:
-        listing = stack.swarm.run("exec", mailpit, "python3", "-c", fetch).stdout
-        mails = [m for m in json.loads(listing)["messages"] if address in m["To"]]
-        if mails or time.monotonic() > deadline:
-            break
-        time.sleep(1)
-    (mail,) = mails
-    text = email.message_from_string(mail["Text"], policy=email.policy.default)
-    return re.search(r"https://\S+/auth/verify/\S+", text.get_body().get_content())[0]
+    return containers.mailpit_verification_link(
+        lambda code: stack.swarm.run("exec", mailpit, "python3", "-c", code).stdout, address
+    )
 
 
 def https_status(url, certificate, path="/readyz"):

@@ -9,9 +9,12 @@ bridges, iptables chains and policy, ip_forward, empty nftables tables) is put b
 """
 
 import contextlib
+import email
+import email.policy
 import fcntl
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -397,3 +400,27 @@ def compose_leftovers(docker, project_name):
         listed = docker.run(kind, "ls", "-q", "--filter", label).stdout.split()
         found += [f"{kind} {name}" for name in listed]
     return found
+
+
+MAILPIT_MESSAGES = (
+    "import urllib.request as u; "
+    "print(u.urlopen('http://127.0.0.1:8025/api/v1/messages').read().decode())"
+)
+
+
+def mailpit_verification_link(run_python, address, seconds=60):
+    """The verification link in the mail a stand-in Mailpit container received for `address`.
+
+    `run_python(code)` runs Python code in the Mailpit container and returns what it printed.
+    A job worker sends the mail, so it may take a moment to arrive.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        listing = run_python(MAILPIT_MESSAGES)
+        mails = [m for m in json.loads(listing)["messages"] if address in m["To"]]
+        if mails or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    (mail,) = mails
+    text = email.message_from_string(mail["Text"], policy=email.policy.default)
+    return re.search(r"https://\S+/auth/verify/\S+", text.get_body().get_content())[0]
