@@ -47,7 +47,9 @@ def lighthouse():
 def audit(command, url, folder):
     """One Lighthouse run on `url`: {category: score 0-100} and the bytes sent."""
     report = folder / "report.json"
-    env = {**os.environ, "CHROME_PATH": CHROMIUM, "HOME": str(folder)}
+    # TMPDIR too: Chromium leaves its singleton socket's folder (org.chromium.Chromium.*)
+    # behind in the temporary folder, which is this run's and goes with it.
+    env = {**os.environ, "CHROME_PATH": CHROMIUM, "HOME": str(folder), "TMPDIR": str(folder)}
     done = subprocess.run(
         [
             str(command),

@@ -19,6 +19,7 @@ import secrets
 import shutil
 import ssl
 import subprocess
+import tempfile
 import urllib.request
 from pathlib import Path
 
@@ -105,10 +106,16 @@ def page(served_app, tmp_path, console_errors):
         missing(f"{CHROMIUM} is not installed (Debian package chromium)")
     if sync_playwright is None:
         missing("the playwright package is not installed")
-    with sync_playwright() as playwright:
+    # Chromium leaves its singleton socket's folder (org.chromium.Chromium.*) in TMPDIR: a
+    # folder of this test's, removed after it (short: a socket's path has at most 107 bytes).
+    with (
+        tempfile.TemporaryDirectory(prefix="chromium-") as browser_tmp,
+        sync_playwright() as playwright,
+    ):
         context = playwright.chromium.launch_persistent_context(
             tmp_path / "profile",
             executable_path=CHROMIUM,
+            env={**os.environ, "TMPDIR": browser_tmp},
             headless=True,
             args=[
                 *CHROMIUM_FLAGS,
