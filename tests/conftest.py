@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import tomllib
 import venv
 from pathlib import Path
@@ -263,6 +264,31 @@ def docker():
         containers.stand_in_images(daemon)
         yield daemon
     assert daemon.leftovers() == []
+
+
+# cookiecutter (2.7.1, hooks.run_script_with_context) renders each hook into a temporary
+# file that it never deletes: two files in the temporary folder for every bake, hundreds a
+# run. pytest_sessionfinish removes this session's.
+HOOK_FIRST_LINES = {
+    (TEMPLATE / "hooks" / name).read_text().splitlines()[0]
+    for name in ("pre_gen_project.py", "post_gen_project.py")
+}
+SESSION_STARTED = time.time()
+
+
+def pytest_sessionfinish(session):
+    if hasattr(session.config, "workerinput"):  # an xdist worker: the controller does it
+        return
+    for path in Path(tempfile.gettempdir()).glob("tmp*.py"):
+        try:
+            if path.stat().st_mtime < SESSION_STARTED:
+                continue
+            with path.open(encoding="utf-8", errors="replace") as file:
+                first_line = file.readline().rstrip("\n")
+            if first_line in HOOK_FIRST_LINES:
+                path.unlink()
+        except OSError:
+            continue  # gone already, or not ours to read
 
 
 def pytest_report_header():
