@@ -1,4 +1,4 @@
-"""Template suite: wall time of the README's test command (its target: 23 min, the 20-22 the
+"""Template suite: wall time of the README's test command (its target: 25 min, the 20-24 the
 README states) and of the fast tier before a commit.
 
 Slow, and it loads both cores, so run.py runs it only when asked (--suite), once, after the rest.
@@ -36,5 +36,5 @@ def run():
     whole, whole_passed = wall_time(WHOLE)
     return [
         Row(label("suite: fast tier (README)", fast_passed), fast, "s", target="<= 30"),
-        Row(label("suite: whole, pytest -n 2", whole_passed), whole, "s", target="<= 1380"),
+        Row(label("suite: whole, pytest -n 2", whole_passed), whole, "s", target="<= 1500"),
     ]
