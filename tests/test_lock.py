@@ -111,6 +111,28 @@ def test_the_baked_constraints_are_what_uv_exports_from_the_baked_lock(bake, dat
     assert pins(shipped) == locked_versions((project / "uv.lock").read_text())
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_every_dependency_stops_below_an_untested_major(bake_once, database):
+    """A plain `pip install .` cannot reach a major no test has run (a 0.x: a minor): each
+    requirement has an upper bound, or an exact pin, no higher than the next one after the
+    locked version."""
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    project = bake_once(database=database, use_api=True)
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    requirements = pyproject["project"]["dependencies"] + pyproject["dependency-groups"]["dev"]
+    locked = dict(locked_versions((project / "uv.lock").read_text()))
+    for line in requirements:
+        requirement = Requirement(line)
+        version = Version(locked[requirement.name])
+        release = version.release + (0,)
+        # the next major, or the next minor of a 0.x
+        untested = Version(f"{release[0] + 1}") if release[0] else Version(f"0.{release[1] + 1}")
+        assert not requirement.specifier.contains(untested, prereleases=True), line
+        assert requirement.specifier.contains(version), line
+
+
 CHECKED = [
     *COMBINATIONS,
     {"python_version": "3.13"},
