@@ -93,9 +93,11 @@ def lock_fits(name, answers):
 
 
 def install_lock(project, answers):
-    """Move the lock made for the chosen options to uv.lock, under the project's own name.
+    """Move the lock made for the chosen options to uv.lock, under the project's own name, and
+    its pip constraints (the same versions, made by scripts/relock.py) to constraints.txt.
 
     The lock is ready-made so a bake needs no network; uv normalizes the name (my_app: my-app).
+    The constraints do not name the project, so they move as they are.
     """
     folder = project / "locks"
     fitting = [path for path in folder.glob("*.lock") if lock_fits(path.stem, answers)]
@@ -107,6 +109,7 @@ def install_lock(project, answers):
     name = re.sub(r"[-_.]+", "-", answers["project_slug"])
     entry = LOCKED_PROJECT.replace("my-flask-app", name).replace("0.1.0", answers["version"])
     (project / "uv.lock").write_text(text.replace(LOCKED_PROJECT, entry, 1))
+    fitting[0].with_suffix(".txt").replace(project / "constraints.txt")
     remove(folder)
 
 
@@ -225,8 +228,8 @@ def next_steps(project, answers, wrote_env):
         steps.append("# create the database first: docs/postgresql.md")
     steps += ["uv run flask db upgrade", "uv run flask run", "uv run pytest"]
     steps.append(
-        "# without uv: README.md, 'Set up' (pip in a venv, then the same commands"
-        " without 'uv run')"
+        "# without uv: README.md, 'Set up' (pip install -c constraints.txt -e . --group dev"
+        " in a venv, then the same commands without 'uv run')"
     )
     if answers["use_kubernetes"]:
         steps.append(

@@ -86,7 +86,7 @@ def expected_files(answers):
         name.replace("{{cookiecutter.project_slug}}", SLUG) for name in files_in(TEMPLATE_TREE)
     }
     files = {name for name in files if not name.startswith(("licenses/", "locks/"))}
-    files |= {".env", "uv.lock"}
+    files |= {".env", "uv.lock", "constraints.txt"}
     if answers.get("open_source_license", "MIT") != "none":
         files.add("LICENSE")
     if not answers.get("use_docker", True):
