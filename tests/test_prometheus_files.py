@@ -2,6 +2,7 @@
 test for each rule (`test rules`), and the scrape settings of the compose profile and of the
 systemd example (`check config`), whose ports are the ones the app serves its metrics on."""
 
+import re
 import shutil
 
 import pytest
@@ -99,3 +100,21 @@ def test_the_systemd_scrape_example_passes_promtool(project, tmp_path):
     assert "METRICS_PORT=9464" in units
     worker = (project / "deploy" / f"{SLUG}-worker.service").read_text()
     assert "JOBS_METRICS_PORT=9465" in worker
+
+
+def test_the_docs_explain_every_alert_and_metric(project):
+    docs = (project / "docs" / "observability.md").read_text()
+    rules = yaml.safe_load((project / "prometheus" / "alerts.yml").read_text())
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            assert f"| `{rule['alert']}` |" in docs, rule["alert"]
+    telemetry = (project / SLUG / "telemetry.py").read_text()
+    counters = re.findall(r'Counter\(\s*"(\w+)"', telemetry)
+    names = {f"{name}_total" for name in counters}
+    names |= set(re.findall(r'Histogram\(\s*"(\w+)"', telemetry))
+    names |= set(re.findall(r'GaugeMetricFamily\(\s*"(\w+)"', telemetry))
+    states = re.search(r"JOB_STATES = \{(.*?)\}", telemetry, re.S)[1]
+    names |= {f"app_jobs_{state}" for state in re.findall(r'^    "(\w+)":', states, re.M)}
+    assert len(names) == 9, names
+    for name in names:
+        assert f"| `{name}` |" in docs, name

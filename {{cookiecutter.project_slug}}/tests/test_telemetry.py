@@ -38,6 +38,14 @@ def test_requests_are_counted_by_route_not_by_path(app, client):
     assert registry.get_sample_value("app_http_request_duration_seconds_sum", labels) > 0
 
 
+@pytest.mark.settings(**METRICS_ON)
+def test_made_up_methods_are_counted_as_one(app, client):
+    client.open("/", method="BREW")
+    client.open("/no/such/page", method="WHEN")
+    assert requests_counted(app, telemetry.UNMATCHED, "405", method="other") == 1
+    assert requests_counted(app, telemetry.UNMATCHED, "404", method="other") == 1
+
+
 @pytest.mark.settings(**METRICS_ON, PROPAGATE_EXCEPTIONS=False)  # answer 500, as in production
 def test_errors_are_counted_with_their_status(app, client):
     @app.get("/boom")

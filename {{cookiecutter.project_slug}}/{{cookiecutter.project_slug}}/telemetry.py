@@ -26,6 +26,8 @@ if TYPE_CHECKING:  # no import of the library when metrics are off, not even for
     from prometheus_client.core import Metric
 
 UNMATCHED = "(unmatched)"  # the route label of a URL no route matches: raw paths are unbounded
+# Any other method a client makes up is counted as "other": labels must stay a bounded set.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class RequestMetrics:
@@ -55,10 +57,11 @@ class RequestMetrics:
 
     def finished(self, sender: Flask, response: Response, **extra: Any) -> None:
         route = request.url_rule.rule if request.url_rule else UNMATCHED
-        self.requests.labels(route, request.method, str(response.status_code)).inc()
+        method = request.method if request.method in METHODS else "other"
+        self.requests.labels(route, method, str(response.status_code)).inc()
         if "telemetry_started" in g:
             took = time.perf_counter() - g.telemetry_started
-            self.duration.labels(route, request.method).observe(took)
+            self.duration.labels(route, method).observe(took)
 
 
 def init_app(app: Flask) -> None:
