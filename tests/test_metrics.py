@@ -3,7 +3,8 @@ its own gunicorn.conf.py with 4 workers (and its job worker, Redis and an SMTP s
 on loopback, started here and stopped by PID.
 
 The counters Prometheus holds equal the requests sent, summed over the 4 workers, also after
-one worker is killed and Gunicorn replaces it; the public nginx site has no /metrics.
+one worker is killed and Gunicorn replaces it, and after a reload (SIGHUP) replaces them all;
+the public nginx site has no /metrics.
 """
 
 import http.client
@@ -89,7 +90,7 @@ def requests_counted(route):
     return f'sum(app_http_requests_total{{route="{route}",method="GET",status="200"}})'
 
 
-def test_counters_equal_the_requests_sent_even_after_a_worker_is_killed(stack):
+def test_counters_equal_the_requests_sent_after_a_worker_is_killed_and_a_reload(stack):
     web, _, prom, _ = stack
     get(web, "/", HOME_REQUESTS)
     get(web, "/auth/login", LOGIN_REQUESTS)
@@ -111,6 +112,21 @@ def test_counters_equal_the_requests_sent_even_after_a_worker_is_killed(stack):
     )
     get(web, "/", AFTER_KILL)
     total = HOME_REQUESTS + AFTER_KILL
+    assert eventually(prom, requests_counted("/"), total) == total
+
+    # A reload (systemctl reload: SIGHUP) replaces every worker and reads gunicorn.conf.py
+    # again: the folder and the master's listener stay, and so do the counts.
+    before = set(servers.worker_pids(web.process.pid))
+    web.process.send_signal(signal.SIGHUP)
+    servers.wait_until(
+        lambda: (
+            len(servers.worker_pids(web.process.pid)) == WORKERS
+            and not before & set(servers.worker_pids(web.process.pid))
+        ),
+        "gunicorn's reload",
+    )
+    get(web, "/", AFTER_KILL)
+    total += AFTER_KILL
     assert eventually(prom, requests_counted("/"), total) == total
     durations = 'sum(app_http_request_duration_seconds_count{route="/"})'
     assert eventually(prom, durations, total) == total
