@@ -44,7 +44,8 @@ DEPENDENCY_NAMES = {
     "jsonschema_rs", "librt", "limits", "mako", "markdown_it", "markdown_it_py", "markupsafe",
     "marshmallow", "mdurl", "mypy", "mypy_extensions", "mypyc", "nodeenv", "ordered_set",
     "packaging", "pathspec", "pip", "pkg_resources", "platformdirs", "pluggy", "pre_commit",
-    "psycopg", "psycopg_binary", "py", "pygments", "pyrate_limiter", "pytest", "python_dateutil",
+    "prometheus_client", "psycopg", "psycopg_binary", "py", "pygments", "pyrate_limiter",
+    "pytest", "python_dateutil",
     "python_discovery", "python_dotenv", "python_json_logger", "pythonjsonlogger", "pyyaml",
     "redis", "requests", "rich", "rq", "ruff", "schemathesis", "secure", "sentry_sdk",
     "setuptools", "sortedcontainers", "sqlalchemy", "types_flask_migrate", "types_wtforms",
@@ -57,8 +58,7 @@ DEPENDENCY_NAMES = {
 # left out of git and of the image. The same test checks these against a real bake.
 PROJECT_NAMES = {
     "build", "certs", "conftest", "deploy", "dist", "docs", "htmlcov", "instance", "k8s",
-    "migrations",
-    "nginx",
+    "migrations", "nginx", "prometheus",
     "tests",
 }  # fmt: skip
 

@@ -20,12 +20,14 @@ DOCKER_FILES = {
     "compose.yaml",
     "compose.prod.yaml",
     "docs/docker.md",
+    "prometheus/prometheus.yml",
 }
 NGINX_FILES = {
     f"nginx/{SLUG}.conf",
     f"deploy/{SLUG}.service",
     f"deploy/{SLUG}-worker.service",
     "docs/systemd.md",
+    "deploy/prometheus.yml",
 }
 SWARM_FILE = "compose.swarm.yaml"  # Docker, nginx and PostgreSQL
 SWARM_PAGE = "docs/swarm.md"

@@ -140,9 +140,10 @@ def test_production_compose_runs_migrations_then_gunicorn(bake_once, answers):
     project = bake_once(**answers)
     services = compose_config(project, "compose.prod.yaml")["services"]
     postgres = answers["database"] == "postgresql"
-    expected = {"migrate", "web", "worker", "redis"}
+    expected = {"migrate", "web", "worker", "redis", "prometheus"}
     expected |= {"nginx"} if answers["use_nginx"] else set()
     assert set(services) == expected | ({"db"} if postgres else set())
+    assert services["prometheus"]["profiles"] == ["monitoring"]  # started only when asked
 
     for name in ["migrate", "web", "worker"]:
         env = services[name]["environment"]

@@ -8,7 +8,7 @@ import click
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import assets, headers, jobs, logs, sentry
+from . import assets, headers, jobs, logs, sentry, telemetry
 from .config import load_config
 
 __version__ = "{{ cookiecutter.version }}"  # the same as in pyproject.toml (a test checks)
@@ -37,6 +37,7 @@ def create_app(config: str | Mapping[str, Any] | None = None) -> Flask:
 
     logs.init_app(app)  # first: every later hook and log record sees the request id
     sentry.init_app(app)
+    telemetry.init_app(app)  # request metrics, when METRICS_PORT is set
     register_extensions(app)
     register_blueprints(app)
     return app

@@ -137,6 +137,8 @@ class Config:
         self.LOG_FORMAT = os.environ.get("LOG_FORMAT", self.LOG_FORMAT)
         self.SENTRY_DSN = secret_setting("SENTRY_DSN")  # error tracking is off without one
         self.SENTRY_ENVIRONMENT = os.environ.get("SENTRY_ENVIRONMENT", self.SENTRY_ENVIRONMENT)
+        # Made by gunicorn.conf.py when METRICS_PORT is set: the workers count requests there.
+        self.PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 
 
 class DevelopmentConfig(Config):

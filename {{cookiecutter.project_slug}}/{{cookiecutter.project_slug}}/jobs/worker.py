@@ -1,12 +1,18 @@
 """The worker: runs queued jobs, schedules the periodic ones, logs every failure."""
 
 import logging
+import os
+import time
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from rq import Queue, Worker
 from rq.job import Job
 
 from . import periodic
+
+if TYPE_CHECKING:
+    from ..telemetry import JobMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -38,10 +44,31 @@ def log_failure(
     return True  # and let RQ go on with its own handling (retry, or the failed registry)
 
 
+class MeasuredWorker(Worker):
+    """RQ's worker, timing each job (in a forked work horse) from here, the parent."""
+
+    metrics: "JobMetrics | None" = None
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        started = time.perf_counter()
+        try:
+            super().execute_job(job, queue)
+        finally:
+            if self.metrics is not None:
+                status = job.get_status(refresh=True)
+                took = time.perf_counter() - started
+                self.metrics.observe(job.func_name or "-", str(status and status.value), took)
+
+
 def run(queue: Queue) -> None:
     """Work until stopped (SIGTERM lets the running job finish first)."""
     periodic.schedule_all(queue)
-    worker = Worker(
+    port = os.environ.get("JOBS_METRICS_PORT")
+    if port:  # the jobs' metrics, on a port of this process (docs/observability.md)
+        from ..telemetry import JobMetrics
+
+        MeasuredWorker.metrics = JobMetrics(os.environ.get("METRICS_BIND", "127.0.0.1"), int(port))
+    worker = MeasuredWorker(
         [queue],
         connection=queue.connection,
         exception_handlers=[log_failure],
