@@ -4,18 +4,22 @@ GitHub runs the workflow on a fresh checkout, so the steps here run on a git clo
 baked project (no .env, nothing ignored), with uv installing from the project's uv.lock.
 """
 
+import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
 from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import clean_env, git
+from conftest import activated_env, clean_env, git
 from pythons import interpreter, missing_reason, user_env
 
+SLUG = "my_flask_app"
 WORKFLOW = ".github/workflows/ci.yml"
 DEPENDABOT = ".github/dependabot.yml"
 PRE_COMMIT = ".pre-commit-config.yaml"
@@ -203,14 +207,42 @@ def test_mypy_strict_passes_on_the_package(bake_once, baked_python, run_in_proje
     assert result.stdout.startswith("Success: no issues found")
 
 
-def test_pre_commit_and_ci_run_mypy_from_the_projects_environment(bake_once):
-    project = bake_once()
-    (mypy,) = [
-        hook for repo in load(project, PRE_COMMIT)["repos"] for hook in repo["hooks"]
-        if hook["id"] == "mypy"
-    ]  # fmt: skip
-    assert mypy["entry"] == "uv run --locked mypy" and mypy["pass_filenames"] is False
-    assert "uv run mypy" in run_steps(load(project, WORKFLOW)["jobs"]["test"])
+def test_pre_commit_runs_mypy_on_the_pip_path_without_uv(bake, baked_python, tmp_path):
+    """The README's pip path: `git init`, an activated venv, no uv anywhere on PATH, then
+    `pre-commit run --all-files`. The hooks of the GitHub repositories cannot be fetched here
+    (no network but the package registries), so the shipped file's local hooks run, as they
+    are; a type error then fails the commit."""
+    project = bake()
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    config = load(project, PRE_COMMIT)
+    local = tmp_path / "local-hooks.yaml"
+    local.write_text(
+        yaml.safe_dump({"repos": [r for r in config["repos"] if r["repo"] == "local"]})
+    )
+    venv_bin = baked_python.parent
+    path = [venv_bin, *(p for p in os.environ["PATH"].split(os.pathsep) if p)]
+    path = [str(p) for p in path if not (Path(p) / "uv").exists()]
+    env = activated_env(
+        baked_python,
+        project,
+        PRE_COMMIT_HOME=str(tmp_path / "pre-commit"),
+        MYPY_CACHE_DIR=str(baked_python.parent.parent / "mypy-cache"),  # shared, as below
+    )
+    env["PATH"] = os.pathsep.join(path)
+    assert shutil.which("uv", path=env["PATH"]) is None
+    command = [str(venv_bin / "pre-commit"), "run", "--all-files", "--config", str(local)]
+
+    def pre_commit():
+        return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
+
+    result = pre_commit()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"mypy \(strict\)\.+Passed", result.stdout), result.stdout
+    factory = project / SLUG / "__init__.py"
+    factory.write_text(factory.read_text() + '\n\ndef broken() -> int:\n    return "text"\n')
+    result = pre_commit()
+    assert result.returncode == 1 and "Incompatible return value type" in result.stdout
 
 
 def load_toml(project):
