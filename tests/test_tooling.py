@@ -134,11 +134,52 @@ def readme_commands(readme):
     return {part.strip() for line in shown for part in line.split("&&")}
 
 
-def test_readme_shows_the_commands_ci_runs(bake_once):
+def test_readme_or_agents_md_shows_the_commands_ci_runs(bake_once):
     project = bake_once()
     shown = readme_commands((project / "README.md").read_text())
+    shown |= readme_commands((project / "AGENTS.md").read_text())
     for command in run_steps(load(project, WORKFLOW)["jobs"]["test"]):
         assert command in shown
+
+
+def test_ci_runs_bin_ci_after_installing_the_lock(bake_once):
+    project = bake_once()
+    assert run_steps(load(project, WORKFLOW)["jobs"]["test"]) == ["uv sync --locked", "bin/ci"]
+    assert os.access(project / "bin" / "ci", os.X_OK)
+
+
+def test_bin_ci_runs_what_ci_runs_on_the_pip_path(bake, baked_python, tmp_path):
+    """`bin/ci` without uv: ruff, the format check, mypy and pytest from the activated venv,
+    arguments passed to pytest; the first failing check stops it. (With uv, from the lock:
+    test_workflow_test_job_passes_on_a_fresh_checkout.)"""
+    project = bake()
+    venv_bin = baked_python.parent
+    path = [venv_bin, *(p for p in os.environ["PATH"].split(os.pathsep) if p)]
+    env = activated_env(baked_python, project, MYPY_CACHE_DIR=str(venv_bin.parent / "mypy-cache"))
+    env["PATH"] = os.pathsep.join(str(p) for p in path if not (Path(p) / "uv").exists())
+    assert shutil.which("uv", path=env["PATH"]) is None
+
+    def bin_ci(*args):
+        return subprocess.run(
+            ["bin/ci", *args], cwd=project, env=env, capture_output=True, text=True, timeout=600
+        )
+
+    result = bin_ci("-q", "-p", "no:cacheprovider", "tests/test_config.py")
+    assert result.returncode == 0, result.stdout + result.stderr
+    steps = re.findall(r"^==> (.*)$", result.stdout, re.MULTILINE)
+    assert steps == [
+        "ruff check .",
+        "ruff format --check .",
+        "mypy",
+        "pytest -q -p no:cacheprovider tests/test_config.py",
+        "all checks passed",
+    ]
+    assert " passed" in result.stdout
+    config = project / SLUG / "config.py"
+    config.write_text(config.read_text().replace("MIN_SECRET_BYTES = 32", "MIN_SECRET_BYTES=32"))
+    result = bin_ci("-q", "tests/test_config.py")
+    assert result.returncode == 1
+    assert re.findall(r"^==> (.*)$", result.stdout, re.MULTILINE)[-1] == "ruff format --check ."
 
 
 def test_pre_commit_config_is_valid_and_runs_the_agreed_hooks(bake_once, run_in_project):
