@@ -148,6 +148,7 @@ def test_ci_runs_bin_ci_after_installing_the_lock(bake_once):
     assert os.access(project / "bin" / "ci", os.X_OK)
 
 
+@pytest.mark.slow  # mypy and part of the baked suite: 20-70 s (test_mypy_strict_... is fast)
 def test_bin_ci_runs_what_ci_runs_on_the_pip_path(bake, baked_python, tmp_path):
     """`bin/ci` without uv: ruff, the format check, mypy and pytest from the activated venv,
     arguments passed to pytest; the first failing check stops it. (With uv, from the lock:
@@ -248,6 +249,7 @@ def test_mypy_strict_passes_on_the_package(bake_once, baked_python, run_in_proje
     assert result.stdout.startswith("Success: no issues found")
 
 
+@pytest.mark.slow  # mypy twice, through pre-commit: 10-30 s
 def test_pre_commit_runs_mypy_on_the_pip_path_without_uv(bake, baked_python, tmp_path):
     """The README's pip path: `git init`, an activated venv, no uv anywhere on PATH, then
     `pre-commit run --all-files`. The hooks of the GitHub repositories cannot be fetched here
