@@ -15,6 +15,7 @@ from werkzeug.serving import is_running_from_reloader
 PLACEHOLDER_SECRET = "change-me"  # noqa: S105  (the public placeholder in .env.example)
 MIN_SECRET_BYTES = 32
 KEY_COMMAND = 'python3 -c "import secrets; print(secrets.token_hex(32))"'
+SQLITE_URL = "sqlite:///{{ cookiecutter.project_slug }}.sqlite"  # in the instance folder
 
 
 class SettingsError(click.ClickException, RuntimeError):
@@ -59,8 +60,9 @@ def env_flag(name: str, default: bool) -> bool:
 class Config:
     """Settings shared by every configuration."""
 
-    APP_NAME = {{ cookiecutter.project_name | python_literal }}
-    APP_DESCRIPTION = {{ cookiecutter.description | python_literal }}  # pages' meta description
+    # The answers given when the project was made: the pages' title and meta description.
+    APP_NAME = {{ cookiecutter.project_name | python_literal("    APP_NAME = ") }}
+    APP_DESCRIPTION = {{ cookiecutter.description | python_literal("    APP_DESCRIPTION = ") }}
     DEBUG = False
     TESTING = False
     MAX_CONTENT_LENGTH = 1024 * 1024  # nginx's client_max_body_size says the same
@@ -100,7 +102,7 @@ class Config:
     def __init__(self) -> None:
         self.SECRET_KEY = secret_setting("SECRET_KEY")
         self.SQLALCHEMY_DATABASE_URI = with_password(
-            secret_setting("DATABASE_URL", "sqlite:///{{ cookiecutter.project_slug }}.sqlite"),
+            secret_setting("DATABASE_URL", SQLITE_URL),
             secret_setting("DATABASE_PASSWORD"),
         )
         self.RATELIMIT_STORAGE_URI = secret_setting("RATELIMIT_STORAGE_URI", "memory://")

@@ -15,9 +15,11 @@ from ..extensions import db
 from ..models import User
 from ..ratelimit import password_guesses
 from .auth import caller, login_required, protect_cookie_sessions
-from .errors import MAX_ID, ApiBlueprint
+from .errors import MAX_ID, ApiBlueprint, fail
 from .models import ApiToken, revoke_api_tokens
 from .schemas import CredentialsSchema, NewTokenSchema, TokenSchema
+
+UNVERIFIED = "Verify your email address first: log in on the site for a new link."
 
 bp = ApiBlueprint(
     "tokens", __name__, url_prefix="/api/tokens", description="Bearer tokens of the caller"
@@ -48,16 +50,16 @@ def create_token(credentials: dict[str, str]) -> ApiToken:
         check.check_password(credentials["password"])
     elif user.check_password(credentials["password"]):
         if must_verify(user):
-            raise Forbidden("Verify your email address first: log in on the site for a new link.")
+            fail(Forbidden(UNVERIFIED), "email-not-verified")
         if not user.is_active:
-            raise Forbidden("This account is disabled.")
+            fail(Forbidden("This account is disabled."), "account-disabled")
         user.logged_in()
         token, secret = ApiToken.issue(user)
         db.session.commit()
         token.secret = secret  # for this one response; never stored
         return token
     guesses.wrong(budget)
-    raise Unauthorized("Invalid username or password.")
+    fail(Unauthorized("Invalid username or password."), "invalid-credentials")
 
 
 def account(name: str) -> User | None:
@@ -109,6 +111,6 @@ def revoke_token(token_id: int) -> None:
     """Revoke one of the caller's tokens."""
     token = db.session.get(ApiToken, token_id)
     if token is None or token.user_id != caller().id:
-        abort(404, message="You have no token with that id.")
+        abort(404, problem="no-such-token", message="You have no token with that id.")
     db.session.delete(token)
     db.session.commit()
