@@ -68,7 +68,6 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}  # survive a database restart
     RATELIMIT_HEADERS_ENABLED = True
     # If Redis goes away, each worker counts in memory until it is back: logins keep working.
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
@@ -103,7 +102,17 @@ class Config:
             secret_setting("DATABASE_URL", "sqlite:///{{ cookiecutter.project_slug }}.sqlite"),
             secret_setting("DATABASE_PASSWORD"),
         )
+        # Seconds a network call may wait before it gives up (docs/faults.md): a dependency
+        # that hangs costs a request this long, never a worker (Gunicorn kills one after 30 s).
+        self.REDIS_TIMEOUT = float(os.environ.get("REDIS_TIMEOUT", "2"))
+        self.DATABASE_TIMEOUT = int(os.environ.get("DATABASE_TIMEOUT", "3"))  # connect, pool
+        self.DATABASE_STATEMENT_TIMEOUT = int(os.environ.get("DATABASE_STATEMENT_TIMEOUT", "10"))
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self)
         self.RATELIMIT_STORAGE_URI = secret_setting("RATELIMIT_STORAGE_URI", "memory://")
+        self.RATELIMIT_STORAGE_OPTIONS = {
+            "socket_timeout": self.REDIS_TIMEOUT,
+            "socket_connect_timeout": self.REDIS_TIMEOUT,
+        }
         # Background jobs (mails, periodic clean-ups) queue in this Redis for `flask jobs
         # worker`; without it they run at once in the process that asks (development, tests).
         self.JOBS_REDIS_URL = secret_setting("JOBS_REDIS_URL")
@@ -181,6 +190,7 @@ class TestingConfig(Config):
         self.SECRET_KEY = "testing-secret-key-that-is-long-enough"  # noqa: S105
         # Set TEST_DATABASE_URL to run the tests on a database like production's (emptied!).
         self.SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self)
         self.MAIL_SERVER = "localhost"  # never contacted: Flask-Mail records, not sends, in tests
         self.JOBS_REDIS_URL = None  # jobs run at once, in the test's process
         self.LOG_FORMAT = None  # pytest captures the logs
@@ -198,6 +208,25 @@ class ProductionConfig(Config):
         check_secret(self.SECRET_KEY)
         if serving():  # `flask db upgrade` needs no address
             check_base_url(self.BASE_URL)
+
+
+def engine_options(config: Config) -> dict[str, object]:
+    """SQLAlchemy's engine settings: pooled connections checked before use (a database restart
+    costs no request), and with PostgreSQL a limit on each wait. Only served requests get the
+    statement timeout: migrations and jobs may run longer."""
+    options: dict[str, object] = {"pool_pre_ping": True}
+    if (config.SQLALCHEMY_DATABASE_URI or "").startswith("postgresql"):
+        seconds = config.DATABASE_TIMEOUT
+        # libpq: connect_timeout for a server that never answers; tcp_user_timeout (ms) closes
+        # a connection whose packets a frozen or unplugged host no longer acknowledges.
+        connect: dict[str, object] = {
+            "connect_timeout": seconds,
+            "tcp_user_timeout": seconds * 1000,
+        }
+        if serving() and config.DATABASE_STATEMENT_TIMEOUT:
+            connect["options"] = f"-c statement_timeout={config.DATABASE_STATEMENT_TIMEOUT}s"
+        options.update(pool_timeout=seconds, connect_args=connect)
+    return options
 
 
 def weak_secret(secret: str) -> bool:

@@ -65,7 +65,8 @@ def redis_answers() -> bool:
     storage = current_app.extensions.get("readyz_redis")
     if storage is None:
         uri = current_app.config["RATELIMIT_STORAGE_URI"]
-        storage = current_app.extensions["readyz_redis"] = storage_from_string(uri)
+        options = current_app.config["RATELIMIT_STORAGE_OPTIONS"]  # its timeouts
+        storage = current_app.extensions["readyz_redis"] = storage_from_string(uri, **options)
     return storage.check() is True
 
 

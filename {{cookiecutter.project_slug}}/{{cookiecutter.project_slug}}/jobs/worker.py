@@ -6,7 +6,7 @@ from types import TracebackType
 from rq import Queue, Worker
 from rq.job import Job
 
-from . import periodic
+from . import PermanentFailure, periodic
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,10 @@ def log_failure(
     exc_value: BaseException | None,
     traceback: TracebackType | None,
 ) -> bool:
-    """One line per failed try, with the id of the request that queued the job."""
+    """One line per failed try, with the id of the request that queued the job. A permanent
+    failure is not tried again: RQ moves the job to the failed jobs with its message."""
+    if isinstance(exc_value, PermanentFailure):
+        job.retries_left = 0
     left = job.retries_left or 0
     logger.error(
         "job %s (%s) failed: %s; %s",
