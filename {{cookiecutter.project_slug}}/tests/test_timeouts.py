@@ -12,11 +12,11 @@ import pytest
 from test_auth import login, register
 
 from {{ cookiecutter.project_slug }} import create_app
-from {{ cookiecutter.project_slug }}.config import Config, engine_options
+from {{ cookiecutter.project_slug }}.config import Config, engine_options, redis_options
 from {{ cookiecutter.project_slug }}.extensions import db
 
 TIMEOUT = 0.5
-HUNG_OPTIONS = {"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT}
+HUNG_OPTIONS = redis_options(TIMEOUT)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,11 @@ def timed(call):
 def test_every_network_call_has_a_timeout_by_default(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://app@db/app")
     config = Config()
-    assert config.RATELIMIT_STORAGE_OPTIONS == {"socket_timeout": 2, "socket_connect_timeout": 2}
+    monkeypatch.setenv("RATELIMIT_STORAGE_URI", "redis://redis:6379/0")
+    config = Config()
+    redis = config.RATELIMIT_STORAGE_OPTIONS
+    assert (redis["socket_timeout"], redis["socket_connect_timeout"]) == (1, 1)
+    assert redis["retry"].get_retries() == 1  # a broken connection, not a timeout
     options = config.SQLALCHEMY_ENGINE_OPTIONS
     assert options["pool_timeout"] == 3
     assert options["connect_args"] == {

@@ -104,15 +104,18 @@ class Config:
         )
         # Seconds a network call may wait before it gives up (docs/faults.md): a dependency
         # that hangs costs a request this long, never a worker (Gunicorn kills one after 30 s).
-        self.REDIS_TIMEOUT = float(os.environ.get("REDIS_TIMEOUT", "2"))
+        # Redis answers in a millisecond; a worker's first login after it hangs waits twice
+        # (Flask-Limiter's try, then its check before counting in memory).
+        self.REDIS_TIMEOUT = float(os.environ.get("REDIS_TIMEOUT", "1"))
         self.DATABASE_TIMEOUT = int(os.environ.get("DATABASE_TIMEOUT", "3"))  # connect, pool
         self.DATABASE_STATEMENT_TIMEOUT = int(os.environ.get("DATABASE_STATEMENT_TIMEOUT", "10"))
         self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self)
         self.RATELIMIT_STORAGE_URI = secret_setting("RATELIMIT_STORAGE_URI", "memory://")
-        self.RATELIMIT_STORAGE_OPTIONS = {
-            "socket_timeout": self.REDIS_TIMEOUT,
-            "socket_connect_timeout": self.REDIS_TIMEOUT,
-        }
+        self.RATELIMIT_STORAGE_OPTIONS = (
+            redis_options(self.REDIS_TIMEOUT)
+            if (self.RATELIMIT_STORAGE_URI or "").startswith("redis")
+            else {}
+        )
         # Background jobs (mails, periodic clean-ups) queue in this Redis for `flask jobs
         # worker`; without it they run at once in the process that asks (development, tests).
         self.JOBS_REDIS_URL = secret_setting("JOBS_REDIS_URL")
@@ -208,6 +211,21 @@ class ProductionConfig(Config):
         check_secret(self.SECRET_KEY)
         if serving():  # `flask db upgrade` needs no address
             check_base_url(self.BASE_URL)
+
+
+def redis_options(seconds: float) -> dict[str, object]:
+    """redis-py's settings for a Redis that may hang: give up after `seconds`, and retry only
+    a broken connection (a restarted Redis), once, never a timeout. redis-py's own default
+    (three retries with backoff) turns a 2 s timeout into 8 s of a held worker."""
+    from redis.backoff import NoBackoff  # here: only processes that talk to Redis load it
+    from redis.exceptions import ConnectionError as Broken
+    from redis.retry import Retry
+
+    return {
+        "socket_timeout": seconds,
+        "socket_connect_timeout": seconds,
+        "retry": Retry(NoBackoff(), 1, (Broken,)),
+    }
 
 
 def engine_options(config: Config) -> dict[str, object]:

@@ -37,8 +37,9 @@ def init_app(app: Flask) -> None:
         from redis import Redis
         from rq import Queue
 
-        seconds = app.config["REDIS_TIMEOUT"]
-        connection = Redis.from_url(url, socket_timeout=seconds, socket_connect_timeout=seconds)
+        from ..config import redis_options
+
+        connection = Redis.from_url(url, **redis_options(app.config["REDIS_TIMEOUT"]))
         app.extensions["jobs"] = Queue(connection=connection, default_timeout=JOB_TIMEOUT)
 
 
