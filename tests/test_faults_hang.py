@@ -325,3 +325,40 @@ def test_smtp_hung_a_mail_waits_in_the_queue(stack):
             f"mail delivered {delivered:.1f} s after the server answered (next retry)",
         )
     )
+
+
+def flask_jobs(stack, *args):
+    """`flask jobs ...` with the worker's environment: (exit code, output)."""
+    worker = stack.worker
+    done = subprocess.run(
+        [*worker.command[:-1], *args],
+        cwd=worker.project,
+        env=worker.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_a_refused_mail_fails_at_once_with_the_server_reply(stack):
+    stack.mailbox.refused.add("refused@example.com")
+    status, _ = sign_up(stack, "refused")
+    assert status == 302
+    servers.wait_until(
+        lambda: "refused" in flask_jobs(stack, "failed")[1], "the job in the failed registry"
+    )
+    code, listed = flask_jobs(stack, "failed")
+    assert "mail server refused: 550 5.1.1 no such mailbox here" in listed
+    assert stack.mailbox.asked.count("refused@example.com") == 1  # tried once, no retry
+    failures = [line for line in stack.worker.log().splitlines() if "mail server refused" in line]
+    assert len([line for line in failures if "no tries left" in line]) == 1  # the app's line
+    assert not any("more tries" in line for line in failures)  # and RQ's, with the same cause
+
+
+@pytest.mark.parametrize("args", [["retry", "no-such-job"], ["retry"]])
+def test_flask_jobs_answers_bad_input_with_one_line(stack, args):
+    code, output = flask_jobs(stack, *args)
+    assert code != 0
+    assert "Traceback" not in output
+    assert len([line for line in output.splitlines() if line.strip()]) <= 3, output
