@@ -121,6 +121,11 @@ class Config:
         self.JOBS_REDIS_URL = secret_setting("JOBS_REDIS_URL")
         # Accounts never verified nor logged in are deleted after this many days (0: never).
         self.UNVERIFIED_ACCOUNT_DAYS = int(os.environ.get("UNVERIFIED_ACCOUNT_DAYS", "30"))
+        # `flask backup create` and the daily backup job write here (default: instance/backups)
+        # and keep the newest BACKUP_KEEP (docs/backups.md).
+        self.BACKUP_DIR = os.environ.get("BACKUP_DIR") or None
+        self.BACKUP_KEEP = int(os.environ.get("BACKUP_KEEP", "14"))
+        self.BACKUP_DAILY = env_flag("BACKUP_DAILY", True)  # the worker's daily backup job
         self.TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
         # Links in mails start with BASE_URL (https://example.com), never with the Host a
         # request names: anyone can name any host. Without it (development) the request's own.
