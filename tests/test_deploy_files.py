@@ -317,6 +317,23 @@ def test_worker_unit_passes_systemd_analyze(bake_once, answers, baked_python, tm
     assert f"/srv/{SLUG}/.venv/bin/flask jobs worker" in text
 
 
+@pytest.mark.parametrize("answers", WITH_NGINX, ids=combination_id)
+def test_backup_unit_and_its_daily_timer_pass_systemd_analyze(
+    bake_once, answers, baked_python, tmp_path
+):
+    """`flask backup create` as a oneshot unit (docs/backups.md), started daily by its timer."""
+    project = bake_once(**answers)
+    text = verified_unit(project, baked_python, tmp_path, f"{SLUG}-backup")
+    assert f"/srv/{SLUG}/.venv/bin/flask backup create" in text and "Type=oneshot" in text
+    timer = tmp_path / f"{SLUG}-backup.timer"
+    timer.write_text((project / "deploy" / timer.name).read_text())
+    result = run([servers.need("systemd-analyze"), "verify", str(timer)])
+    assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), result.stderr
+    calendar = re.search(r"^OnCalendar=(.+)$", timer.read_text(), re.MULTILINE)[1]
+    daily = run([servers.need("systemd-analyze"), "calendar", "--iterations=2", calendar])
+    assert daily.returncode == 0 and "03:15:00" in daily.stdout, daily.stdout
+
+
 # Gunicorn -----------------------------------------------------------------------------
 
 
