@@ -6,6 +6,7 @@ tests (test_backups_e2e.py there): accounts and API tokens back, after the datab
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from {{ cookiecutter.project_slug }} import backups, create_app
 from {{ cookiecutter.project_slug }}.extensions import db
@@ -111,3 +112,11 @@ def test_the_backup_runs_daily_the_clean_ups_hourly():
     periodic.schedule(Recorder(), "backup_database", now=86400 + 5)
     periodic.schedule(Recorder(), "purge_unverified_accounts", now=86400 + 5)
     assert booked == [2 * 86400, 86400 + 3600]
+
+
+def test_the_daily_job_says_so_when_pg_dump_is_missing(app, monkeypatch, caplog):
+    """The app's Docker image has no pg_dump: the database's own image backs up."""
+    monkeypatch.setattr(backups, "database_url", lambda: make_url("postgresql://app@db/app"))
+    monkeypatch.setattr(periodic.shutil, "which", lambda name: None)
+    assert periodic.backup_database() == 0
+    assert "no daily backup: pg_dump is not installed here" in caplog.text

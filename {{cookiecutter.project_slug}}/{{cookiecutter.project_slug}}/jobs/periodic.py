@@ -8,6 +8,7 @@ make one run. Only one worker's scheduler moves due jobs to the queue (RQ's own 
 
 from __future__ import annotations
 
+import shutil
 import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -60,8 +61,12 @@ def backup_database() -> int:
     timer or a Kubernetes CronJob does it instead)."""
     if not current_app.config["BACKUP_DAILY"]:
         return 0
-    from ..backups import create
+    from ..backups import create, database_url
 
+    if database_url().get_backend_name() == "postgresql" and not shutil.which("pg_dump"):
+        # The app's Docker image: the database's own image backs up (docs/backups.md).
+        current_app.logger.warning("no daily backup: pg_dump is not installed here")
+        return 0
     create()
     return 1
 
