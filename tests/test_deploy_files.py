@@ -200,7 +200,10 @@ def test_compose_runs_a_health_checked_job_worker(bake_once, answers, filename):
     services = compose_config(bake_once(**answers), filename)["services"]
     worker = services["worker"]
     assert worker["command"] == ["flask", "jobs", "worker"]
-    assert worker["healthcheck"]["test"] == ["CMD", "flask", "jobs", "check"]
+    assert worker["healthcheck"]["test"] == [
+        "CMD-SHELL",
+        f"find /tmp/{SLUG}-worker-heartbeat -mmin -1 | grep -q .",
+    ]
     assert worker["depends_on"]["redis"] == {"condition": "service_healthy"}
     assert worker["environment"]["JOBS_REDIS_URL"] == "redis://redis:6379/1"
     assert services["web"]["environment"]["JOBS_REDIS_URL"] == "redis://redis:6379/1"

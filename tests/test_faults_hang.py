@@ -18,6 +18,7 @@ import re
 import secrets
 import signal
 import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+import yaml
 
 import servers
 from conftest import clean_env
@@ -362,3 +364,37 @@ def test_flask_jobs_answers_bad_input_with_one_line(stack, args):
     assert code != 0
     assert "Traceback" not in output
     assert len([line for line in output.splitlines() if line.strip()]) <= 3, output
+
+
+def test_the_workers_health_check_is_cheap_beside_two_busy_processes(stack):
+    """The check the deployment files run (compose, Swarm, Kubernetes): the age of the file the
+    worker touches at each heartbeat. `flask jobs check`, which starts the whole app, is timed
+    beside it for the record."""
+    compose = yaml.safe_load((stack.worker.project / "compose.prod.yaml").read_text())
+    shell, check = compose["services"]["worker"]["healthcheck"]["test"]
+    assert shell == "CMD-SHELL"
+    heartbeat = Path(re.search(r"find (\S+)", check)[1])
+    servers.wait_until(heartbeat.exists, "the worker's first heartbeat")
+    busy = [subprocess.Popen([sys.executable, "-c", "while 1: pass"]) for _ in range(2)]
+    try:
+        times = []
+        for _ in range(5):
+            started = time.monotonic()
+            done = subprocess.run(["sh", "-c", check], capture_output=True, timeout=30)
+            times.append(time.monotonic() - started)
+            assert done.returncode == 0, done
+        started = time.monotonic()
+        code, output = flask_jobs(stack, "check")
+        flask_check = time.monotonic() - started
+    finally:
+        for process in busy:
+            servers.stop_process(process)
+    print(
+        f"\nbeside two busy processes: the heartbeat check {max(times) * 1000:.0f} ms at worst "
+        f"of 5, `flask jobs check` {flask_check:.2f} s"
+    )
+    assert code == 0 and max(times) < 1
+    # A worker that stopped beating two minutes ago is not alive.
+    old = time.time() - 120
+    os.utime(heartbeat, (old, old))
+    assert subprocess.run(["sh", "-c", check], timeout=30).returncode != 0

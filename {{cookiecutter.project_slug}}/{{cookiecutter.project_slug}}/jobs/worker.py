@@ -1,8 +1,11 @@
 """The worker: runs queued jobs, schedules the periodic ones, logs every failure."""
 
 import logging
+import tempfile
+from pathlib import Path
 from types import TracebackType
 
+from redis.client import Pipeline
 from rq import Queue, Worker
 from rq.job import Job
 
@@ -17,6 +20,16 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 10
 MAINTENANCE_SECONDS = 10
 WORKER_TTL = 25  # seconds a silent worker stays registered (`flask jobs check` looks there)
+# Touched at each heartbeat, once Redis took it: Docker's and Kubernetes' health check looks at
+# its age with `find FILE -mmin -1`, with no Python to start (`flask jobs check` starts the
+# whole app, which on a busy host outlasted its timeout and got healthy workers killed).
+HEARTBEAT_FILE = Path(tempfile.gettempdir(), "{{ cookiecutter.project_slug }}-worker-heartbeat")
+
+
+class HeartbeatWorker(Worker):
+    def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
+        super().heartbeat(timeout, pipeline)
+        HEARTBEAT_FILE.touch()
 
 
 def log_failure(
@@ -44,7 +57,7 @@ def log_failure(
 def run(queue: Queue) -> None:
     """Work until stopped (SIGTERM lets the running job finish first)."""
     periodic.schedule_all(queue)
-    worker = Worker(
+    worker = HeartbeatWorker(
         [queue],
         connection=queue.connection,
         exception_handlers=[log_failure],
