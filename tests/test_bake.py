@@ -22,12 +22,15 @@ DOCKER_FILES = {
     "docs/docker.md",
     "prometheus/prometheus.yml",
 }
+DOCKER_FILES = {"Dockerfile", ".dockerignore", "compose.yaml", "compose.prod.yaml"}
 NGINX_FILES = {
     f"nginx/{SLUG}.conf",
     f"deploy/{SLUG}.service",
     f"deploy/{SLUG}-worker.service",
     "docs/systemd.md",
     "deploy/prometheus.yml",
+    f"deploy/{SLUG}-backup.service",
+    f"deploy/{SLUG}-backup.timer",
 }
 SWARM_FILE = "compose.swarm.yaml"  # Docker, nginx and PostgreSQL
 SWARM_PAGE = "docs/swarm.md"

@@ -254,7 +254,11 @@ def test_the_job_worker_runs_like_the_web_pods_with_probes_and_limits(objects):
     assert item["securityContext"] == container(objects, "web")["securityContext"]
     assert item["volumeMounts"] == container(objects, "web")["volumeMounts"]
     for probe in ("livenessProbe", "readinessProbe"):
-        assert item[probe]["exec"]["command"] == ["flask", "jobs", "check"]
+        assert item[probe]["exec"]["command"] == [
+            "sh",
+            "-c",
+            f"find /tmp/{SLUG}-worker-heartbeat -mmin -1 | grep -q .",
+        ]
     for kind in ("requests", "limits"):
         assert set(item["resources"][kind]) == {"cpu", "memory"}
     (source,) = [volume["secret"] for volume in worker["volumes"] if "secret" in volume]

@@ -65,7 +65,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import admin, auth, cli, errors, health, main
+    from . import admin, auth, backups, cli, errors, health, main
     from .jobs import cli as jobs_cli
 
     app.register_blueprint(main.bp)
@@ -75,6 +75,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(errors.bp)
     app.register_blueprint(cli.bp)
     app.register_blueprint(jobs_cli.bp)
+    app.register_blueprint(backups.bp)
 {%- if cookiecutter.use_api %}
 
     from . import api

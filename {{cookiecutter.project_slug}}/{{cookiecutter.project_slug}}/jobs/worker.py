@@ -2,14 +2,17 @@
 
 import logging
 import os
+import tempfile
 import time
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from redis.client import Pipeline
 from rq import Queue, Worker
 from rq.job import Job
 
-from . import periodic
+from . import PermanentFailure, periodic
 
 if TYPE_CHECKING:
     from ..telemetry import JobMetrics
@@ -23,6 +26,10 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 10
 MAINTENANCE_SECONDS = 10
 WORKER_TTL = 25  # seconds a silent worker stays registered (`flask jobs check` looks there)
+# Touched at each heartbeat, once Redis took it: Docker's and Kubernetes' health check looks at
+# its age with `find FILE -mmin -1`, with no Python to start (`flask jobs check` starts the
+# whole app, which on a busy host outlasted its timeout and got healthy workers killed).
+HEARTBEAT_FILE = Path(tempfile.gettempdir(), "{{ cookiecutter.project_slug }}-worker-heartbeat")
 
 
 def log_failure(
@@ -31,7 +38,10 @@ def log_failure(
     exc_value: BaseException | None,
     traceback: TracebackType | None,
 ) -> bool:
-    """One line per failed try, with the id of the request that queued the job."""
+    """One line per failed try, with the id of the request that queued the job. A permanent
+    failure is not tried again: RQ moves the job to the failed jobs with its message."""
+    if isinstance(exc_value, PermanentFailure):
+        job.retries_left = 0
     left = job.retries_left or 0
     logger.error(
         "job %s (%s) failed: %s; %s",
@@ -44,10 +54,15 @@ def log_failure(
     return True  # and let RQ go on with its own handling (retry, or the failed registry)
 
 
-class MeasuredWorker(Worker):
-    """RQ's worker, timing each job (in a forked work horse) from here, the parent."""
+class AppWorker(Worker):
+    """RQ's worker, which also touches HEARTBEAT_FILE at each heartbeat and times each job (run
+    in a forked work horse) from here, the parent, when its metrics are on."""
 
     metrics: "JobMetrics | None" = None
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
+        super().heartbeat(timeout, pipeline)
+        HEARTBEAT_FILE.touch()
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         started = time.perf_counter()
@@ -67,8 +82,8 @@ def run(queue: Queue) -> None:
     if port:  # the jobs' metrics, on a port of this process (docs/observability.md)
         from ..telemetry import JobMetrics
 
-        MeasuredWorker.metrics = JobMetrics(os.environ.get("METRICS_BIND", "127.0.0.1"), int(port))
-    worker = MeasuredWorker(
+        AppWorker.metrics = JobMetrics(os.environ.get("METRICS_BIND", "127.0.0.1"), int(port))
+    worker = AppWorker(
         [queue],
         connection=queue.connection,
         exception_handlers=[log_failure],
