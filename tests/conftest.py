@@ -19,6 +19,10 @@ import yaml
 TEMPLATE = Path(__file__).resolve().parent.parent
 TEMPLATE_PYPROJECT = TEMPLATE / "{{cookiecutter.project_slug}}" / "pyproject.toml"
 VENV_ROOT = TEMPLATE / ".cache" / "baked-venv"
+# pip's constraints of the bake with every dependency (PostgreSQL, the API): its lock's versions.
+BAKED_CONSTRAINTS = (
+    TEMPLATE / "{{cookiecutter.project_slug}}" / "locks" / "database=postgresql,use_api=true.txt"
+)
 
 
 @pytest.fixture
@@ -157,11 +161,13 @@ def baked_requirements():
 def ensure_venv():
     """One venv holding every dependency of a baked project, made once for all workers.
 
-    Its folder is named after the hash of the template's pyproject.toml, so a change to the
-    baked dependencies makes a new one; a lock keeps xdist workers from building it twice.
-    Returns its interpreter.
+    It holds the lock's versions (BAKED_CONSTRAINTS), as a bake's pip path does. Its folder is
+    named after the hash of the template's pyproject.toml and those constraints, so a change to
+    the baked dependencies or their versions makes a new one; a lock keeps xdist workers from
+    building it twice. Returns its interpreter.
     """
-    digest = hashlib.sha256(TEMPLATE_PYPROJECT.read_bytes()).hexdigest()[:12]
+    digest = hashlib.sha256(TEMPLATE_PYPROJECT.read_bytes() + BAKED_CONSTRAINTS.read_bytes())
+    digest = digest.hexdigest()[:12]
     path = VENV_ROOT / digest
     python = path / "bin" / "python"
     VENV_ROOT.mkdir(parents=True, exist_ok=True)
@@ -170,7 +176,8 @@ def ensure_venv():
         if not (path / "ready").exists():
             venv.create(path, with_pip=True, clear=True)
             pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-            subprocess.run([*pip, *baked_requirements()], check=True)
+            constraints = ["-c", str(BAKED_CONSTRAINTS)]  # the lock's versions, as a bake's pip
+            subprocess.run([*pip, *constraints, *baked_requirements()], check=True)
             (path / "ready").touch()
     return python
 

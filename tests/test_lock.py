@@ -155,3 +155,15 @@ def test_uv_lock_check_passes(bake_once, answers):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_development_page_shows_the_pip_command_and_the_export(bake_once):
+    """docs/development.md gives the pip line tests/test_pythons.py runs, and the command that
+    remakes constraints.txt, as its own header names it."""
+    from test_pythons import PIP_INSTALL
+
+    project = bake_once()
+    page = (project / "docs" / "development.md").read_text()
+    assert PIP_INSTALL.removeprefix(".venv/bin/").replace(" -q", "") in page
+    export = (project / "constraints.txt").read_text().splitlines()[1].removeprefix("#").strip()
+    assert export in page

@@ -22,6 +22,7 @@ from conftest import TEMPLATE, uv_env
 
 WORKFLOW = TEMPLATE / ".github" / "workflows" / "ci.yml"
 RELEASE_WORKFLOW = TEMPLATE / ".github" / "workflows" / "release.yml"
+NEWEST_WORKFLOW = TEMPLATE / ".github" / "workflows" / "newest.yml"  # the weekly early warning
 BAKED_WORKFLOW = ".github/workflows/ci.yml"
 TOOLS = Path(sys.executable).parent  # actionlint and zizmor come with requirements-test.txt
 
@@ -33,7 +34,7 @@ def jobs():
 def workflows(bake_once):
     """The template's workflow and the baked one of each database (its Jinja differs by it)."""
     baked = [bake_once(database=name) / BAKED_WORKFLOW for name in ("sqlite", "postgresql")]
-    return [WORKFLOW, RELEASE_WORKFLOW, *baked]
+    return [WORKFLOW, RELEASE_WORKFLOW, NEWEST_WORKFLOW, *baked]
 
 
 def test_workflows_pass_actionlint(bake_once):
@@ -82,6 +83,25 @@ def test_the_suite_parts_add_up_to_the_whole_suite():
     assert sorted(every_share) == sorted(whole)  # each test in exactly one part
 
 
+def test_the_newest_versions_run_weekly_and_report_what_changed(bake_once):
+    """The template's early warning relocks to the newest versions and runs the suite; the
+    baked project's does the same with uv, apart from the jobs every push runs."""
+    newest = yaml.safe_load(NEWEST_WORKFLOW.read_text())
+    assert newest[True]["schedule"] and "workflow_dispatch" in newest[True]  # `on:` is True
+    runs = [step.get("run", "") for step in newest["jobs"]["newest"]["steps"]]
+    assert any("scripts/relock.py --upgrade" in run for run in runs)
+    assert any("git diff" in run and "GITHUB_STEP_SUMMARY" in run for run in runs)
+    assert any(run.startswith("bash .ci/run") for run in runs)
+
+    baked = yaml.safe_load((bake_once() / BAKED_WORKFLOW).read_text())
+    assert baked[True]["schedule"]
+    job = baked["jobs"]["newest"]
+    assert "schedule" in job["if"] and "newest" not in baked["jobs"]["test"].get("if", "")
+    runs = [step.get("run", "") for step in job["steps"]]
+    assert any("uv lock --upgrade" in run and "GITHUB_STEP_SUMMARY" in run for run in runs)
+    assert runs[-1] == "uv run pytest"
+
+
 def test_the_bake_job_runs_the_same_steps_on_every_system():
     job = jobs()["bake"]
     assert set(job["strategy"]["matrix"]["os"]) == {
@@ -117,6 +137,33 @@ def test_the_bake_job_steps_pass_here(tmp_path):
         )
         assert result.returncode == 0, f"{step['run']}\n{result.stdout}{result.stderr}"
     assert " passed" in result.stdout
+
+
+@pytest.mark.e2e  # uv asks PyPI for the newest versions
+@pytest.mark.slow  # the baked suite once more, on those versions
+def test_the_baked_newest_job_steps_pass_here(bake_copy, tmp_path):
+    """The baked weekly job's run steps, as written, in a bake: the lock moves to the newest
+    allowed versions, the summary lists each change, and the checks pass on them."""
+    project = bake_copy()
+    summary = tmp_path / "summary.md"
+    env = uv_env(RUNNER_TEMP=str(tmp_path), GITHUB_STEP_SUMMARY=str(summary))
+    steps = yaml.safe_load((project / BAKED_WORKFLOW).read_text())["jobs"]["newest"]["steps"]
+    for step in (s for s in steps if "run" in s):
+        result = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert result.returncode == 0, f"{step['run']}\n{result.stdout}{result.stderr}"
+    assert " passed" in result.stdout
+    report = summary.read_text()
+    assert report.startswith("### Newest versions against uv.lock\n```diff\n"), report
+    changes = report.splitlines()[2:-1]
+    assert changes == ["no change"] or all(line[0] in "-+" and "==" in line for line in changes)
+    print(report)  # what moved, for the record (pytest -s)
 
 
 # What only POSIX systems have: modules, os functions and signals (Windows has none of them).

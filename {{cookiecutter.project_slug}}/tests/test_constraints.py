@@ -1,4 +1,4 @@
-"""constraints.txt, pip's copy of uv.lock, pins the same versions (docs/dependencies.md).
+"""constraints.txt, pip's copy of uv.lock, pins the same versions (docs/development.md).
 
 When uv.lock changes (`uv lock`, a Dependabot pull request), remake it with the command in its
 second line: `uv export --frozen --no-hashes --no-emit-project --no-annotate -o constraints.txt`.
