@@ -99,7 +99,7 @@ def test_the_newest_versions_run_weekly_and_report_what_changed(bake_once):
     assert "schedule" in job["if"] and "newest" not in baked["jobs"]["test"].get("if", "")
     runs = [step.get("run", "") for step in job["steps"]]
     assert any("uv lock --upgrade" in run and "GITHUB_STEP_SUMMARY" in run for run in runs)
-    assert runs[-1] == "uv run pytest"
+    assert runs[-1] == "bin/ci"  # the checks the test job runs
 
 
 def test_the_bake_job_runs_the_same_steps_on_every_system():
