@@ -75,9 +75,11 @@ def test_reset_link_sets_a_new_password_once_and_ends_every_session(app, client,
     (mail,) = outbox
     link = link_in(mail)
     assert "reset" in mail.subject and "60 minutes" in mail.body
-    assert "Choose a new password" in client.get(link).text
+    opened = client.get(link)  # the token moves into the session, out of the URL
+    assert opened.headers["Location"] == "/auth/reset-password"
+    assert "Choose a new password" in client.get("/auth/reset-password").text
 
-    assert reset(client, link).headers["Location"] == "/auth/login"
+    assert reset(client, "/auth/reset-password").headers["Location"] == "/auth/login"
     assert login(client, password="correct horse").status_code == 200  # old one refused
     assert not is_logged_in(other) and not is_logged_in(stolen)
     assert login(client, password="a new password").headers["Location"] == "/"
@@ -88,6 +90,19 @@ def test_reset_link_sets_a_new_password_once_and_ends_every_session(app, client,
     assert reset(again, link, "yet another one").headers["Location"] == "/auth/forgot-password"
     db.session.expire_all()
     assert db.session.get(User, user.id).check_password("a new password")
+
+
+def test_opening_a_reset_link_spends_nothing_and_a_post_to_it_still_works(client, user, outbox):
+    forgot(client)
+    link = link_in(outbox[0])
+    for _ in range(3):
+        assert client.get(link).headers["Location"] == "/auth/reset-password"
+    assert reset(client, link).headers["Location"] == "/auth/login"  # a page opened earlier
+    assert client.get("/auth/reset-password").headers["Location"] == "/auth/forgot-password"
+
+
+def test_the_reset_form_needs_a_link(client):
+    assert client.get("/auth/reset-password").headers["Location"] == "/auth/forgot-password"
 
 
 @pytest.mark.settings(RESET_TOKEN_MAX_AGE=-1)

@@ -74,6 +74,10 @@ def set_admin(name: str, remove: bool) -> None:
     if user.is_admin == (not remove):
         click.echo(f"{user.username!r} is {role} already.")
         return
+    if remove and user.is_last_admin():
+        raise click.ClickException(
+            f"{user.username!r} is the last administrator: make another one first"
+        )
     user.is_admin = not remove
     audit.record("remove-admin" if remove else "make-admin", user)
     db.session.commit()

@@ -94,7 +94,32 @@ class Config:
         "base-uri": "'self'",
         "form-action": "'self'",
         "frame-ancestors": "'none'",
+        # Scripts may not write HTML or script URLs from strings (DOM XSS); headers.py leaves
+        # it out for Swagger UI's page, whose bundle does.
+        "require-trusted-types-for": "'script'",
     }
+    # Permissions-Policy: browser features no page here uses, denied to the site and anything
+    # it embeds ({feature: allowlist}, () for none). Passkeys (publickey-credentials-get and
+    # -create) keep their default: allowed for the site itself.
+    PERMISSIONS_POLICY: dict[str, tuple[str, ...]] = dict.fromkeys(
+        (
+            "accelerometer",
+            "browsing-topics",
+            "camera",
+            "display-capture",
+            "geolocation",
+            "gyroscope",
+            "hid",
+            "magnetometer",
+            "microphone",
+            "midi",
+            "payment",
+            "serial",
+            "usb",
+            "xr-spatial-tracking",
+        ),
+        (),
+    )
     HSTS_MAX_AGE = 63072000  # two years; sent only on HTTPS responses
 
     def __init__(self) -> None:
@@ -137,6 +162,10 @@ class Config:
         self.LOG_FORMAT = os.environ.get("LOG_FORMAT", self.LOG_FORMAT)
         self.SENTRY_DSN = secret_setting("SENTRY_DSN")  # error tracking is off without one
         self.SENTRY_ENVIRONMENT = os.environ.get("SENTRY_ENVIRONMENT", self.SENTRY_ENVIRONMENT)
+        # HSTS for every subdomain too; add HSTS_PRELOAD=1 only once every subdomain serves
+        # HTTPS, then submit the domain at hstspreload.org (leaving the list takes months).
+        self.HSTS_INCLUDE_SUBDOMAINS = env_flag("HSTS_INCLUDE_SUBDOMAINS", True)
+        self.HSTS_PRELOAD = env_flag("HSTS_PRELOAD", False)
 
 
 class DevelopmentConfig(Config):

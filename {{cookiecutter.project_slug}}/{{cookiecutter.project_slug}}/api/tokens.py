@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from flask import current_app
+from flask import Response, after_this_request, current_app
 from flask_smorest import abort
 from sqlalchemy import or_, select
 from werkzeug.exceptions import Forbidden, TooManyRequests, Unauthorized
@@ -37,6 +37,7 @@ def create_token(credentials: dict[str, str]) -> ApiToken:
     Wrong passwords count against the same budgets as the login form's: per client address,
     and per account.
     """
+    after_this_request(never_stored)  # its answer holds a secret (RFC 6749, 5.1)
     name = credentials["username"]
     user = account(name)
     budget = guesses.account(user, name)
@@ -58,6 +59,11 @@ def create_token(credentials: dict[str, str]) -> ApiToken:
         return token
     guesses.wrong(budget)
     raise Unauthorized("Invalid username or password.")
+
+
+def never_stored(response: Response) -> Response:
+    response.cache_control.no_store = True
+    return response
 
 
 def account(name: str) -> User | None:

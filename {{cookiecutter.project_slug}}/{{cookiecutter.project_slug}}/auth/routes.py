@@ -28,6 +28,11 @@ from .forms import (
     ResetPasswordForm,
 )
 
+LAST_ADMIN = (
+    "You are the last administrator: make another one (flask set-admin NAME) before you "
+    "delete your account."
+)
+
 
 def rate_limit(setting: str) -> RouteLimit:
     """Count the POSTs of a view against the limit a setting names, per client address."""
@@ -168,10 +173,24 @@ def forgot_password() -> ResponseReturnValue:
     return render_template("forgot_password.html", form=form)
 
 
-@bp.route("/reset-password/<token>", methods=["GET", "POST"])
-def reset_password(token: str) -> ResponseReturnValue:
-    user = tokens.read_reset_token(token)
+@bp.get("/reset-password/<token>")
+def reset_link(token: str) -> ResponseReturnValue:
+    """The mailed link: its token moves into the session, and the browser on to a URL without
+    it, so it stays out of the history, of Referer headers and of what a page loads later.
+    Opening the link spends nothing; only the form's POST does."""
+    if tokens.read_reset_token(token) is None:
+        flash("That link is invalid, used or expired. Ask for a new one.")
+        return redirect(url_for("auth.forgot_password"))
+    session["reset_token"] = token
+    return redirect(url_for("auth.reset_password"))
+
+
+@bp.route("/reset-password", methods=["GET", "POST"])
+@bp.post("/reset-password/<token>")  # the form of a page opened before the link moved it
+def reset_password(token: str | None = None) -> ResponseReturnValue:
+    user = tokens.read_reset_token(token or session.get("reset_token", ""))
     if user is None:
+        session.pop("reset_token", None)
         flash("That link is invalid, used or expired. Ask for a new one.")
         return redirect(url_for("auth.forgot_password"))
     form = ResetPasswordForm()
@@ -183,6 +202,7 @@ def reset_password(token: str) -> ResponseReturnValue:
         db.session.commit()
         guesses.forget(user)
         logout_user()
+        session.pop("reset_token", None)
         flash(
             "Your password has been changed and every session of your account ended. "
             "Log in with the new password."
@@ -237,6 +257,9 @@ def change_email() -> ResponseReturnValue:
 @password_guesses
 def delete_account() -> ResponseReturnValue:
     form = DeleteAccountForm()
+    if current_user.is_last_admin():
+        flash(LAST_ADMIN)
+        return redirect(url_for("auth.account"))
     if form.validate_on_submit() and right_password(form):
         db.session.delete(current_user._get_current_object())
         db.session.commit()
