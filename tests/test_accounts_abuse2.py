@@ -202,3 +202,30 @@ def test_swagger_uis_page_goes_without_trusted_types(stack):
     assert visitor.request("GET", "/api/docs")[0] == 200
     policy = visitor.headers["Content-Security-Policy"]
     assert "default-src 'self'" in policy and "trusted-types" not in policy
+
+
+def test_strangers_lock_an_account_but_never_its_owner_on_a_known_device(stack):
+    """Before: 20 wrong passwords from 3 addresses locked the account for up to an hour, its
+    owner's right password included, on the form and on POST /api/tokens."""
+    site, mail, database = stack
+    owner = verified(site, mail, database, "127.0.15.1", "mona")  # logged in: a known device
+    assert "device" in owner.cookies
+    owner.request("POST", "/auth/logout", {"csrf_token": csrf(owner)}, referer="/")
+    answers = []
+    for n in range(3):  # 7 wrong passwords from each of 3 addresses, within their own limits
+        attacker = Visitor(site, f"127.0.15.{n + 2}")
+        wrong = {"username": "mona", "password": "not the password"}
+        answers += [post_form(attacker, "/auth/login", **wrong)[0] for _ in range(7)]
+    assert answers == [200] * 20 + [429], answers
+    stranger = Visitor(site, "127.0.15.9")
+    status, page = post_form(stranger, "/auth/login", username="mona", password=PASSWORD)
+    assert status == 429 and "Too many wrong passwords" in page
+    body = {"username": "mona", "password": PASSWORD}
+    assert api(Visitor(site, "127.0.15.10"), "POST", "/api/tokens", body)[0] == 429
+    assert logged_in(owner, "mona")  # at once
+
+
+def csrf(visitor):
+    """The CSRF token of the visitor's session, from a page that has a form (its account's)."""
+    page = visitor.request("GET", "/auth/account")[1]
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)[1]

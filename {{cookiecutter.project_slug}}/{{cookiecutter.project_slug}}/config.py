@@ -81,6 +81,10 @@ class Config:
     # Wrong passwords for one account from any client, on the login form, the API and the
     # forms that ask for the current password (LOGIN_RATE_LIMIT counts per client).
     ACCOUNT_GUESS_RATE_LIMIT = "20 per hour"
+    # ... except from a browser that logged in to the account before (a "device cookie", see
+    # auth/guesses.py): it has a budget of its own, which strangers cannot spend.
+    DEVICE_GUESS_RATE_LIMIT = "10 per hour"
+    DEVICE_COOKIE_DAYS = 365
     EMAIL_TOKEN_MAX_AGE = 48 * 3600  # seconds a link to verify an address works
     RESET_TOKEN_MAX_AGE = 3600  # seconds a password-reset link works (once)
     # One JSON object a line; "text" for people; None leaves logging alone.

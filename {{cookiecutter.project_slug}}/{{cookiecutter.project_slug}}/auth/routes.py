@@ -133,7 +133,8 @@ def login() -> ResponseReturnValue:
             user.logged_in()
             db.session.commit()
             login_user(user, remember=form.remember.data)
-            return redirect(safe_next(request.args.get("next")))
+            # A known device from now on: strangers' wrong passwords never lock it out.
+            return guesses.remember_device(redirect(safe_next(request.args.get("next"))), user)
         # One message for both failures: it must not tell which usernames exist.
         guesses.wrong(budget)
         flash("Invalid username or password.")
