@@ -64,6 +64,9 @@ class Config:
     DEBUG = False
     TESTING = False
     MAX_CONTENT_LENGTH = 1024 * 1024  # nginx's client_max_body_size says the same
+    # A form's body (urlencoded or multipart): 413 beyond, before anything reads it. The forms
+    # hold a few short fields (auth/rules.py caps each at 1024 characters); JSON keeps 1 MiB.
+    MAX_FORM_LENGTH = 64 * 1024
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True

@@ -28,6 +28,9 @@ TOO_GUESSABLE = (
     "email address. Try a few uncommon words together."
 )
 EMAIL_MAX = 254
+# No field of the forms needs more (the longest, a password, has PASSWORD_MAX): a longer value
+# is refused before any other check. Whole forms are capped too (MAX_FORM_MEMORY_SIZE).
+FIELD_MAX = 1024
 
 
 class InvalidValue(ValueError):
