@@ -9,7 +9,6 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import assets, headers, jobs, logs, sentry
-from .auth.forms import FormRequest
 from .config import load_config
 
 __version__ = "{{ cookiecutter.version }}"  # the same as in pyproject.toml (a test checks)
@@ -21,6 +20,8 @@ def create_app(config: str | Mapping[str, Any] | None = None) -> Flask:
     `config` is a configuration name ("development", "testing", "production"), or a mapping
     of settings applied over the testing configuration. By default APP_CONFIG names it.
     """
+    from .auth.forms import FormRequest  # here: Gunicorn's master imports this module
+
     app = Flask(__name__, instance_relative_config=True)
     app.request_class = FormRequest  # forms' bodies capped smaller than JSON's
     if isinstance(config, Mapping):
