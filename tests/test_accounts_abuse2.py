@@ -252,3 +252,24 @@ def test_a_huge_field_is_refused_before_any_work(stack, path, field):
     print(f"\n{path}: {answers}")
     assert [status for status, _ in answers] == [413, 200]
     assert answers[1][1] < 0.5, answers  # the 413 takes what the upload takes: no work
+
+
+@pytest.mark.parametrize(
+    ("username", "address", "reason"),
+    [
+        ("administrator", "nora@example.com", "That username is reserved."),
+        ("postmaster", "nora@example.com", "That username is reserved."),
+        ("nora", "nora@\u0435xample.com", "mixes letters of different alphabets"),
+    ],
+)
+def test_look_alike_and_reserved_identities_are_refused(stack, username, address, reason):
+    """Before: `bob@example.com` and `bob@еxample.com` (a Cyrillic е) were two accounts that
+    read the same, and `admin`, `administrator`, `postmaster` were free to take."""
+    site, _, database = stack
+    status, page = sign_up(Visitor(site, "127.0.17.1"), username, address)
+    assert status == 200 and reason in page
+    with sqlite3.connect(database) as connection:
+        taken = connection.execute(
+            'SELECT count(*) FROM "user" WHERE username = ? OR email = ?', (username, address)
+        ).fetchone()
+    assert taken == (0,)
