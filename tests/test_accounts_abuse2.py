@@ -9,12 +9,14 @@ limits of one test never touch another's.
 import json
 import re
 import sqlite3
+import statistics
 import time
 
 import pytest
 
-from test_accounts_abuse import PASSWORD, api, sign_up, stack, submit
-from test_rate_limits import Visitor
+import servers
+from test_accounts_abuse import PASSWORD, api, message, sign_up, stack, submit
+from test_rate_limits import Visitor, behind_nginx
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("accounts_abuse")]
 
@@ -273,3 +275,73 @@ def test_look_alike_and_reserved_identities_are_refused(stack, username, address
             'SELECT count(*) FROM "user" WHERE username = ? OR email = ?', (username, address)
         ).fetchone()
     assert taken == (0,)
+
+
+def test_sign_up_then_log_in_tells_nobody_whether_the_address_had_an_account(stack):
+    """Before: after signing up with a new username, its login said "Invalid username or
+    password" when the address was taken (no account made), and "Please verify your email
+    address first" when it was free."""
+    site, mail, database = stack
+    verified(site, mail, database, "127.0.18.1", "olga")  # olga@example.com has an account
+    answers = []
+    for n, (username, address) in enumerate(
+        [("oscar", "olga@example.com"), ("otto", "otto@example.com")]
+    ):
+        visitor = Visitor(site, f"127.0.18.{n + 2}")
+        assert sign_up(visitor, username, address)[0] == 200
+        status, page = post_form(visitor, "/auth/login", username=username, password=PASSWORD)
+        answers.append((status, message(page)))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 200 and "Invalid username or password." in answers[0][1]
+
+
+@pytest.fixture(scope="module")
+def queued(bake_once, baked_python, tmp_path_factory):
+    """(site, database file): the stack of production, mails queued in Redis for a worker (as
+    compose.prod.yaml runs it; no worker here: the queue is what the requests see)."""
+    project = bake_once()
+    folder = tmp_path_factory.mktemp("queued")
+    with (
+        servers.redis() as redis,
+        behind_nginx(
+            project,
+            baked_python,
+            folder,
+            workers=4,
+            TRUSTED_PROXIES="1",
+            RATELIMIT_STORAGE_URI=redis.uri,
+            JOBS_REDIS_URL=redis.uri,
+        ) as site,
+    ):
+        yield site, folder / "app.sqlite"
+
+
+def test_forgot_password_takes_as_long_for_any_address(queued):
+    """Before: 17.4 against 10.3 ms (medians) for a known and an unknown address."""
+    site, database = queued
+    with sqlite3.connect(database) as connection:
+        connection.execute(
+            'INSERT INTO "user" (username, email, email_verified, password_hash, session_token,'
+            " is_admin, created_at) VALUES ('olga', 'olga@example.com', 1, 'x', 'y', 0,"
+            " '2026-12-07')"
+        )
+    times = {"olga@example.com": [], "nobody-here@example.com": []}
+    for n in range(10):  # 5 a minute from each client (MAIL_RATE_LIMIT)
+        visitor = Visitor(site, f"127.0.19.{n + 1}")
+        page = visitor.request("GET", "/auth/forgot-password")[1]
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)[1]
+        for _ in range(2):
+            for address, seen in times.items():
+                form = {"csrf_token": token, "email": address}
+                started = time.monotonic()
+                status, _ = visitor.request(
+                    "POST", "/auth/forgot-password", form, referer="/auth/forgot-password"
+                )
+                seen.append(time.monotonic() - started)
+                assert status == 302
+    (q1, _, q3), (r1, _, r3) = (statistics.quantiles(seen) for seen in times.values())
+    print(
+        f"\nforgot-password, ms (quartiles): known {q1 * 1000:.0f}-{q3 * 1000:.0f}, "
+        f"unknown {r1 * 1000:.0f}-{r3 * 1000:.0f}"
+    )
+    assert q1 <= r3 and r1 <= q3  # the middle halves overlap: before, they were apart

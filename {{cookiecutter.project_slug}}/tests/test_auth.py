@@ -270,9 +270,14 @@ def test_verification_link_lets_a_new_account_log_in(client, outbox):
     assert mail.recipients == ["grace@example.com"]
     assert "verify" in mail.subject
 
+    client.get("/auth/login")  # shows the sign-up's message
     response = login(client, username="grace", password="compiler of 1952")
-    assert response.headers["Location"] == "/auth/login"  # not logged in
-    assert "Please verify your email address first" in client.get("/auth/login").text
+    assert response.status_code == 200  # not logged in, and told what a wrong password is
+    unknown = login(client, username="nobody", password="compiler of 1952")
+    assert unknown.text.replace("nobody", "grace") == response.text.replace(
+        csrf_token(response), csrf_token(unknown)
+    )
+    assert "Signed up just now? Open the link we mailed you first" in response.text
     assert len(outbox) == 2  # a new link, in case the first was lost
     assert "Log in" in client.get("/").text
 

@@ -88,6 +88,8 @@ class Config:
     # auth/guesses.py): it has a budget of its own, which strangers cannot spend.
     DEVICE_GUESS_RATE_LIMIT = "10 per hour"
     DEVICE_COOKIE_DAYS = 365
+    # The forgot-password form answers no sooner than this, known address or not.
+    FORGOT_PASSWORD_SECONDS = 0.2
     EMAIL_TOKEN_MAX_AGE = 48 * 3600  # seconds a link to verify an address works
     RESET_TOKEN_MAX_AGE = 3600  # seconds a password-reset link works (once)
     # One JSON object a line; "text" for people; None leaves logging alone.

@@ -48,8 +48,8 @@ def create_token(credentials: dict[str, str]) -> ApiToken:
         check = User(password_hash=unknown_user_hash(current_app.config["HASH_METHOD"]))
         check.check_password(credentials["password"])
     elif user.check_password(credentials["password"]):
-        if must_verify(user):
-            raise Forbidden("Verify your email address first: log in on the site for a new link.")
+        if must_verify(user):  # as for a wrong password: see auth/routes.py's login
+            raise Unauthorized("Invalid username or password.")
         if not user.is_active:
             raise Forbidden("This account is disabled.")
         user.logged_in()
