@@ -345,3 +345,23 @@ def test_forgot_password_takes_as_long_for_any_address(queued):
         f"unknown {r1 * 1000:.0f}-{r3 * 1000:.0f}"
     )
     assert q1 <= r3 and r1 <= q3  # the middle halves overlap: before, they were apart
+
+
+def test_postgresql_refuses_to_rewrite_the_trail(baked_python, tmp_path):
+    """Before: the app's role could UPDATE, DELETE and TRUNCATE the audit trail: migration 0007
+    adds a trigger that refuses them, to every role (the superuser here)."""
+    with servers.postgres_project(baked_python, tmp_path) as baked:
+        database = baked.project.name
+        baked.server.psql(
+            "INSERT INTO audit_event (created_at, actor_name, action, target_name) "
+            "VALUES (now(), 'x', 'disable', 'y')",
+            database,
+        )
+        for statement in (
+            "UPDATE audit_event SET action = 'nothing'",
+            "DELETE FROM audit_event",
+            "TRUNCATE audit_event",
+        ):
+            with pytest.raises(RuntimeError, match="only added to"):
+                baked.server.psql(statement, database)
+        assert baked.server.psql("SELECT action FROM audit_event", database) == "disable"
