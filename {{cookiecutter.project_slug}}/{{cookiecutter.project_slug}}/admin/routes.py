@@ -2,7 +2,16 @@
 
 from datetime import UTC, datetime
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_sqlalchemy.pagination import Pagination
@@ -31,6 +40,19 @@ def page_of(query: Select[tuple[User]]) -> Pagination:
         abort(404)
     size = current_app.config["ADMIN_PAGE_SIZE"]
     return db.paginate(query, page=page, per_page=size, max_per_page=size)
+
+
+def page_or_part(whole: str, part: str, **context: object) -> ResponseReturnValue:
+    """The whole page, or only its part that htmx swaps in (the search's and the page links'
+    requests). A boosted request, a reload and a visit from the browser's history (htmx asks
+    with HX-History-Restore-Request) get the whole page."""
+    headers = request.headers
+    swap = "HX-Request" in headers and not (
+        "HX-Boosted" in headers or "HX-History-Restore-Request" in headers
+    )
+    response = make_response(render_template(part if swap else whole, **context))
+    response.vary.add("HX-Request")  # caches keep the page and the part apart
+    return response
 
 
 def account(user_id: int) -> User:
@@ -68,7 +90,7 @@ def users() -> ResponseReturnValue:
         )
     elif form.q.data:
         query = query.where(false())  # a search the rules refuse finds no one
-    return render_template("admin/users.html", form=form, page=page_of(query))
+    return page_or_part("admin/users.html", "admin/_users.html", form=form, page=page_of(query))
 
 
 @bp.get("/users/<int(max=2147483647):user_id>")
@@ -167,4 +189,4 @@ def delete(user_id: int) -> ResponseReturnValue:
 @bp.get("/audit")
 def trail() -> ResponseReturnValue:
     query = select(AuditEvent).order_by(AuditEvent.id.desc())
-    return render_template("admin/audit.html", page=page_of(query))
+    return page_or_part("admin/audit.html", "admin/_audit.html", page=page_of(query))
