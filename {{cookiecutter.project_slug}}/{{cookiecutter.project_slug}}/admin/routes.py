@@ -2,16 +2,7 @@
 
 from datetime import UTC, datetime
 
-from flask import (
-    abort,
-    current_app,
-    flash,
-    make_response,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_sqlalchemy.pagination import Pagination
@@ -20,6 +11,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ..auth import email
 from ..extensions import db, limiter
+from ..htmx import page_or_part
 from ..models import User
 from . import audit, bp
 from .forms import ActionForm, DeleteForm, SearchForm
@@ -40,19 +32,6 @@ def page_of(query: Select[tuple[User]]) -> Pagination:
         abort(404)
     size = current_app.config["ADMIN_PAGE_SIZE"]
     return db.paginate(query, page=page, per_page=size, max_per_page=size)
-
-
-def page_or_part(whole: str, part: str, **context: object) -> ResponseReturnValue:
-    """The whole page, or only its part that htmx swaps in (the search's and the page links'
-    requests). A boosted request, a reload and a visit from the browser's history (htmx asks
-    with HX-History-Restore-Request) get the whole page."""
-    headers = request.headers
-    swap = "HX-Request" in headers and not (
-        "HX-Boosted" in headers or "HX-History-Restore-Request" in headers
-    )
-    response = make_response(render_template(part if swap else whole, **context))
-    response.vary.add("HX-Request")  # caches keep the page and the part apart
-    return response
 
 
 def account(user_id: int) -> User:
