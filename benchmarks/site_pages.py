@@ -10,34 +10,10 @@ import contextlib
 import subprocess
 
 from baked import scratch_project
-from browser import Browser
 
 import servers
-
-ADMIN, PASSWORD = "root", "correct horse battery"
-ACCOUNTS = ["ada", "grace", "linus", "margaret"]
-
-# (path, who sees it): None is a visitor, "admin" the logged-in administrator.
-PAGES = [
-    ("/", None),
-    ("/auth/login", None),
-    ("/auth/register", None),
-    ("/auth/forgot-password", None),
-    ("/no/such/page", None),  # the 404 page
-    ("/auth/logout", None),  # GET on a POST-only URL: the 405 page
-    ("/api/docs", None),
-    ("/api/docs#/users", None),  # Swagger UI, opened at once by the link
-    ("/", "admin"),
-    ("/users/1", "admin"),
-    ("/auth/account", "admin"),
-    ("/auth/change-password", "admin"),
-    ("/auth/change-email", "admin"),
-    ("/auth/delete-account", "admin"),
-    ("/admin/users", "admin"),
-    ("/admin/users/2", "admin"),
-    ("/admin/users/2/delete", "admin"),
-    ("/admin/audit", "admin"),
-]
+from browser import Browser
+from pages import ACCOUNTS, ADMIN, PAGES, PASSWORD  # noqa: F401  (PAGES: for the callers)
 
 
 @contextlib.contextmanager
