@@ -20,10 +20,11 @@ import sys
 import tempfile
 from pathlib import Path
 from statistics import median
+from urllib.parse import urlsplit
 
 from baked import TEMPLATE
 from measure import markdown
-from site_pages import PAGES, logged_in_cookies, served_site
+from site_pages import ERROR_PAGES, PAGES, logged_in_cookies, served_site
 
 CATEGORIES = ["performance", "accessibility", "best-practices", "seo"]
 TARGET = 100  # in every category, on every page but one:
@@ -62,6 +63,8 @@ def audit(command, url, folder, headers=None):
             f"--output-path={report}",
             f"--chrome-flags={CHROMIUM_FLAGS}",
             *([f"--extra-headers={json.dumps(headers)}"] if headers else []),
+            # The error pages are audited too: Lighthouse stops at a 4xx status without this.
+            *(["--ignore-status-code"] if urlsplit(url).path in ERROR_PAGES else []),
         ],
         env=env,
         capture_output=True,

@@ -13,7 +13,7 @@ from baked import scratch_project
 
 import servers
 from browser import Browser
-from pages import ACCOUNTS, ADMIN, PAGES, PASSWORD  # noqa: F401  (PAGES: for the callers)
+from pages import ACCOUNTS, ADMIN, ERROR_PAGES, PAGES, PASSWORD  # noqa: F401  (for the callers)
 
 
 @contextlib.contextmanager

@@ -35,3 +35,7 @@ def make_users(flask):
         options = ["--admin"] if name == ADMIN else []
         made = flask("create-user", name, f"{name}@example.com", "--password", PASSWORD, *options)
         assert made.returncode == 0, made.stderr
+
+
+# The pages above that answer with an error status, on purpose.
+ERROR_PAGES = {"/no/such/page": 404, "/auth/logout": 405}
