@@ -9,6 +9,7 @@
     python3 benchmarks/run.py --image          also build the Docker image (root, dockerd)
     python3 benchmarks/run.py --browser        also Lighthouse on the nginx site, per page
     python3 benchmarks/run.py --queues         also RQ against Dramatiq (redis-server)
+    python3 benchmarks/run.py --telemetry      also the app with metrics on against off
     python3 benchmarks/run.py --quick          1 round, 1-second loads: proves the command works
 
 Progress goes to stderr, the table to stdout.
@@ -28,10 +29,12 @@ import queue_choice
 import server_choice
 import serving
 import suite_time
+import telemetry
 from measure import table
 
 # In the order they run: the suite last, as it loads both cores for minutes.
-PARTS = ["bake", "app", "start", "peer", "servers", "queues", "profile", "browser", "image"]
+PARTS = ["bake", "app", "start", "peer", "servers", "queues", "telemetry", "profile", "browser"]
+PARTS += ["image"]
 PARTS += ["suite"]
 DEFAULT_PARTS = ["bake", "app", "start"]
 
@@ -46,6 +49,7 @@ def arguments():
     parser.add_argument("--image", action="store_true", help="also build the Docker image")
     parser.add_argument("--browser", action="store_true", help="also audit pages in Lighthouse")
     parser.add_argument("--queues", action="store_true", help="also compare job queues")
+    parser.add_argument("--telemetry", action="store_true", help="also metrics on against off")
     parser.add_argument("--quick", action="store_true", help="1 round and 1-second loads")
     parser.add_argument("--rounds", type=int, default=5, help="repetitions per figure")
     parser.add_argument("--seconds", type=int, default=5, help="length of one wrk load")
@@ -56,7 +60,7 @@ def main():
     args = arguments()
     extras = {"peer": bool(args.peer), "servers": args.servers, "profile": args.profile}
     extras |= {"browser": args.browser, "image": args.image, "suite": args.suite}
-    extras |= {"queues": args.queues}
+    extras |= {"queues": args.queues, "telemetry": args.telemetry}
     chosen = args.only or DEFAULT_PARTS + [part for part, wanted in extras.items() if wanted]
     if "peer" in chosen and not args.peer:
         sys.exit("--only peer needs --peer PATH (a checkout of cookiecutter-flask)")
@@ -68,6 +72,7 @@ def main():
         "start": lambda: cold_start.run(rounds),
         "peer": lambda: peer.run(args.peer, rounds, seconds),
         "servers": lambda: server_choice.run(rounds, seconds),
+        "telemetry": lambda: telemetry.run(rounds, seconds),
         "image": lambda: image_build.run(rounds),
         "suite": suite_time.run,
     }

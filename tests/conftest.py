@@ -293,6 +293,14 @@ def pytest_sessionfinish(session):
             continue  # gone already, or not ours to read
 
 
+def pytest_collection_modifyitems(items):
+    """Every test that starts the private Docker daemon is marked `docker`, so that
+    `-m "not docker"` leaves them all out (on a machine without Docker, or without root)."""
+    for item in items:
+        if "docker" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.docker)
+
+
 def pytest_report_header():
     return f"template: {TEMPLATE} (python {sys.version.split()[0]})"
 

@@ -20,12 +20,17 @@ DOCKER_FILES = {
     "compose.yaml",
     "compose.prod.yaml",
     "docs/docker.md",
+    "prometheus/prometheus.yml",
 }
+DOCKER_FILES = {"Dockerfile", ".dockerignore", "compose.yaml", "compose.prod.yaml"}
 NGINX_FILES = {
     f"nginx/{SLUG}.conf",
     f"deploy/{SLUG}.service",
     f"deploy/{SLUG}-worker.service",
     "docs/systemd.md",
+    "deploy/prometheus.yml",
+    f"deploy/{SLUG}-backup.service",
+    f"deploy/{SLUG}-backup.timer",
 }
 SWARM_FILE = "compose.swarm.yaml"  # Docker, nginx and PostgreSQL
 SWARM_PAGE = "docs/swarm.md"
@@ -211,7 +216,19 @@ sys.exit(pytest.main(["-p", "no:cacheprovider", *sys.argv[1:]]))
 @pytest.mark.parametrize("answers", BAKED_SUITES, indirect=True)
 def test_baked_tests_pass(answers, bake_copy, run_in_project):
     project = bake_copy(**answers)  # the suite writes (.hypothesis/): not in the shared bake
+    package_files = files_of_package(project)
     # As on the Windows runner of .github/workflows/ci.yml: POSIX-only modules cannot be imported.
     result = run_in_project(project, "python", "-c", WITHOUT_POSIX_ONLY_MODULES, "-q")
     assert result.returncode == 0, result.stdout + result.stderr
     assert " passed" in result.stdout
+    # The suite writes nothing into the package (an image built afterwards would hold it).
+    assert files_of_package(project) == package_files
+
+
+def files_of_package(project):
+    """The package's files but Python's bytecode caches."""
+    return {
+        path.relative_to(project).as_posix()
+        for path in (project / SLUG).rglob("*")
+        if "__pycache__" not in path.parts
+    }

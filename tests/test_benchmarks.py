@@ -90,3 +90,30 @@ def test_browser_audit_prints_four_scores_and_the_bytes_of_every_page():
     assert all(pages), rows
     expected = [f"{path} ({who})" if who else path for path, who in PAGES]
     assert [match["page"] for match in pages] == expected
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_telemetry_cost_prints_each_page_and_the_memory_with_metrics_on_and_off():
+    """One quick round of the app with METRICS_PORT set against it without (about a minute)."""
+    need("wrk")
+    done = subprocess.run(
+        [sys.executable, "benchmarks/run.py", "--only", "telemetry", "--quick"],
+        cwd=TEMPLATE,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    header, rule, *rows = done.stdout.strip().splitlines()
+    assert [cell.strip() for cell in header.split("|")[1:-1]] == HEADER
+    matches = [ROW.fullmatch(row) for row in rows]
+    assert all(matches), rows
+    assert [match["measure"] for match in matches] == [
+        "metrics on: GET / throughput",
+        "metrics on: GET / p99 latency",
+        "metrics on: GET /auth/login throughput",
+        "metrics on: GET /auth/login p99 latency",
+        "metrics on: worker RSS after 1,000 requests",
+    ]
+    assert all("(metrics off)" in row for row in rows)

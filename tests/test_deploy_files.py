@@ -103,9 +103,12 @@ def test_dockerfile_passes_hadolint_without_warnings(bake_once, answers, python_
     assert f"ARG PYTHON_VERSION={python_version}\n" in (project / "Dockerfile").read_text()
 
 
-def test_build_context_has_the_app_and_no_secrets_or_tests(bake_once):
+def test_build_context_has_the_app_and_no_secrets_or_tests(bake_copy):
     """Asks the Docker client library (docker-compose's) which files a build would send."""
-    project = bake_once()
+    project = bake_copy()
+    # The .gz copies `flask gzip-static` leaves for nginx go stale once a file changes.
+    for static in (f"{SLUG}/static/style.css", f"{SLUG}/api/static/docs.js"):
+        (project / f"{static}.gz").write_bytes(b"stale")
     docker_python = "/usr/bin/python3"
     script = (
         "from docker.utils.build import exclude_paths; "
@@ -120,6 +123,7 @@ def test_build_context_has_the_app_and_no_secrets_or_tests(bake_once):
     assert ".env" in {path.name for path in project.iterdir()}
     leaks = {path for path in context if path == ".env" or path.startswith(("tests", "instance"))}
     assert not leaks
+    assert not [path for path in context if path.endswith(".gz")]
 
 
 # Compose ------------------------------------------------------------------------------
@@ -140,9 +144,10 @@ def test_production_compose_runs_migrations_then_gunicorn(bake_once, answers):
     project = bake_once(**answers)
     services = compose_config(project, "compose.prod.yaml")["services"]
     postgres = answers["database"] == "postgresql"
-    expected = {"migrate", "web", "worker", "redis"}
+    expected = {"migrate", "web", "worker", "redis", "prometheus"}
     expected |= {"nginx"} if answers["use_nginx"] else set()
     assert set(services) == expected | ({"db"} if postgres else set())
+    assert services["prometheus"]["profiles"] == ["monitoring"]  # started only when asked
 
     for name in ["migrate", "web", "worker"]:
         env = services[name]["environment"]
@@ -200,7 +205,10 @@ def test_compose_runs_a_health_checked_job_worker(bake_once, answers, filename):
     services = compose_config(bake_once(**answers), filename)["services"]
     worker = services["worker"]
     assert worker["command"] == ["flask", "jobs", "worker"]
-    assert worker["healthcheck"]["test"] == ["CMD", "flask", "jobs", "check"]
+    assert worker["healthcheck"]["test"] == [
+        "CMD-SHELL",
+        f"find /tmp/{SLUG}-worker-heartbeat -mmin -1 | grep -q .",
+    ]
     assert worker["depends_on"]["redis"] == {"condition": "service_healthy"}
     assert worker["environment"]["JOBS_REDIS_URL"] == "redis://redis:6379/1"
     assert services["web"]["environment"]["JOBS_REDIS_URL"] == "redis://redis:6379/1"
@@ -315,6 +323,23 @@ def test_worker_unit_passes_systemd_analyze(bake_once, answers, baked_python, tm
     """The job worker's unit, beside Gunicorn's: the same user, folder and settings."""
     text = verified_unit(bake_once(**answers), baked_python, tmp_path, f"{SLUG}-worker")
     assert f"/srv/{SLUG}/.venv/bin/flask jobs worker" in text
+
+
+@pytest.mark.parametrize("answers", WITH_NGINX, ids=combination_id)
+def test_backup_unit_and_its_daily_timer_pass_systemd_analyze(
+    bake_once, answers, baked_python, tmp_path
+):
+    """`flask backup create` as a oneshot unit (docs/backups.md), started daily by its timer."""
+    project = bake_once(**answers)
+    text = verified_unit(project, baked_python, tmp_path, f"{SLUG}-backup")
+    assert f"/srv/{SLUG}/.venv/bin/flask backup create" in text and "Type=oneshot" in text
+    timer = tmp_path / f"{SLUG}-backup.timer"
+    timer.write_text((project / "deploy" / timer.name).read_text())
+    result = run([servers.need("systemd-analyze"), "verify", str(timer)])
+    assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), result.stderr
+    calendar = re.search(r"^OnCalendar=(.+)$", timer.read_text(), re.MULTILINE)[1]
+    daily = run([servers.need("systemd-analyze"), "calendar", "--iterations=2", calendar])
+    assert daily.returncode == 0 and "03:15:00" in daily.stdout, daily.stdout
 
 
 # Gunicorn -----------------------------------------------------------------------------

@@ -11,7 +11,12 @@ trusting the certificate made with the baked README's command.
 import contextlib
 import dataclasses
 import json
+import os
+import re
 import secrets
+import signal
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +45,49 @@ STACKS = {  # name: (answers, compose file)
     # The development stack reuses the PostgreSQL + nginx bake (and its image).
     "development": ({"database": "postgresql", "use_nginx": True}, "compose.yaml"),
 }
+
+
+# Interrupted: the daemon's clean-up still runs ------------------------------------------
+
+INTERRUPTED_DAEMON = """
+import json, sys
+from servers import docker
+try:
+    with docker.docker_daemon() as daemon:
+        print("ready", flush=True)  # the daemon answers `docker info`
+        sys.stdin.read()  # until the signal
+except KeyboardInterrupt:
+    print(json.dumps(daemon.leftovers()), flush=True)  # after the context's clean-up
+"""
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupted_daemon_leaves_nothing_behind(signum):
+    """Ctrl-C (SIGINT to the terminal's process group) or SIGTERM while the daemon runs: it
+    stops, and its bridges, iptables rules, processes and folders go. First in its xdist
+    group, before the session's daemon holds the lock; this one runs in a process of its own."""
+    containers.prerequisites()
+    tests = Path(__file__).parent
+    process = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTED_DAEMON],
+        cwd=tests,
+        env={**os.environ, "PYTHONPATH": str(tests)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    try:
+        assert process.stdout.readline() == "ready\n", process.stderr.read()
+        os.killpg(process.pid, signum)
+        out, err = process.communicate(timeout=180)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    assert json.loads(out) == []
 
 
 @dataclass
@@ -300,6 +348,14 @@ def container_processes(ids):
             if any(container in text for container in ids):
                 found.append(int(path.parent.name))
     return found
+
+
+def test_every_published_port_listens_on_loopback_only(stacks):
+    """compose.prod.yaml publishes its ports on every address, as a server's should; the
+    tests' daemon (--ip 127.0.0.1) keeps them off this machine's other addresses."""
+    published = stacks["postgresql-nginx"].docker.run("ps", "--format", "{{.Ports}}").stdout
+    bindings = re.findall(r"([\d.:\[\]]+):\d+->", published)
+    assert bindings and set(bindings) == {"127.0.0.1"}, published
 
 
 def test_down_leaves_no_container_volume_network_or_process(stacks):

@@ -200,7 +200,7 @@ def test_probes_ask_the_apps_health_endpoints_on_gunicorns_port(project, objects
         "port": "http",
         "httpHeaders": host,
     }
-    assert web["ports"] == [{"name": "http", "containerPort": 8000}]
+    assert web["ports"][0] == {"name": "http", "containerPort": 8000}  # then `metrics`
     # The image's Gunicorn listens there, on every address of the pod.
     assert "GUNICORN_BIND=0.0.0.0:8000" in (project / "Dockerfile").read_text()
 
@@ -254,7 +254,11 @@ def test_the_job_worker_runs_like_the_web_pods_with_probes_and_limits(objects):
     assert item["securityContext"] == container(objects, "web")["securityContext"]
     assert item["volumeMounts"] == container(objects, "web")["volumeMounts"]
     for probe in ("livenessProbe", "readinessProbe"):
-        assert item[probe]["exec"]["command"] == ["flask", "jobs", "check"]
+        assert item[probe]["exec"]["command"] == [
+            "sh",
+            "-c",
+            f"find /tmp/{SLUG}-worker-heartbeat -mmin -1 | grep -q .",
+        ]
     for kind in ("requests", "limits"):
         assert set(item["resources"][kind]) == {"cpu", "memory"}
     (source,) = [volume["secret"] for volume in worker["volumes"] if "secret" in volume]
@@ -704,3 +708,31 @@ def test_the_overlay_secret_stays_out_of_replays_hook_copies_and_output_and_surv
     assert again.returncode == 0, again.stderr
     assert env.read_bytes() == before
     assert env.stat().st_mode & 0o777 == 0o600
+
+
+def test_prometheus_alone_scrapes_the_metrics_ports_the_annotations_name(objects):
+    """Gunicorn's master (METRICS_PORT) and the job worker (JOBS_METRICS_PORT) serve metrics
+    on a `metrics` port of their pods, which the pod annotations name for Prometheus, which
+    Prometheus's namespace alone may reach, and which no Service or Ingress routes to."""
+    settings = objects["ConfigMap"]["data"]
+    here = {"kubernetes.io/metadata.name": NAME}
+    policy = objects["NetworkPolicy"]
+    prometheus = ({"kubernetes.io/metadata.name": "monitoring"}, {"app": "prometheus"}, {})
+    controller = ({"kubernetes.io/metadata.name": "ingress-nginx"}, {"app": "controller"}, {})
+    assert settings["METRICS_BIND"] == "0.0.0.0"  # noqa: S104  (the pod's own network)
+    for deployment, name, setting in [
+        (objects["Deployment"], "web", "METRICS_PORT"),
+        (objects["Worker"], "worker", "JOBS_METRICS_PORT"),
+    ]:
+        template = deployment["spec"]["template"]
+        (item,) = [c for c in template["spec"]["containers"] if c["name"] == name]
+        ports = {port["name"]: port["containerPort"] for port in item["ports"]}
+        number = int(settings[setting])
+        assert ports["metrics"] == number
+        annotations = template["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true"
+        assert annotations["prometheus.io/port"] == str(number)
+        pod = (here, template["metadata"]["labels"], ports)
+        assert admits(policy, prometheus, pod, number)
+        assert not admits(policy, controller, pod, number)
+    assert [port["targetPort"] for port in objects["Service"]["spec"]["ports"]] == ["http"]

@@ -76,9 +76,20 @@ def installed_outside_the_lock(project, env):
     return sorted(f"{n}=={v}" for n, v in found - pinned if n not in {"pip", "setuptools"})
 
 
-@pytest.mark.parametrize("installer", INSTALLERS)
+# Both installers take the lock's versions (pip through constraints.txt), so each Python is
+# proven with uv, and pip's own path (the constraints, the dependency group, the build
+# backend) on the Python a bake offers first, the default. The newest versions the bounds
+# allow are the weekly early-warning workflow's job, not this suite's.
+CASES = [
+    (version, installer)
+    for version in OFFERED
+    for installer in INSTALLERS
+    if installer == "uv" or version == OFFERED[0]
+]
+
+
 @pytest.mark.parametrize("bake_name", BAKES)
-@pytest.mark.parametrize("version", OFFERED)
+@pytest.mark.parametrize("version, installer", CASES)
 def test_the_baked_suite_passes_on_the_python_it_names(version, bake_name, installer, bake_copy):
     """.python-version picks the Python (the first on PATH here), the installer the rest."""
     env = user_env(needs(version))

@@ -217,7 +217,10 @@ def test_the_app_settings_are_compose_prods_with_a_shared_redis(project, service
 def test_two_job_workers_send_the_mails_and_finish_a_job_before_they_stop(services):
     worker = services["worker"]
     assert worker["command"] == ["flask", "jobs", "worker"]
-    assert worker["healthcheck"]["test"] == ["CMD", "flask", "jobs", "check"]
+    assert worker["healthcheck"]["test"] == [
+        "CMD-SHELL",
+        f"find /tmp/{SLUG}-worker-heartbeat -mmin -1 | grep -q .",
+    ]
     assert worker["stop_grace_period"] == "130s"  # longer than a job may run (120 s)
     deploy = worker["deploy"]
     assert deploy["replicas"] == 2

@@ -21,6 +21,7 @@ import yaml
 from conftest import TEMPLATE, uv_env
 
 WORKFLOW = TEMPLATE / ".github" / "workflows" / "ci.yml"
+RELEASE_WORKFLOW = TEMPLATE / ".github" / "workflows" / "release.yml"
 BAKED_WORKFLOW = ".github/workflows/ci.yml"
 TOOLS = Path(sys.executable).parent  # actionlint and zizmor come with requirements-test.txt
 
@@ -32,7 +33,7 @@ def jobs():
 def workflows(bake_once):
     """The template's workflow and the baked one of each database (its Jinja differs by it)."""
     baked = [bake_once(database=name) / BAKED_WORKFLOW for name in ("sqlite", "postgresql")]
-    return [WORKFLOW, *baked]
+    return [WORKFLOW, RELEASE_WORKFLOW, *baked]
 
 
 def test_workflows_pass_actionlint(bake_once):

@@ -4,18 +4,22 @@ GitHub runs the workflow on a fresh checkout, so the steps here run on a git clo
 baked project (no .env, nothing ignored), with uv installing from the project's uv.lock.
 """
 
+import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
 from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import clean_env, git
+from conftest import activated_env, clean_env, git
 from pythons import interpreter, missing_reason, user_env
 
+SLUG = "my_flask_app"
 WORKFLOW = ".github/workflows/ci.yml"
 DEPENDABOT = ".github/dependabot.yml"
 PRE_COMMIT = ".pre-commit-config.yaml"
@@ -133,11 +137,53 @@ def readme_commands(readme):
     return {part.strip() for line in shown for part in line.split("&&")}
 
 
-def test_readme_shows_the_commands_ci_runs(bake_once):
+def test_readme_or_agents_md_shows_the_commands_ci_runs(bake_once):
     project = bake_once()
     shown = readme_commands((project / "README.md").read_text())
+    shown |= readme_commands((project / "AGENTS.md").read_text())
     for command in run_steps(load(project, WORKFLOW)["jobs"]["test"]):
         assert command in shown
+
+
+def test_ci_runs_bin_ci_after_installing_the_lock(bake_once):
+    project = bake_once()
+    assert run_steps(load(project, WORKFLOW)["jobs"]["test"]) == ["uv sync --locked", "bin/ci"]
+    assert os.access(project / "bin" / "ci", os.X_OK)
+
+
+@pytest.mark.slow  # mypy and part of the baked suite: 20-70 s (test_mypy_strict_... is fast)
+def test_bin_ci_runs_what_ci_runs_on_the_pip_path(bake, baked_python, tmp_path):
+    """`bin/ci` without uv: ruff, the format check, mypy and pytest from the activated venv,
+    arguments passed to pytest; the first failing check stops it. (With uv, from the lock:
+    test_workflow_test_job_passes_on_a_fresh_checkout.)"""
+    project = bake()
+    venv_bin = baked_python.parent
+    path = [venv_bin, *(p for p in os.environ["PATH"].split(os.pathsep) if p)]
+    env = activated_env(baked_python, project, MYPY_CACHE_DIR=str(venv_bin.parent / "mypy-cache"))
+    env["PATH"] = os.pathsep.join(str(p) for p in path if not (Path(p) / "uv").exists())
+    assert shutil.which("uv", path=env["PATH"]) is None
+
+    def bin_ci(*args):
+        return subprocess.run(
+            ["bin/ci", *args], cwd=project, env=env, capture_output=True, text=True, timeout=600
+        )
+
+    result = bin_ci("-q", "-p", "no:cacheprovider", "tests/test_config.py")
+    assert result.returncode == 0, result.stdout + result.stderr
+    steps = re.findall(r"^==> (.*)$", result.stdout, re.MULTILINE)
+    assert steps == [
+        "ruff check .",
+        "ruff format --check .",
+        "mypy",
+        "pytest -q -p no:cacheprovider tests/test_config.py",
+        "all checks passed",
+    ]
+    assert " passed" in result.stdout
+    config = project / SLUG / "config.py"
+    config.write_text(config.read_text().replace("MIN_SECRET_BYTES = 32", "MIN_SECRET_BYTES=32"))
+    result = bin_ci("-q", "tests/test_config.py")
+    assert result.returncode == 1
+    assert re.findall(r"^==> (.*)$", result.stdout, re.MULTILINE)[-1] == "ruff format --check ."
 
 
 def test_pre_commit_config_is_valid_and_runs_the_agreed_hooks(bake_once, run_in_project):
@@ -206,14 +252,43 @@ def test_mypy_strict_passes_on_the_package(bake_once, baked_python, run_in_proje
     assert result.stdout.startswith("Success: no issues found")
 
 
-def test_pre_commit_and_ci_run_mypy_from_the_projects_environment(bake_once):
-    project = bake_once()
-    (mypy,) = [
-        hook for repo in load(project, PRE_COMMIT)["repos"] for hook in repo["hooks"]
-        if hook["id"] == "mypy"
-    ]  # fmt: skip
-    assert mypy["entry"] == "uv run --locked mypy" and mypy["pass_filenames"] is False
-    assert "uv run mypy" in run_steps(load(project, WORKFLOW)["jobs"]["test"])
+@pytest.mark.slow  # mypy twice, through pre-commit: 10-30 s
+def test_pre_commit_runs_mypy_on_the_pip_path_without_uv(bake, baked_python, tmp_path):
+    """The README's pip path: `git init`, an activated venv, no uv anywhere on PATH, then
+    `pre-commit run --all-files`. The hooks of the GitHub repositories cannot be fetched here
+    (no network but the package registries), so the shipped file's local hooks run, as they
+    are; a type error then fails the commit."""
+    project = bake()
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    config = load(project, PRE_COMMIT)
+    local = tmp_path / "local-hooks.yaml"
+    local.write_text(
+        yaml.safe_dump({"repos": [r for r in config["repos"] if r["repo"] == "local"]})
+    )
+    venv_bin = baked_python.parent
+    path = [venv_bin, *(p for p in os.environ["PATH"].split(os.pathsep) if p)]
+    path = [str(p) for p in path if not (Path(p) / "uv").exists()]
+    env = activated_env(
+        baked_python,
+        project,
+        PRE_COMMIT_HOME=str(tmp_path / "pre-commit"),
+        MYPY_CACHE_DIR=str(baked_python.parent.parent / "mypy-cache"),  # shared, as below
+    )
+    env["PATH"] = os.pathsep.join(path)
+    assert shutil.which("uv", path=env["PATH"]) is None
+    command = [str(venv_bin / "pre-commit"), "run", "--all-files", "--config", str(local)]
+
+    def pre_commit():
+        return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
+
+    result = pre_commit()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"mypy \(strict\)\.+Passed", result.stdout), result.stdout
+    factory = project / SLUG / "__init__.py"
+    factory.write_text(factory.read_text() + '\n\ndef broken() -> int:\n    return "text"\n')
+    result = pre_commit()
+    assert result.returncode == 1 and "Incompatible return value type" in result.stdout
 
 
 def load_toml(project):

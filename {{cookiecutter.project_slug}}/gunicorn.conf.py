@@ -7,7 +7,10 @@ the real environment (Docker Compose's env_file, systemd's EnvironmentFile).
 import multiprocessing
 import os
 import re
+import shutil
+import tempfile
 
+from {{ cookiecutter.project_slug }} import telemetry
 from {{ cookiecutter.project_slug }}.config import secret_setting
 from {{ cookiecutter.project_slug }}.logs import ACCESS_LOG_FORMAT, logging_config
 
@@ -62,3 +65,35 @@ def on_starting(server):
             "which waits for the mail server, and is lost if that is down. Run `flask jobs "
             "worker` with a Redis, e.g. JOBS_REDIS_URL=redis://127.0.0.1:6379/1"
         )
+
+
+# Prometheus metrics (docs/observability.md), off unless METRICS_PORT is set. The workers count
+# into files in a fresh folder (made here, before any of them starts; kept across a reload,
+# which reads this file again); the master serves the sums on METRICS_BIND:METRICS_PORT.
+metrics_port = os.environ.get("METRICS_PORT")
+if metrics_port and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gunicorn-metrics-")
+    os.environ["GUNICORN_METRICS_DIR_MADE"] = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def when_ready(server):
+    if metrics_port:
+        bind = os.environ.get("METRICS_BIND", "127.0.0.1")
+        app_address = server.cfg.bind[0]
+        telemetry.serve(bind, int(metrics_port), app_address, secret_setting("JOBS_REDIS_URL"))
+        server.log.info("metrics on http://%s:%s/metrics", bind, metrics_port)
+
+
+def post_fork(server, worker):
+    telemetry.close_in_worker()
+
+
+def child_exit(server, worker):
+    if metrics_port:
+        telemetry.worker_exited(worker.pid)
+
+
+def on_exit(server):
+    made = os.environ.get("GUNICORN_METRICS_DIR_MADE")
+    if made:
+        shutil.rmtree(made, ignore_errors=True)

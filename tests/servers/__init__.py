@@ -47,6 +47,7 @@ from .process import (
     wait_until,
     worker_pids,
 )
+from .prometheus import Prometheus, prometheus, promtool
 from .redis import Redis, redis
 from .sentry import SentryStandIn, sentry
 from .smtp import Mailbox, smtp

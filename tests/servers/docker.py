@@ -17,8 +17,10 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -228,17 +230,24 @@ def processes_under(folder):
 # The daemon ----------------------------------------------------------------------------
 
 
+def prerequisites():
+    """dockerd's path, once the programs the daemon and the tests need are there (else the
+    test skips, or fails under CI)."""
+    dockerd = need("dockerd", *SBIN)
+    for program in (DEBIAN_CLIENT, "docker-compose", "debootstrap", "iptables", "ip", "nft"):
+        need(program, *SBIN)
+    if os.geteuid() != 0:
+        missing("dockerd needs root")
+    return dockerd
+
+
 @contextlib.contextmanager
 def docker_daemon():
     """A private dockerd (data in .cache/docker, sockets in a temp folder) for one session.
 
     A lock file lets only one such daemon run on this machine at a time (tests, benchmarks).
     """
-    dockerd = need("dockerd", *SBIN)
-    for program in (DEBIAN_CLIENT, "docker-compose", "debootstrap", "iptables", "ip", "nft"):
-        need(program, *SBIN)
-    if os.geteuid() != 0:
-        missing("dockerd needs root")
+    dockerd = prerequisites()
     CACHE.mkdir(parents=True, exist_ok=True)
     with open(CACHE / "daemon.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -256,9 +265,17 @@ def docker_daemon():
             str(run_dir / "docker.pid"),
             "--host",
             f"unix://{socket}",
+            # A port a compose file publishes without an address (compose.prod.yaml's, as a
+            # server's should be) binds to loopback here, not to every address of the machine.
+            "--ip",
+            "127.0.0.1",
         ]
         with open(log, "wb") as out:
-            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+            # Its own session: a Ctrl-C at the terminal reaches pytest, whose clean-up below
+            # stops the daemon, not the daemon half-way through it.
+            process = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         env = {
             **os.environ,
             "PATH": f"/usr/bin:{os.environ.get('PATH', '')}",
@@ -268,6 +285,7 @@ def docker_daemon():
             "DOCKER_CONFIG": str(run_dir / "client"),  # no user's client settings
         }
         docker = Docker(env, log, before, run_dir)
+        previous = interrupt_on_sigterm()
         try:
             with show_log_on_failure("dockerd", log):
                 wait_until(
@@ -286,6 +304,20 @@ def docker_daemon():
             before.restore()
             subprocess.run(["umount", "-R", str(run_dir / "exec")], capture_output=True)
             shutil.rmtree(run_dir, ignore_errors=True)
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+
+def interrupt_on_sigterm():
+    """Make SIGTERM (`kill`, a CI runner's cancel) a KeyboardInterrupt, as Ctrl-C is, so the
+    daemon's clean-up runs; returns the handler it replaced (None off the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 # Stand-in images -------------------------------------------------------------------------

@@ -26,12 +26,15 @@ class Mailbox:
     arrived: threading.Condition = field(default_factory=threading.Condition)
     hold: float = 0  # seconds to keep each client waiting for the answer to RCPT TO
     asked: list = field(default_factory=list)  # every RCPT TO address, as it comes
+    refused: set = field(default_factory=set)  # addresses answered 550, as a permanent error
     controller: object = None
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         """Accept every recipient, after `hold` seconds: a slow server, mid-conversation."""
         self.asked.append(address)
         await asyncio.sleep(self.hold)
+        if address in self.refused:
+            return "550 5.1.1 no such mailbox here"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

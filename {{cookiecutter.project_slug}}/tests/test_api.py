@@ -25,11 +25,16 @@ def bearer(token):
     return {"Authorization": f"Bearer {token}"}
 
 
-def assert_problem(response, status):
+def assert_problem(response, status, problem=None, title=None):
+    """A problem details body, of the type `problem` names (/api/problems/<name>) if given."""
     assert response.status_code == status
     assert response.content_type == PROBLEM
     assert response.json["status"] == status
     assert response.json["title"]
+    if problem:
+        assert response.json["type"] == f"/api/problems/{problem}", response.json
+    if title:
+        assert response.json["title"] == title
     return response.json
 
 
@@ -57,7 +62,8 @@ def test_an_unverified_address_gets_no_token(client, user):
     db.session.commit()
     response = client.post("/api/tokens", json={"username": "ada", "password": "correct horse"})
     # As for a wrong password: a sign-up with a taken address makes no account (issue 33).
-    assert assert_problem(response, 401)["detail"] == "Invalid username or password."
+    problem = assert_problem(response, 401, "invalid-credentials", "Invalid username or password")
+    assert problem["detail"] == "Invalid username or password."
 
 
 @pytest.mark.parametrize("name", ["ada\u0000", "a\rda", "\x7f"])
@@ -65,7 +71,7 @@ def test_control_characters_in_a_name_are_a_wrong_name(client, user, name):
     """No account has such a name: the document calls any string of 1 to 254 characters a
     fair try (schemathesis checks the server accepts what it documents), so: 401."""
     response = client.post("/api/tokens", json={"username": name, "password": "correct horse"})
-    assert_problem(response, 401)
+    assert_problem(response, 401, "invalid-credentials")
 
 
 @pytest.mark.parametrize("field", ["username", "password"])
@@ -80,10 +86,15 @@ def test_lone_surrogates_are_a_422_not_a_500(client, user, field):
 
 def test_wrong_password_and_unknown_user_get_the_same_401(client, user):
     wrong = assert_problem(
-        client.post("/api/tokens", json={"username": "ada", "password": "nope"}), 401
+        client.post("/api/tokens", json={"username": "ada", "password": "nope"}),
+        401,
+        "invalid-credentials",
+        "Invalid username or password",
     )
     unknown = assert_problem(
-        client.post("/api/tokens", json={"username": "bob", "password": "nope"}), 401
+        client.post("/api/tokens", json={"username": "bob", "password": "nope"}),
+        401,
+        "invalid-credentials",
     )
     assert wrong == unknown
 
@@ -93,7 +104,7 @@ def test_wrong_password_and_unknown_user_get_the_same_401(client, user):
 )
 def test_no_or_bad_token_is_a_401(client, user, headers):
     response = client.get("/api/users/me", headers=headers)
-    assert_problem(response, 401)
+    assert_problem(response, 401, "token-required", "Valid token required")
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
@@ -130,7 +141,8 @@ def test_no_one_revokes_another_users_token(client, user):
     get_token(client)
     adas_token_id = db.session.scalar(select(ApiToken.id))
     bobs = get_token(client, "bob", "battery staple")
-    assert_problem(client.delete(f"/api/tokens/{adas_token_id}", headers=bearer(bobs)), 404)
+    response = client.delete(f"/api/tokens/{adas_token_id}", headers=bearer(bobs))
+    assert_problem(response, 404, "no-such-token", "No such token")
     assert db.session.get(ApiToken, adas_token_id) is not None
 
 
@@ -192,9 +204,9 @@ def test_rename_to_a_taken_name_is_a_conflict(client, user, spelling):
     response = client.patch(
         "/api/users/me", json={"username": spelling}, headers=bearer(get_token(client))
     )
-    assert assert_problem(response, 409)["errors"] == {
-        "json": {"username": ["That username is taken."]}
-    }
+    problem = assert_problem(response, 409, "username-taken", "Username taken")
+    assert problem["detail"] == "That username is taken."  # not Werkzeug's generic text
+    assert problem["errors"] == {"json": {"username": ["That username is taken."]}}
 
 
 def test_users_by_id_and_by_page(client, user):
@@ -203,7 +215,7 @@ def test_users_by_id_and_by_page(client, user):
     db.session.commit()
     headers = bearer(get_token(client))
     assert client.get(f"/api/users/{user.id}", headers=headers).json["username"] == "ada"
-    assert_problem(client.get("/api/users/999", headers=headers), 404)
+    assert_problem(client.get("/api/users/999", headers=headers), 404, "no-such-user")
 
     page = client.get("/api/users?page=2&page_size=5", headers=headers)
     assert [item["username"] for item in page.json] == [f"user{n}" for n in range(4, 9)]
@@ -240,7 +252,9 @@ def csrf_token_of_docs(html):
 
 
 def test_unknown_api_url_and_method(client):
-    assert_problem(client.get("/api/nothing"), 404)
+    assert assert_problem(client.get("/api/nothing"), 404, title="Not Found")["type"] == (
+        "about:blank"  # a status with no more to say: RFC 9457's generic problem
+    )
     response = client.put("/api/users/me")
     assert_problem(response, 405)
     assert "PATCH" in response.headers["Allow"]
@@ -336,6 +350,16 @@ def test_openapi_document_lists_every_error_as_a_problem(client):
                 if int(status) >= 400:
                     name = response["$ref"].rsplit("/", 1)[1]
                     assert list(responses[name]["content"]) == [PROBLEM], (method, path, status)
+
+
+def test_openapi_document_marks_what_every_response_holds_as_required(client):
+    """A client generated from the document types these fields as always present."""
+    schemas = client.get("/api/openapi.json").json["components"]["schemas"]
+    assert sorted(schemas["User"]["required"]) == ["created_at", "id", "username"]
+    assert sorted(schemas["Token"]["required"]) == ["created_at", "expires_at", "id"]
+    assert sorted(schemas["NewToken"]["required"]) == ["created_at", "expires_at", "id", "token"]
+    assert sorted(schemas["Problem"]["required"]) == ["status", "title", "type"]
+    assert "/api/problems/username-taken" in schemas["Problem"]["properties"]["type"]["enum"]
 
 
 def test_docs_page_uses_only_this_sites_files(client):

@@ -59,8 +59,8 @@ def test_gunicorn_warns_at_start_when_mails_would_be_sent_during_requests(settin
 
 
 # Libraries loaded only when a setting asks for them (DATABASE_PASSWORD, SENTRY_DSN,
-# JOBS_REDIS_URL): 13, 4.5 and 5.5 MiB of every worker's memory otherwise.
-LOADED_WHEN_USED = {"sqlalchemy", "sentry_sdk", "redis", "rq"}
+# JOBS_REDIS_URL, METRICS_PORT): 13, 4.5 and 5.5 MiB of every worker's memory otherwise.
+LOADED_WHEN_USED = {"sqlalchemy", "sentry_sdk", "redis", "rq", "prometheus_client"}
 PACKAGE = "{{ cookiecutter.project_slug }}"
 
 
@@ -81,12 +81,12 @@ def top_level_modules(code):
 def test_gunicorns_master_holds_only_the_settings():
     """gunicorn.conf.py loads the settings into Gunicorn's master, whose memory every worker
     inherits: the database, Sentry and the queue come with the app, in the workers."""
-    loaded = top_level_modules(f"import {PACKAGE}.config, {PACKAGE}.logs")
+    loaded = top_level_modules(f"import {PACKAGE}.config, {PACKAGE}.logs, {PACKAGE}.telemetry")
     assert not loaded & LOADED_WHEN_USED
 
 
-def test_the_app_loads_sentry_and_the_queue_only_when_set(monkeypatch):
-    for name in ("SENTRY_DSN", "JOBS_REDIS_URL", "SECRETS_DIR"):
+def test_the_app_loads_sentry_the_queue_and_metrics_only_when_set(monkeypatch):
+    for name in ("SENTRY_DSN", "JOBS_REDIS_URL", "SECRETS_DIR", "PROMETHEUS_MULTIPROC_DIR"):
         monkeypatch.delenv(name, raising=False)
     loaded = top_level_modules(f"from {PACKAGE} import create_app; create_app('testing')")
-    assert not loaded & {"sentry_sdk", "redis", "rq"}
+    assert not loaded & {"sentry_sdk", "redis", "rq", "prometheus_client"}

@@ -54,8 +54,12 @@ def test_pages_are_not_cached_as_files(client):
     assert "immutable" not in client.get("/?v=000000000000").headers.get("Cache-Control", "")
 
 
-def test_gzip_static_writes_a_copy_of_each_text_file(app, runner, tmp_path):
-    app.static_folder = str(tmp_path)
+def test_gzip_static_writes_a_copy_of_each_text_file(app, runner, tmp_path, monkeypatch):
+    # Every static folder, the blueprints' too, is a temporary one: no copy lands in the package.
+    monkeypatch.setattr(app, "static_folder", str(tmp_path))
+    for name, blueprint in app.blueprints.items():
+        if blueprint.static_folder:
+            monkeypatch.setattr(blueprint, "static_folder", str(tmp_path / name))
     (tmp_path / "style.css").write_text("body { color: black; }\n" * 100)
     (tmp_path / "logo.png").write_bytes(b"\x89PNG not text")
     result = runner.invoke(args=["gzip-static"])

@@ -8,7 +8,7 @@ import click
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import assets, headers, htmx, jobs, logs, sentry
+from . import assets, headers, htmx, jobs, logs, sentry, telemetry
 from .config import load_config
 
 __version__ = "{{ cookiecutter.version }}"  # the same as in pyproject.toml (a test checks)
@@ -40,6 +40,7 @@ def create_app(config: str | Mapping[str, Any] | None = None) -> Flask:
 
     logs.init_app(app)  # first: every later hook and log record sees the request id
     sentry.init_app(app)
+    telemetry.init_app(app)  # request metrics, when METRICS_PORT is set
     register_extensions(app)
     register_blueprints(app)
     return app
@@ -68,7 +69,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import admin, auth, cli, errors, health, main
+    from . import admin, auth, backups, cli, errors, health, main
     from .jobs import cli as jobs_cli
 
     app.register_blueprint(main.bp)
@@ -78,6 +79,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(errors.bp)
     app.register_blueprint(cli.bp)
     app.register_blueprint(jobs_cli.bp)
+    app.register_blueprint(backups.bp)
 {%- if cookiecutter.use_api %}
 
     from . import api

@@ -15,6 +15,7 @@ from werkzeug.serving import is_running_from_reloader
 PLACEHOLDER_SECRET = "change-me"  # noqa: S105  (the public placeholder in .env.example)
 MIN_SECRET_BYTES = 32
 KEY_COMMAND = 'python3 -c "import secrets; print(secrets.token_hex(32))"'
+SQLITE_URL = "sqlite:///{{ cookiecutter.project_slug }}.sqlite"  # in the instance folder
 
 
 class SettingsError(click.ClickException, RuntimeError):
@@ -59,8 +60,9 @@ def env_flag(name: str, default: bool) -> bool:
 class Config:
     """Settings shared by every configuration."""
 
-    APP_NAME = {{ cookiecutter.project_name | python_literal }}
-    APP_DESCRIPTION = {{ cookiecutter.description | python_literal }}  # pages' meta description
+    # The answers given when the project was made: the pages' title and meta description.
+    APP_NAME = {{ cookiecutter.project_name | python_literal("    APP_NAME = ") }}
+    APP_DESCRIPTION = {{ cookiecutter.description | python_literal("    APP_DESCRIPTION = ") }}
     DEBUG = False
     TESTING = False
     MAX_CONTENT_LENGTH = 1024 * 1024  # nginx's client_max_body_size says the same
@@ -71,7 +73,6 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}  # survive a database restart
     RATELIMIT_HEADERS_ENABLED = True
     # If Redis goes away, each worker counts in memory until it is back: logins keep working.
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
@@ -135,15 +136,33 @@ class Config:
     def __init__(self) -> None:
         self.SECRET_KEY = secret_setting("SECRET_KEY")
         self.SQLALCHEMY_DATABASE_URI = with_password(
-            secret_setting("DATABASE_URL", "sqlite:///{{ cookiecutter.project_slug }}.sqlite"),
+            secret_setting("DATABASE_URL", SQLITE_URL),
             secret_setting("DATABASE_PASSWORD"),
         )
+        # Seconds a network call may wait before it gives up (docs/faults.md): a dependency
+        # that hangs costs a request this long, never a worker (Gunicorn kills one after 30 s).
+        # Redis answers in a millisecond; a worker's first login after it hangs waits twice
+        # (Flask-Limiter's try, then its check before counting in memory).
+        self.REDIS_TIMEOUT = float(os.environ.get("REDIS_TIMEOUT", "1"))
+        self.DATABASE_TIMEOUT = int(os.environ.get("DATABASE_TIMEOUT", "3"))  # connect, pool
+        self.DATABASE_STATEMENT_TIMEOUT = int(os.environ.get("DATABASE_STATEMENT_TIMEOUT", "10"))
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self)
         self.RATELIMIT_STORAGE_URI = secret_setting("RATELIMIT_STORAGE_URI", "memory://")
+        self.RATELIMIT_STORAGE_OPTIONS = (
+            redis_options(self.REDIS_TIMEOUT)
+            if (self.RATELIMIT_STORAGE_URI or "").startswith("redis")
+            else {}
+        )
         # Background jobs (mails, periodic clean-ups) queue in this Redis for `flask jobs
         # worker`; without it they run at once in the process that asks (development, tests).
         self.JOBS_REDIS_URL = secret_setting("JOBS_REDIS_URL")
         # Accounts never verified nor logged in are deleted after this many days (0: never).
         self.UNVERIFIED_ACCOUNT_DAYS = int(os.environ.get("UNVERIFIED_ACCOUNT_DAYS", "30"))
+        # `flask backup create` and the daily backup job write here (default: instance/backups)
+        # and keep the newest BACKUP_KEEP (docs/backups.md).
+        self.BACKUP_DIR = os.environ.get("BACKUP_DIR") or None
+        self.BACKUP_KEEP = int(os.environ.get("BACKUP_KEEP", "14"))
+        self.BACKUP_DAILY = env_flag("BACKUP_DAILY", True)  # the worker's daily backup job
         self.TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
         # Links in mails start with BASE_URL (https://example.com), never with the Host a
         # request names: anyone can name any host. Without it (development) the request's own.
@@ -176,6 +195,8 @@ class Config:
         # HTTPS, then submit the domain at hstspreload.org (leaving the list takes months).
         self.HSTS_INCLUDE_SUBDOMAINS = env_flag("HSTS_INCLUDE_SUBDOMAINS", True)
         self.HSTS_PRELOAD = env_flag("HSTS_PRELOAD", False)
+        # Made by gunicorn.conf.py when METRICS_PORT is set: the workers count requests there.
+        self.PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 
 
 class DevelopmentConfig(Config):
@@ -220,6 +241,7 @@ class TestingConfig(Config):
         self.SECRET_KEY = "testing-secret-key-that-is-long-enough"  # noqa: S105
         # Set TEST_DATABASE_URL to run the tests on a database like production's (emptied!).
         self.SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self)
         self.MAIL_SERVER = "localhost"  # never contacted: Flask-Mail records, not sends, in tests
         self.JOBS_REDIS_URL = None  # jobs run at once, in the test's process
         self.LOG_FORMAT = None  # pytest captures the logs
@@ -237,6 +259,40 @@ class ProductionConfig(Config):
         check_secret(self.SECRET_KEY)
         if serving():  # `flask db upgrade` needs no address
             check_base_url(self.BASE_URL)
+
+
+def redis_options(seconds: float) -> dict[str, object]:
+    """redis-py's settings for a Redis that may hang: give up after `seconds`, and retry only
+    a broken connection (a restarted Redis), once, never a timeout. redis-py's own default
+    (three retries with backoff) turns a 2 s timeout into 8 s of a held worker."""
+    from redis.backoff import NoBackoff  # here: only processes that talk to Redis load it
+    from redis.exceptions import ConnectionError as Broken
+    from redis.retry import Retry
+
+    return {
+        "socket_timeout": seconds,
+        "socket_connect_timeout": seconds,
+        "retry": Retry(NoBackoff(), 1, (Broken,)),
+    }
+
+
+def engine_options(config: Config) -> dict[str, object]:
+    """SQLAlchemy's engine settings: pooled connections checked before use (a database restart
+    costs no request), and with PostgreSQL a limit on each wait. Only served requests get the
+    statement timeout: migrations and jobs may run longer."""
+    options: dict[str, object] = {"pool_pre_ping": True}
+    if (config.SQLALCHEMY_DATABASE_URI or "").startswith("postgresql"):
+        seconds = config.DATABASE_TIMEOUT
+        # libpq: connect_timeout for a server that never answers; tcp_user_timeout (ms) closes
+        # a connection whose packets a frozen or unplugged host no longer acknowledges.
+        connect: dict[str, object] = {
+            "connect_timeout": seconds,
+            "tcp_user_timeout": seconds * 1000,
+        }
+        if serving() and config.DATABASE_STATEMENT_TIMEOUT:
+            connect["options"] = f"-c statement_timeout={config.DATABASE_STATEMENT_TIMEOUT}s"
+        options.update(pool_timeout=seconds, connect_args=connect)
+    return options
 
 
 def weak_secret(secret: str) -> bool:

@@ -9,8 +9,6 @@ Neither is rate limited, and Gunicorn's and nginx's access logs leave both out.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from flask import Blueprint, current_app
 from flask.typing import ResponseReturnValue
 from limits.storage import storage_from_string
@@ -18,10 +16,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import jobs
+from .config import redis_options
 from .extensions import db, limiter
-
-if TYPE_CHECKING:
-    from rq import Queue
 
 bp = Blueprint("health", __name__)
 
@@ -38,9 +34,8 @@ def readyz() -> ResponseReturnValue:
     checks = {"database": database_answers()}
     if current_app.config["RATELIMIT_STORAGE_URI"].startswith("redis"):
         checks["redis"] = redis_answers()
-    queue = jobs.queue()
-    if queue is not None:
-        checks["jobs"] = jobs_redis_answers(queue)
+    if jobs.queue() is not None:
+        checks["jobs"] = jobs_redis_answers()
     failed = [name for name, ok in checks.items() if not ok]
     if failed:
         current_app.logger.warning("not ready: %s unavailable", ", ".join(failed))
@@ -65,15 +60,27 @@ def redis_answers() -> bool:
     storage = current_app.extensions.get("readyz_redis")
     if storage is None:
         uri = current_app.config["RATELIMIT_STORAGE_URI"]
-        storage = current_app.extensions["readyz_redis"] = storage_from_string(uri)
+        options = {**current_app.config["RATELIMIT_STORAGE_OPTIONS"], **probe_timeouts()}
+        storage = current_app.extensions["readyz_redis"] = storage_from_string(uri, **options)
     return storage.check() is True
 
 
-def jobs_redis_answers(queue: Queue) -> bool:
+def jobs_redis_answers() -> bool:
     """The queue's Redis: mails asked for now would wait in no queue while it is away."""
-    from redis.exceptions import RedisError  # loaded with the queue (see jobs)
+    from redis import Redis  # loaded with the queue (see jobs)
+    from redis.exceptions import RedisError
 
+    client = current_app.extensions.get("readyz_jobs")
+    if client is None:
+        url = current_app.config["JOBS_REDIS_URL"]
+        client = current_app.extensions["readyz_jobs"] = Redis.from_url(url, **probe_timeouts())
     try:
-        return queue.connection.ping() is True
+        return client.ping() is True
     except RedisError:
         return False
+
+
+def probe_timeouts() -> dict[str, object]:
+    """Each of the two Redis pings gets half of REDIS_TIMEOUT: a hung Redis (both pings)
+    gets its 503 within REDIS_TIMEOUT, before a load balancer's check gives up."""
+    return redis_options(current_app.config["REDIS_TIMEOUT"] / 2)

@@ -1,4 +1,5 @@
-"""Flask-Mail, with the two things it lacks: a timeout, and the console in development.
+"""Flask-Mail, with what it lacks: a timeout, errors that name their cause, and the console
+in development.
 
 Flask-Mail connects with no timeout (pallets-eco/flask-mail#114): a mail server that never
 answers would hold the request, and the worker, for minutes. With no MAIL_SERVER set, the
@@ -7,6 +8,7 @@ production app never pretends to have sent a password-reset link.
 """
 
 import smtplib
+from types import TracebackType
 
 import flask_mail
 from flask import current_app
@@ -27,6 +29,21 @@ class Connection(flask_mail.Connection):
         if self.mail.username and self.mail.password:
             host.login(self.mail.username, self.mail.password)
         return host
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Flask-Mail's QUIT, but not after an error: on a connection that timed out it raises
+        "please run connect() first", which would hide the real cause from the logs."""
+        if self.host is None:
+            return
+        if exc_type is None:
+            self.host.quit()
+        else:
+            self.host.close()
 
 
 class Mail(flask_mail.Mail):

@@ -59,8 +59,9 @@ def forget(setting: str, *key: str) -> None:
 
 
 def storage_call(method: str, setting: str, key: tuple[str, ...]) -> bool:
-    """If the storage is unreachable, the counts of the app's own are not kept (and allow):
-    Flask-Limiter's own limits go on counting per client in each worker's memory."""
+    """If the storage is unreachable (or hangs past REDIS_TIMEOUT), this count is not kept (and
+    allows), and the next ones go to memory with Flask-Limiter's own limits: a Redis that hangs
+    costs one timeout, not one per count. Flask-Limiter notices when Redis is back."""
     if not current_app.config.get("RATELIMIT_ENABLED", True):  # off in most tests
         return True
     answers = []
@@ -69,6 +70,8 @@ def storage_call(method: str, setting: str, key: tuple[str, ...]) -> bool:
             answers.append(getattr(limiter.limiter, method)(limit, setting, *key))
     except Exception as error:  # the storage's own errors: redis-py's are no OSErrors
         current_app.logger.warning("rate limit storage unreachable: %s", error)
+        if current_app.config.get("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"):
+            limiter._storage_dead = True  # Flask-Limiter's own switch to its fallback
         return True
     return all(answers)
 

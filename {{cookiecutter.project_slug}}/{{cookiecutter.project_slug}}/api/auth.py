@@ -42,7 +42,8 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
         else:
             g.api_user = None
         if g.api_user is None:
-            response = problem(Unauthorized("Send a valid token: Authorization: Bearer <token>."))
+            missing = Unauthorized("Send a valid token: Authorization: Bearer <token>.")
+            response = problem(missing, "token-required")
             response.headers["WWW-Authenticate"] = "Bearer"
             return response
         return view(*args, **kwargs)

@@ -10,7 +10,7 @@ import functools
 import http
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import marshmallow as ma
 from flask import Flask, Request, current_app, request
@@ -23,6 +23,21 @@ from werkzeug.exceptions import HTTPException, ServiceUnavailable
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 PROBLEM_TYPE = "application/problem+json"
+# Problems with a meaning of their own (RFC 9457, section 4): a client branches on `type`, a
+# relative URI that stays the same whatever the wording, and `title` names the problem, not
+# just the status. `abort(409, problem="username-taken", ...)` gives one; any other error is
+# `about:blank` with its status phrase as the title, as the RFC says.
+PROBLEMS = {
+    "username-taken": "Username taken",
+    "administrators-only": "Administrators only",
+    "no-such-user": "No such user",
+    "no-such-token": "No such token",
+    "email-not-verified": "Email address not verified",
+    "account-disabled": "Account disabled",
+    "invalid-credentials": "Invalid username or password",
+    "token-required": "Valid token required",
+}
+PROBLEM_TYPES = ["about:blank", *(f"/api/problems/{name}" for name in PROBLEMS)]
 MAX_ID = 2**31 - 1  # ids in URLs beyond what an INTEGER column holds are a 404, not a 500
 
 View = Callable[..., Any]
@@ -31,9 +46,13 @@ ErrorHandler = Callable[[Any], Any]
 
 class ProblemSchema(ma.Schema):
     type = ma.fields.String(
-        required=True, metadata={"description": "A URI naming the kind of problem"}
+        required=True,
+        validate=ma.validate.OneOf(PROBLEM_TYPES),
+        metadata={"description": "A URI naming the kind of problem (a client branches on it)"},
     )
-    title = ma.fields.String(required=True, metadata={"description": "The status, in words"})
+    title = ma.fields.String(
+        required=True, metadata={"description": "The kind of problem, or the status, in words"}
+    )
     status = ma.fields.Integer(required=True, metadata={"description": "The HTTP status code"})
     detail = ma.fields.String(metadata={"description": "What went wrong this time"})
     errors = ma.fields.Dict(
@@ -76,10 +95,14 @@ class ProblemApi(Api):
             self.spec.components.response(status.name, response, lazy=True)
 
 
-def problem(error: HTTPException) -> WerkzeugResponse:
-    """The problem details response for an HTTPException."""
-    body = {"type": "about:blank", "title": error.name, "status": error.code}
+def problem(error: HTTPException, name: str | None = None) -> WerkzeugResponse:
+    """The problem details response for an HTTPException; `name` is one of PROBLEMS (or
+    comes in the error's data, from `abort(..., problem=name)`)."""
     data = getattr(error, "data", None) or {}  # flask-smorest's abort() and webargs put it here
+    name = name or data.get("problem")
+    body: dict[str, Any] = {"type": "about:blank", "title": error.name, "status": error.code}
+    if name:
+        body |= {"type": f"/api/problems/{name}", "title": PROBLEMS[name]}
     if data.get("message") or error.description:
         body["detail"] = data.get("message") or error.description
     errors = data.get("errors") or data.get("messages")  # ours, or webargs' validation errors
@@ -91,6 +114,12 @@ def problem(error: HTTPException) -> WerkzeugResponse:
     for name, value in (data.get("headers") or {}).items():
         response.headers[name] = value
     return response
+
+
+def fail(error: HTTPException, name: str) -> NoReturn:
+    """Raise `error` as the problem `name` of PROBLEMS (the handler calls problem())."""
+    error.data = {"problem": name}  # type: ignore[attr-defined]  # as flask-smorest's abort()
+    raise error
 
 
 def under_api() -> bool:

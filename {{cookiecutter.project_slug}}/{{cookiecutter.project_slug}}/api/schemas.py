@@ -67,10 +67,12 @@ class UtcDateTime(ma.fields.DateTime):
         return super()._serialize(value and aware(value), attr, obj, **kwargs)
 
 
+# Fields every response holds are `required` in the document, so that a generated client
+# types them as always present (dump_only: the server writes them, a request cannot).
 class UserSchema(ma.Schema):
-    id = ma.fields.Integer(dump_only=True)
-    username = ma.fields.String(dump_only=True)
-    created_at = UtcDateTime(dump_only=True)
+    id = ma.fields.Integer(dump_only=True, required=True)
+    username = ma.fields.String(dump_only=True, required=True)
+    created_at = UtcDateTime(dump_only=True, required=True)
 
 
 class UserUpdateSchema(ma.Schema):
@@ -97,14 +99,15 @@ class CredentialsSchema(ma.Schema):
 
 
 class TokenSchema(ma.Schema):
-    id = ma.fields.Integer(dump_only=True)
-    created_at = UtcDateTime(dump_only=True)
-    expires_at = UtcDateTime(dump_only=True)
+    id = ma.fields.Integer(dump_only=True, required=True)
+    created_at = UtcDateTime(dump_only=True, required=True)
+    expires_at = UtcDateTime(dump_only=True, required=True)
 
 
 class NewTokenSchema(TokenSchema):
     token = ma.fields.String(
         attribute="secret",
         dump_only=True,
+        required=True,
         metadata={"description": "The bearer token; shown only this once"},
     )

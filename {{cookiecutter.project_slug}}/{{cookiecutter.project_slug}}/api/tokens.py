@@ -15,7 +15,7 @@ from ..extensions import db
 from ..models import User
 from ..ratelimit import password_guesses
 from .auth import caller, login_required, protect_cookie_sessions
-from .errors import MAX_ID, ApiBlueprint
+from .errors import MAX_ID, ApiBlueprint, fail
 from .models import ApiToken, revoke_api_tokens
 from .schemas import CredentialsSchema, NewTokenSchema, TokenSchema
 
@@ -49,16 +49,16 @@ def create_token(credentials: dict[str, str]) -> ApiToken:
         check.check_password(credentials["password"])
     elif user.check_password(credentials["password"]):
         if must_verify(user):  # as for a wrong password: see auth/routes.py's login
-            raise Unauthorized("Invalid username or password.")
+            fail(Unauthorized("Invalid username or password."), "invalid-credentials")
         if not user.is_active:
-            raise Forbidden("This account is disabled.")
+            fail(Forbidden("This account is disabled."), "account-disabled")
         user.logged_in()
         token, secret = ApiToken.issue(user)
         db.session.commit()
         token.secret = secret  # for this one response; never stored
         return token
     guesses.wrong(budget)
-    raise Unauthorized("Invalid username or password.")
+    fail(Unauthorized("Invalid username or password."), "invalid-credentials")
 
 
 def never_stored(response: Response) -> Response:
@@ -115,6 +115,6 @@ def revoke_token(token_id: int) -> None:
     """Revoke one of the caller's tokens."""
     token = db.session.get(ApiToken, token_id)
     if token is None or token.user_id != caller().id:
-        abort(404, message="You have no token with that id.")
+        abort(404, problem="no-such-token", message="You have no token with that id.")
     db.session.delete(token)
     db.session.commit()

@@ -15,6 +15,8 @@ from .auth import caller, login_required, protect_cookie_sessions
 from .errors import MAX_ID, ApiBlueprint
 from .schemas import UserSchema, UserUpdateSchema
 
+TAKEN = "That username is taken."
+
 bp = ApiBlueprint("users", __name__, url_prefix="/api/users", description="User accounts")
 protect_cookie_sessions(bp)
 SECURED: dict[str, list[dict[str, list[str]]]] = {"security": [{"bearerAuth": []}]}
@@ -32,7 +34,8 @@ def list_users(pagination_parameters: PaginationParameters) -> Iterable[User]:
     For administrators only (`flask create-user --admin`).
     """
     if not caller().is_admin:
-        abort(403, message="Only administrators may list the users.")
+        message = "Only administrators may list the users."
+        abort(403, problem="administrators-only", message=message)
     count = db.session.scalar(select(func.count(User.id)))
     pagination_parameters.item_count = count
     if pagination_parameters.first_item >= count:
@@ -67,13 +70,13 @@ def update_me(changes: dict[str, Any]) -> User:
     name = changes["username"]
     taken = db.session.scalar(select(User.id).filter_by(username=name))
     if taken is not None and taken != user.id:
-        abort(409, errors={"json": {"username": ["That username is taken."]}})
+        abort(409, problem="username-taken", message=TAKEN, errors={"json": {"username": [TAKEN]}})
     user.username = name
     try:
         db.session.commit()  # the unique constraint decides between two renames at once
     except IntegrityError:
         db.session.rollback()
-        abort(409, errors={"json": {"username": ["That username is taken."]}})
+        abort(409, problem="username-taken", message=TAKEN, errors={"json": {"username": [TAKEN]}})
     return user
 
 
@@ -86,5 +89,5 @@ def get_user(user_id: int) -> User:
     """One user by id."""
     user = db.session.get(User, user_id)
     if user is None:
-        abort(404, message="There is no user with that id.")
+        abort(404, problem="no-such-user", message="There is no user with that id.")
     return user  # type: ignore[return-value]  # abort() above never returns

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import smtplib
+from typing import Any
 
 from flask import current_app, render_template, url_for
 from flask_limiter.util import get_remote_address
 from flask_mail import Message
 
 from .. import jobs, ratelimit
-from ..extensions import mail
+from ..extensions import db, mail
+from ..models import User
 from . import tokens
-
-if TYPE_CHECKING:
-    from ..models import User
 
 
 def message(to: str | None, subject: str, template: str, **context: Any) -> Message:
@@ -38,17 +37,51 @@ def within_limits(mail_message: Message) -> bool:
     return False
 
 
-def send(mail_message: Message) -> bool:
+def send(mail_message: Message, user: User) -> bool:
     """Queue the mail (see jobs); False (and the reason in the log) when a limit refuses it,
-    or, with no queue, when the mail server does."""
+    or, with no queue, when the mail server does. It goes only if `user` still has the same
+    address when the worker runs it."""
     if not within_limits(mail_message):
         return False
-    return jobs.enqueue(deliver, mail_message.recipients, mail_message.subject, mail_message.body)
+    message_parts = (mail_message.recipients, mail_message.subject, mail_message.body)
+    return jobs.enqueue(deliver, *message_parts, user.id, user.email)
 
 
-def deliver(recipients: list[str | tuple[str, str]], subject: str, body: str) -> None:
-    """The job: send one mail. smtplib's errors and timeouts raise, and the job is tried again."""
-    mail.send(Message(subject, recipients=recipients, body=body))
+def deliver(
+    recipients: list[str | tuple[str, str]],
+    subject: str,
+    body: str,
+    user_id: int | None = None,
+    address: str | None = None,
+) -> None:
+    """The job: send one mail, unless its account was deleted or changed its address since it
+    was queued (its links would be dead, or reach the wrong person). A refusal (5xx) fails at
+    once with the server's reply; other errors and timeouts raise, and it is tried again."""
+    if user_id is not None:
+        user = db.session.get(User, user_id)
+        if user is None or user.email != address:
+            current_app.logger.info(
+                "mail %r not sent: account %s was deleted or changed its address since",
+                subject,
+                user_id,
+            )
+            return
+    try:
+        mail.send(Message(subject, recipients=recipients, body=body))
+    except smtplib.SMTPRecipientsRefused as refused:  # every recipient: one here
+        code, reply = next(iter(refused.recipients.values()))
+        if code >= 500:
+            raise jobs.PermanentFailure(f"mail server refused: {code} {text(reply)}") from refused
+        raise
+    except smtplib.SMTPResponseException as error:
+        if error.smtp_code >= 500:
+            answer = f"{error.smtp_code} {text(error.smtp_error)}"
+            raise jobs.PermanentFailure(f"mail server refused: {answer}") from error
+        raise
+
+
+def text(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
 
 
 def external_url(endpoint: str, **values: Any) -> str:
@@ -74,7 +107,8 @@ def send_verification(user: User, address: str | None = None) -> bool:
             link=link,
             hours=hours,
             changing=changing,
-        )
+        ),
+        user,
     )
 
 
@@ -82,7 +116,10 @@ def send_account_exists(user: User) -> bool:
     """Tell the owner of an address that someone signed up with it (the page says nothing)."""
     login = external_url("auth.login")
     reset = external_url("auth.forgot_password")
-    return send(message(user.email, "your account", "exists", user=user, login=login, reset=reset))
+    mail_message = message(
+        user.email, "your account", "exists", user=user, login=login, reset=reset
+    )
+    return send(mail_message, user)
 
 
 def send_password_reset(user: User) -> bool:
@@ -90,5 +127,6 @@ def send_password_reset(user: User) -> bool:
     link = external_url("auth.reset_link", token=tokens.reset_token(user))
     minutes = current_app.config["RESET_TOKEN_MAX_AGE"] // 60
     return send(
-        message(user.email, "reset your password", "reset", user=user, link=link, minutes=minutes)
+        message(user.email, "reset your password", "reset", user=user, link=link, minutes=minutes),
+        user,
     )

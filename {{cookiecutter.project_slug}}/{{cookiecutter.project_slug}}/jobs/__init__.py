@@ -26,13 +26,20 @@ JOB_TIMEOUT = 120  # seconds a job may run before the worker stops it (and retri
 FAILED_KEPT = 30 * 24 * 3600  # seconds a finally failed job stays to be seen and retried
 
 
+class PermanentFailure(Exception):
+    """A job that would fail the same way every time (a mail server's 5xx refusal): the worker
+    moves it to the failed jobs at once, with this message, instead of retrying it."""
+
+
 def init_app(app: Flask) -> None:
     url = app.config["JOBS_REDIS_URL"]
     if url:
         from redis import Redis
         from rq import Queue
 
-        connection = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        from ..config import redis_options
+
+        connection = Redis.from_url(url, **redis_options(app.config["REDIS_TIMEOUT"]))
         app.extensions["jobs"] = Queue(connection=connection, default_timeout=JOB_TIMEOUT)
 
 

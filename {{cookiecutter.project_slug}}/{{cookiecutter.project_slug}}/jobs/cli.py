@@ -68,11 +68,17 @@ def failed() -> None:
 @click.option("--all", "every", is_flag=True, help="Every failed job.")
 def retry(job_ids: tuple[str, ...], every: bool) -> None:
     """Queue failed jobs again (by id, or --all)."""
+    from rq.exceptions import InvalidJobOperation, NoSuchJobError
     from rq.registry import FailedJobRegistry
 
     jobs = needed()
     registry = FailedJobRegistry(queue=jobs)
     chosen = registry.get_job_ids() if every else list(job_ids)
+    if not chosen and not every:
+        raise click.UsageError("name the failed jobs to retry (`flask jobs failed`), or --all")
     for job_id in chosen:
-        registry.requeue(job_id)
+        try:
+            registry.requeue(job_id)
+        except (InvalidJobOperation, NoSuchJobError):
+            raise click.ClickException(f"no failed job {job_id} (`flask jobs failed`)") from None
     click.echo(f"{len(chosen)} jobs queued again")

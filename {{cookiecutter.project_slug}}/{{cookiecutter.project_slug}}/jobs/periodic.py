@@ -1,4 +1,4 @@
-"""Jobs that run every hour, once an hour however many workers run.
+"""Jobs that run every hour (the backup: every day), once however many workers run.
 
 Each run is an RQ job scheduled for the top of an hour, its id made of its name and that
 hour. Every worker that starts schedules the next run of each, and each run schedules the one
@@ -8,6 +8,7 @@ make one run. Only one worker's scheduler moves due jobs to the queue (RQ's own 
 
 from __future__ import annotations
 
+import shutil
 import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from rq import Queue
 
 EVERY = 3600  # seconds
+PERIODS = {"backup_database": 24 * 3600}  # the jobs that run less often
 
 
 def purge_unverified_accounts() -> int:
@@ -54,6 +56,21 @@ def purge_expired_api_tokens() -> int:
 {%- endif %}
 
 
+def backup_database() -> int:
+    """Back up the database into BACKUP_DIR (backups.py), unless BACKUP_DAILY=0 (a systemd
+    timer or a Kubernetes CronJob does it instead)."""
+    if not current_app.config["BACKUP_DAILY"]:
+        return 0
+    from ..backups import create, database_url
+
+    if database_url().get_backend_name() == "postgresql" and not shutil.which("pg_dump"):
+        # The app's Docker image: the database's own image backs up (docs/backups.md).
+        current_app.logger.warning("no daily backup: pg_dump is not installed here")
+        return 0
+    create()
+    return 1
+
+
 def deleted_rows(statement: Any) -> int:
     """Run a DELETE; how many rows it took (a DELETE's result is a CursorResult)."""
     return cast(CursorResult[Any], db.session.execute(statement)).rowcount
@@ -63,6 +80,7 @@ JOBS = {
     function.__name__: function
     for function in [
         purge_unverified_accounts,
+        backup_database,
 {%- if cookiecutter.use_api %}
         purge_expired_api_tokens,
 {%- endif %}
@@ -72,7 +90,8 @@ JOBS = {
 
 def schedule(queue: Queue, name: str, now: float | None = None) -> None:
     """Schedule the run of job `name` at the start of the next period (once, whoever asks)."""
-    at = (int(now or time.time()) // EVERY + 1) * EVERY
+    every = PERIODS.get(name, EVERY)
+    at = (int(now or time.time()) // every + 1) * every
     queue.enqueue_at(datetime.fromtimestamp(at, UTC), run, name, job_id=f"periodic-{name}-{at}")
 
 

@@ -1,12 +1,21 @@
 """The worker: runs queued jobs, schedules the periodic ones, logs every failure."""
 
 import logging
+import os
+import tempfile
+import time
+from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
+from redis.client import Pipeline
 from rq import Queue, Worker
 from rq.job import Job
 
-from . import periodic
+from . import PermanentFailure, periodic
+
+if TYPE_CHECKING:
+    from ..telemetry import JobMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -17,6 +26,10 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 10
 MAINTENANCE_SECONDS = 10
 WORKER_TTL = 25  # seconds a silent worker stays registered (`flask jobs check` looks there)
+# Touched at each heartbeat, once Redis took it: Docker's and Kubernetes' health check looks at
+# its age with `find FILE -mmin -1`, with no Python to start (`flask jobs check` starts the
+# whole app, which on a busy host outlasted its timeout and got healthy workers killed).
+HEARTBEAT_FILE = Path(tempfile.gettempdir(), "{{ cookiecutter.project_slug }}-worker-heartbeat")
 
 
 def log_failure(
@@ -25,7 +38,10 @@ def log_failure(
     exc_value: BaseException | None,
     traceback: TracebackType | None,
 ) -> bool:
-    """One line per failed try, with the id of the request that queued the job."""
+    """One line per failed try, with the id of the request that queued the job. A permanent
+    failure is not tried again: RQ moves the job to the failed jobs with its message."""
+    if isinstance(exc_value, PermanentFailure):
+        job.retries_left = 0
     left = job.retries_left or 0
     logger.error(
         "job %s (%s) failed: %s; %s",
@@ -38,10 +54,36 @@ def log_failure(
     return True  # and let RQ go on with its own handling (retry, or the failed registry)
 
 
+class AppWorker(Worker):
+    """RQ's worker, which also touches HEARTBEAT_FILE at each heartbeat and times each job (run
+    in a forked work horse) from here, the parent, when its metrics are on."""
+
+    metrics: "JobMetrics | None" = None
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
+        super().heartbeat(timeout, pipeline)
+        HEARTBEAT_FILE.touch()
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        started = time.perf_counter()
+        try:
+            super().execute_job(job, queue)
+        finally:
+            if self.metrics is not None:
+                status = job.get_status(refresh=True)
+                took = time.perf_counter() - started
+                self.metrics.observe(job.func_name or "-", str(status and status.value), took)
+
+
 def run(queue: Queue) -> None:
     """Work until stopped (SIGTERM lets the running job finish first)."""
     periodic.schedule_all(queue)
-    worker = Worker(
+    port = os.environ.get("JOBS_METRICS_PORT")
+    if port:  # the jobs' metrics, on a port of this process (docs/observability.md)
+        from ..telemetry import JobMetrics
+
+        AppWorker.metrics = JobMetrics(os.environ.get("METRICS_BIND", "127.0.0.1"), int(port))
+    worker = AppWorker(
         [queue],
         connection=queue.connection,
         exception_handlers=[log_failure],
