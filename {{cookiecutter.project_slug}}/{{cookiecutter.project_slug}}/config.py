@@ -99,6 +99,10 @@ class Config:
 
     def __init__(self) -> None:
         self.SECRET_KEY = secret_setting("SECRET_KEY")
+        # Earlier secret keys, comma-separated, while a new SECRET_KEY takes over: sessions
+        # and the authenticator apps' secrets made with them still open (docs/sign-in.md).
+        fallbacks = secret_setting("SECRET_KEY_FALLBACKS") or ""
+        self.SECRET_KEY_FALLBACKS = [key.strip() for key in fallbacks.split(",") if key.strip()]
         self.SQLALCHEMY_DATABASE_URI = with_password(
             secret_setting("DATABASE_URL", "sqlite:///{{ cookiecutter.project_slug }}.sqlite"),
             secret_setting("DATABASE_PASSWORD"),
