@@ -5,7 +5,7 @@ import functools
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_limiter import RouteLimit
 from flask_login import current_user, login_required, login_user, logout_user
@@ -18,6 +18,8 @@ from ..extensions import db, limiter
 from ..models import User
 from ..ratelimit import password_guesses
 from . import bp, email, guesses, tokens
+from .factors.fresh import fresh_login_required
+from .factors.routes import password_checked
 from .forms import (
     ChangeEmailForm,
     ChangePasswordForm,
@@ -124,11 +126,8 @@ def login() -> ResponseReturnValue:
             if not user.is_active:  # told only to whoever knows the password
                 flash("This account is disabled. Please contact the site's administrators.")
                 return render_template("login.html", form=form), 403
-            session.clear()  # a fresh session, and with it a fresh CSRF token
-            user.logged_in()
-            db.session.commit()
-            login_user(user, remember=form.remember.data)
-            return redirect(safe_next(request.args.get("next")))
+            # In now, or after a second factor when the account has one (factors/routes.py).
+            return password_checked(user, bool(form.remember.data), request.args.get("next"))
         # One message for both failures: it must not tell which usernames exist.
         guesses.wrong(budget)
         flash("Invalid username or password.")
@@ -199,6 +198,7 @@ def account() -> ResponseReturnValue:
 
 @bp.route("/change-password", methods=["GET", "POST"])
 @login_required
+@fresh_login_required
 @password_guesses
 def change_password() -> ResponseReturnValue:
     form = ChangePasswordForm()
@@ -216,6 +216,7 @@ def change_password() -> ResponseReturnValue:
 
 @bp.route("/change-email", methods=["GET", "POST"])
 @login_required
+@fresh_login_required
 @rate_limit("MAIL_RATE_LIMIT")
 @password_guesses
 def change_email() -> ResponseReturnValue:
@@ -234,6 +235,7 @@ def change_email() -> ResponseReturnValue:
 
 @bp.route("/delete-account", methods=["GET", "POST"])
 @login_required
+@fresh_login_required
 @password_guesses
 def delete_account() -> ResponseReturnValue:
     form = DeleteAccountForm()
