@@ -112,7 +112,6 @@ def second_factor() -> ResponseReturnValue:
 
 
 @bp.post("/second-factor/options")
-@password_guesses
 def second_factor_options() -> ResponseReturnValue:
     found = pending_user()
     if found is None:
@@ -144,10 +143,11 @@ def second_factor_passkey() -> ResponseReturnValue:
 
 
 # A passkey alone --------------------------------------------------------------------
+# Asking for options guesses nothing (the login page asks on every visit, for the autofill):
+# only the answers count against LOGIN_RATE_LIMIT.
 
 
 @bp.post("/passkey-login/options")
-@password_guesses
 def passkey_login_options() -> ResponseReturnValue:
     return current_app.response_class(
         passkeys.authentication_options("sign-in"), mimetype="application/json"
@@ -204,7 +204,6 @@ def confirm() -> ResponseReturnValue:
 
 @bp.post("/confirm/options")
 @login_required
-@password_guesses
 def confirm_options() -> ResponseReturnValue:
     user = current_user._get_current_object()
     return current_app.response_class(
