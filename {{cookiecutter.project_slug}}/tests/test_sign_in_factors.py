@@ -3,6 +3,7 @@ factors, the fresh check before sensitive actions, and /admin's rules."""
 
 import re
 import time
+from pathlib import Path
 
 import pyotp
 import pytest
@@ -234,3 +235,22 @@ def test_the_login_page_offers_passkeys_in_the_autofill(client):
     page = client.get("/auth/login").text
     assert 'autocomplete="username webauthn"' in page
     assert 'data-passkey="sign-in"' in page and "passkeys.js" in page
+
+
+def test_workers_load_the_factors_libraries_only_when_used():
+    """py_webauthn, cryptography, pyotp and segno cost a worker about 15 MiB: the login page
+    and the home page do not load them (a fresh interpreter, as a Gunicorn worker)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from {{ cookiecutter.project_slug }} import create_app\n"
+        "client = create_app('testing').test_client()\n"
+        "client.get('/'); client.get('/auth/login')\n"
+        "print(sorted({'webauthn', 'cryptography', 'pyotp', 'segno'} & set(sys.modules)))\n"
+    )
+    project = Path(__file__).parent.parent
+    command = [sys.executable, "-c", script]  # our own script: S603 is about others' input
+    result = subprocess.run(command, cwd=project, capture_output=True, text=True, check=True)  # noqa: S603
+    assert result.stdout.strip() == "[]"

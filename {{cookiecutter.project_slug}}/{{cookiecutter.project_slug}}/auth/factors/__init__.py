@@ -11,8 +11,11 @@ if TYPE_CHECKING:
     from ...models import User
 
 
+def app_enrolled(user: User) -> bool:
+    """True when the user has confirmed an authenticator app."""
+    return user.totp is not None and user.totp.confirmed_at is not None
+
+
 def second_factors(user: User) -> bool:
     """True when the user has a passkey or a confirmed authenticator app."""
-    from . import totp
-
-    return bool(user.passkeys) or totp.enrolled(user)
+    return bool(user.passkeys) or app_enrolled(user)

@@ -1,5 +1,9 @@
 """The pages of the second factors: add and remove them on the account page, the second
-step of a login, a sign-in with a passkey alone, and the fresh check (fresh.py)."""
+step of a login, a sign-in with a passkey alone, and the fresh check (fresh.py).
+
+passkeys.py and totp.py are imported in the views that use them: py_webauthn, cryptography,
+pyotp and segno add about 15 MiB to a worker, and most requests never need them.
+"""
 
 import time
 from typing import Any
@@ -23,7 +27,7 @@ from ...extensions import db
 from ...models import User
 from ...ratelimit import password_guesses
 from .. import bp, email, guesses
-from . import passkeys, recovery, second_factors, totp
+from . import app_enrolled, recovery, second_factors
 from .forms import ButtonForm, CodeForm, ConfirmForm, EnrolTotpForm, PasskeyNameForm
 from .fresh import fresh_login_required, mark_fresh
 from .models import Passkey
@@ -75,10 +79,12 @@ def pending_user() -> tuple[User, dict[str, Any]] | None:
 def check_code(user: User, code: str) -> bool:
     """A code of the authenticator app, else a recovery code, within the account's budget
     of guesses (shared with the password's). Commits the step or code used."""
+    from . import totp
+
     budget = guesses.account(user)
     if not guesses.left(budget):
         return False
-    if totp.enrolled(user) and totp.check(user, code):
+    if app_enrolled(user) and totp.check(user, code):
         db.session.commit()
         return True
     if recovery.use(user, code):
@@ -113,6 +119,8 @@ def second_factor() -> ResponseReturnValue:
 
 @bp.post("/second-factor/options")
 def second_factor_options() -> ResponseReturnValue:
+    from . import passkeys
+
     found = pending_user()
     if found is None:
         return jsonify(error="Please log in again.", next=url_for("auth.login")), 401
@@ -125,6 +133,8 @@ def second_factor_options() -> ResponseReturnValue:
 @bp.post("/second-factor/passkey")
 @password_guesses
 def second_factor_passkey() -> ResponseReturnValue:
+    from . import passkeys
+
     found = pending_user()
     if found is None:
         return jsonify(error="Please log in again.", next=url_for("auth.login")), 401
@@ -149,6 +159,8 @@ def second_factor_passkey() -> ResponseReturnValue:
 
 @bp.post("/passkey-login/options")
 def passkey_login_options() -> ResponseReturnValue:
+    from . import passkeys
+
     return current_app.response_class(
         passkeys.authentication_options("sign-in"), mimetype="application/json"
     )
@@ -157,6 +169,8 @@ def passkey_login_options() -> ResponseReturnValue:
 @bp.post("/passkey-login")
 @password_guesses
 def passkey_login() -> ResponseReturnValue:
+    from . import passkeys
+
     try:
         passkey = passkeys.authenticate("sign-in", request.get_data(as_text=True))
     except passkeys.PasskeyError as error:
@@ -205,6 +219,8 @@ def confirm() -> ResponseReturnValue:
 @bp.post("/confirm/options")
 @login_required
 def confirm_options() -> ResponseReturnValue:
+    from . import passkeys
+
     user = current_user._get_current_object()
     return current_app.response_class(
         passkeys.authentication_options("confirm", user), mimetype="application/json"
@@ -216,6 +232,7 @@ def confirm_options() -> ResponseReturnValue:
 @password_guesses
 def confirm_passkey() -> ResponseReturnValue:
     from ..routes import safe_next
+    from . import passkeys
 
     user = current_user._get_current_object()
     try:
@@ -249,6 +266,8 @@ def factor_changed(user: User, factor: str, added: bool) -> WerkzeugResponse:
 @bp.post("/passkeys/options")
 @fresh_login_required
 def passkey_options() -> ResponseReturnValue:
+    from . import passkeys
+
     user = current_user._get_current_object()
     return current_app.response_class(
         passkeys.registration_options(user), mimetype="application/json"
@@ -258,6 +277,8 @@ def passkey_options() -> ResponseReturnValue:
 @bp.post("/passkeys")
 @fresh_login_required
 def add_passkey() -> ResponseReturnValue:
+    from . import passkeys
+
     user = current_user._get_current_object()
     form = PasskeyNameForm(data={"name": request.args.get("name", "")}, meta={"csrf": False})
     name = (form.name.data or "").strip() if form.validate() else ""
@@ -286,8 +307,10 @@ def remove_passkey(passkey_id: int) -> ResponseReturnValue:
 @bp.route("/totp", methods=["GET", "POST"])
 @fresh_login_required
 def enrol_totp() -> ResponseReturnValue:
+    from . import totp
+
     user = current_user._get_current_object()
-    if totp.enrolled(user):
+    if app_enrolled(user):
         flash("Your authenticator app is on already. Remove it first to change it.")
         return redirect(url_for("auth.account"))
     form = EnrolTotpForm()

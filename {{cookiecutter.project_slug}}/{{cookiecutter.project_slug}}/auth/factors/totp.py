@@ -18,6 +18,7 @@ from flask import current_app
 
 from ...extensions import db
 from ...models import User
+from . import app_enrolled
 from .models import TotpSecret
 
 DIGITS = 6
@@ -100,5 +101,4 @@ def confirm(user: User, code: str) -> bool:
     return True
 
 
-def enrolled(user: User) -> bool:
-    return user.totp is not None and user.totp.confirmed_at is not None
+enrolled = app_enrolled
