@@ -100,6 +100,7 @@ def enrol_totp(page):
     # The code of the step before: the app's current code stays free for the next login.
     page.fill("input[name=code]", totp_code(secret, time.time() - 30))
     page.click("main button[type=submit]")
+    page.wait_for_selector("[data-recovery-codes] code")  # htmx swaps the answer in
     codes = page.locator("[data-recovery-codes] code").all_inner_texts()
     assert len(codes) == 10, page.inner_text("main")
     return secret, codes

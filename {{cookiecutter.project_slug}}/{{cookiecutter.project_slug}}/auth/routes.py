@@ -18,6 +18,7 @@ from ..extensions import db, limiter
 from ..models import User
 from ..ratelimit import password_guesses
 from . import bp, email, guesses, tokens
+from .factors.forms import PasskeyNameForm
 from .factors.fresh import fresh_login_required
 from .factors.routes import password_checked
 from .forms import (
@@ -193,7 +194,7 @@ def reset_password(token: str) -> ResponseReturnValue:
 @bp.get("/account")
 @login_required
 def account() -> ResponseReturnValue:
-    return render_template("account.html")
+    return render_template("account.html", passkey_form=PasskeyNameForm())
 
 
 @bp.route("/change-password", methods=["GET", "POST"])

@@ -103,9 +103,11 @@
     }
   }
 
-  document.addEventListener("DOMContentLoaded", async () => {
+  async function wire(root) {
     if (!window.PublicKeyCredential) return; // the buttons stay hidden
-    for (const button of document.querySelectorAll("[data-passkey]")) {
+    for (const button of root.querySelectorAll("[data-passkey]")) {
+      if (button.dataset.wired) continue;
+      button.dataset.wired = "1";
       button.hidden = false;
       button.addEventListener("click", () => run(button, "optional"));
       if ("conditional" in button.dataset && PublicKeyCredential.isConditionalMediationAvailable
@@ -113,5 +115,9 @@
         run(button, "conditional"); // the username field's autofill offers the passkeys
       }
     }
-  });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => wire(document));
+  // A page htmx swapped in (a form sent back with its errors) runs no script of its own.
+  document.addEventListener("htmx:load", (event) => wire(event.detail.elt));
 })();

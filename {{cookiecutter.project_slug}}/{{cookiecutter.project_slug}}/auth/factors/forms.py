@@ -48,7 +48,7 @@ class ButtonForm(Form):
 
 class PasskeyNameForm(Form):
     name = StringField(
-        "Name of the new passkey",
+        "Name of a new passkey",
         validators=[DataRequired(), Length(max=64)],
         default="My passkey",
     )

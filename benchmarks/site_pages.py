@@ -1,0 +1,74 @@
+"""A baked site served as in production, with an administrator and a few accounts, and the
+list of its pages: what the screenshots, Lighthouse and axe-core go through.
+
+A default bake, migrated, served by Gunicorn behind its own nginx site over HTTPS on loopback
+(the tests' servers). `logged_in_cookies` logs the administrator in through the login form,
+as a person would, and returns the cookies a browser would keep.
+"""
+
+import contextlib
+import subprocess
+
+from baked import scratch_project
+from browser import Browser
+
+import servers
+
+ADMIN, PASSWORD = "root", "correct horse battery"
+ACCOUNTS = ["ada", "grace", "linus", "margaret"]
+
+# (path, who sees it): None is a visitor, "admin" the logged-in administrator.
+PAGES = [
+    ("/", None),
+    ("/auth/login", None),
+    ("/auth/register", None),
+    ("/auth/forgot-password", None),
+    ("/no/such/page", None),  # the 404 page
+    ("/auth/logout", None),  # GET on a POST-only URL: the 405 page
+    ("/api/docs", None),
+    ("/api/docs#/users", None),  # Swagger UI, opened at once by the link
+    ("/", "admin"),
+    ("/users/1", "admin"),
+    ("/auth/account", "admin"),
+    ("/auth/change-password", "admin"),
+    ("/auth/change-email", "admin"),
+    ("/auth/delete-account", "admin"),
+    ("/admin/users", "admin"),
+    ("/admin/users/2", "admin"),
+    ("/admin/users/2/delete", "admin"),
+    ("/admin/audit", "admin"),
+]
+
+
+@contextlib.contextmanager
+def served_site(prefix="site-"):
+    """The site, its users made; yields the nginx server (its .url, .ssl_context())."""
+    with scratch_project(prefix) as scratch:
+        flask = scratch.python.parent / "flask"
+        for name in [ADMIN, *ACCOUNTS]:
+            options = ["--admin"] if name == ADMIN else []
+            command = [flask, "create-user", name, f"{name}@example.com", "--password", PASSWORD]
+            subprocess.run(
+                [*command, *options],
+                cwd=scratch.project,
+                env=scratch.env,
+                check=True,
+                capture_output=True,
+                timeout=60,
+            )
+        with (
+            servers.gunicorn(
+                scratch.project, scratch.python, {**scratch.env, "TRUSTED_PROXIES": "1"}
+            ) as app,
+            servers.nginx(scratch.project, [app.address]) as site,
+        ):
+            site.project = scratch.project
+            yield site
+
+
+def logged_in_cookies(site):
+    """The administrator's cookies after the login form: [{name, value}]."""
+    client = Browser(site.url, site.ssl_context())
+    answer = client.submit("/auth/login", username=ADMIN, password=PASSWORD)
+    assert answer.status == 302, answer.status
+    return [{"name": c.name, "value": c.value} for c in client.cookies]
