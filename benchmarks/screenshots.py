@@ -28,9 +28,7 @@ SHOTS = [("login", "/auth/login", False), ("admin", "/admin/users", True)]
 def take(site, output):
     from playwright.sync_api import sync_playwright
 
-    cookies = [
-        {**cookie, "url": site.url, "secure": True} for cookie in logged_in_cookies(site)
-    ]
+    cookies = [{**cookie, "url": site.url, "secure": True} for cookie in logged_in_cookies(site)]
     written = []
     with tempfile.TemporaryDirectory(prefix="chromium-") as tmp, sync_playwright() as playwright:
         browser = playwright.chromium.launch(
