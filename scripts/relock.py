@@ -4,7 +4,9 @@ A bake must not need the network, so the template carries a finished `uv.lock` f
 variant of the options listed in LOCK_OPTIONS, in `{{cookiecutter.project_slug}}/locks/`, named
 `<option>=<value>[,<option>=<value>...].lock`. Each is made here by `uv lock` in a real bake
 named my_flask_app 0.1.0; the post-gen hook moves the one that fits the answers to `uv.lock`
-and writes the project's own name and version into its entry.
+and writes the project's own name and version into its entry. Beside each lock goes the same
+versions as pip constraints (`<variant>.txt`, made by EXPORT from the lock), which the hook moves
+to `constraints.txt`: `pip install -c constraints.txt -e . --group dev` installs what uv would.
 
 Run it after changing the dependencies in the template's pyproject.toml:
 
@@ -33,6 +35,11 @@ LOCK_OPTIONS = {
     "use_api": [True, False],
 }
 
+# The baked project's pip constraints: uv.lock's versions, for every platform and Python, without
+# the project itself (pip installs it from `.`) and without `# via` lines (they name the project).
+CONSTRAINTS = "constraints.txt"
+EXPORT = ["export", "--frozen", "--no-hashes", "--no-emit-project", "--no-annotate"]
+
 # The name and version every lock is made under; the hook anchors on them (LOCKED_PROJECT).
 BAKE_AS = {"project_slug": "my_flask_app", "version": "0.1.0"}
 
@@ -49,6 +56,11 @@ def variants():
 def lock_name(answers):
     """The file name of a variant's lock, e.g. `database=postgresql.lock`."""
     return ",".join(f"{name}={str(value).lower()}" for name, value in answers.items()) + ".lock"
+
+
+def constraints_name(answers):
+    """The file name of a variant's pip constraints, e.g. `database=postgresql.txt`."""
+    return lock_name(answers).removesuffix(".lock") + ".txt"
 
 
 def uv_command():
@@ -88,8 +100,24 @@ def bake(answers, output):
     return Path(path)
 
 
+def export(project):
+    """The pip constraints of the project's uv.lock, as the baked project's own command makes
+    them (`uv export ... -o constraints.txt`, which its header names)."""
+    done = subprocess.run(
+        [uv_command(), *EXPORT, "--quiet", "-o", CONSTRAINTS],
+        cwd=project,
+        env=uv_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if done.returncode != 0:
+        sys.exit(f"error: uv export failed in {project}:\n{done.stderr}")
+    return (project / CONSTRAINTS).read_text()
+
+
 def relock(answers, seed, upgrade, workdir):
-    """Lock one variant in a fresh bake; returns the new lock's text.
+    """Lock one variant in a fresh bake; returns the new lock's text and its constraints.
 
     `seed` is the lock uv starts from (its pins are kept unless `upgrade`), or None.
     """
@@ -102,7 +130,14 @@ def relock(answers, seed, upgrade, workdir):
     )
     if done.returncode != 0:
         sys.exit(f"error: uv lock failed for {lock_name(answers)}:\n{done.stderr}")
-    return (project / "uv.lock").read_text()
+    return (project / "uv.lock").read_text(), export(project)
+
+
+def write(path, text):
+    """Write the file; "updated" or "unchanged"."""
+    changed = not path.exists() or path.read_text() != text
+    path.write_text(text)
+    return "updated" if changed else "unchanged"
 
 
 def main():
@@ -119,13 +154,14 @@ def main():
             start = time.perf_counter()
             path = LOCKS / name
             seed = path if path.exists() else first
-            text = relock(answers, seed, args.upgrade, Path(tmp) / str(index))
-            changed = not path.exists() or path.read_text() != text
-            path.write_text(text)
+            text, constraints = relock(answers, seed, args.upgrade, Path(tmp) / str(index))
+            state = write(path, text)
             first = first or path
-            state = "updated" if changed else "unchanged"
             print(f"{name}: {state} ({time.perf_counter() - start:.1f} s)")
-    for stale in sorted(set(p.name for p in LOCKS.glob("*.lock")) - set(wanted)):
+            other = constraints_name(answers)
+            print(f"{other}: {write(LOCKS / other, constraints)}")
+    wanted |= {constraints_name(answers): answers for answers in variants()}
+    for stale in sorted(set(p.name for p in LOCKS.glob("*")) - set(wanted)):
         (LOCKS / stale).unlink()
         print(f"{stale}: removed (no such variant)")
 

@@ -42,10 +42,28 @@ def project_entry(lock_text):
     return entry
 
 
+def pins(constraints_text):
+    """The `name==version` lines of pip constraints, markers left out, names as uv writes them."""
+    found = set()
+    for line in constraints_text.splitlines():
+        requirement = line.split(";")[0].strip()
+        if requirement and not requirement.startswith("#"):
+            name, version = requirement.split("==")
+            found.add((name, version))
+    return found
+
+
+def locked_versions(lock_text):
+    """Every package uv.lock pins, but the project itself."""
+    packages = tomllib.loads(lock_text)["package"]
+    return {(p["name"], p["version"]) for p in packages if p["source"] != {"editable": "."}}
+
+
 def test_the_template_has_one_lock_for_each_variant_the_script_makes():
     relock = load_relock()
     expected = {relock.lock_name(answers) for answers in relock.variants()}
-    assert {path.name for path in LOCKS.glob("*")} == expected
+    constraints = {relock.constraints_name(answers) for answers in relock.variants()}
+    assert {path.name for path in LOCKS.glob("*")} == expected | constraints
     for name in expected:
         entry = project_entry((LOCKS / name).read_text())
         assert (entry["name"], entry["version"]) == ("my-flask-app", "0.1.0")
@@ -64,6 +82,55 @@ def test_the_baked_lock_is_the_variants_under_the_projects_name(bake, database):
     template = lock_for({**default_answers(), "database": database}).read_text()
     renamed = 'name = "tea-shop"\nversion = "2.0rc1"\n'
     assert baked.replace(renamed, 'name = "my-flask-app"\nversion = "0.1.0"\n') == template
+
+
+def test_each_locks_pip_constraints_pin_the_same_versions():
+    """pip installs what uv does: the same packages at the same versions as the lock beside."""
+    relock = load_relock()
+    for answers in relock.variants():
+        lock = (LOCKS / relock.lock_name(answers)).read_text()
+        constraints = (LOCKS / relock.constraints_name(answers)).read_text()
+        assert pins(constraints) == locked_versions(lock), relock.constraints_name(answers)
+        assert any(name == "sentry-sdk" for name, _ in pins(constraints))
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("use_api", [True, False])
+def test_the_baked_constraints_are_what_uv_exports_from_the_baked_lock(bake, database, use_api):
+    """Byte for byte what the command in constraints.txt's header makes from uv.lock (offline:
+    --frozen), under another project name too: the file never names the project."""
+    project = bake(project_slug="tea__shop", database=database, use_api=use_api)
+    shipped = (project / "constraints.txt").read_text()
+    command = shipped.splitlines()[1].removeprefix("#").split()
+    assert command[:2] == ["uv", "export"] and "--frozen" in command
+    result = subprocess.run(
+        command, cwd=project, env=uv_env(), capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert (project / "constraints.txt").read_text() == shipped
+    assert pins(shipped) == locked_versions((project / "uv.lock").read_text())
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_every_dependency_stops_below_an_untested_major(bake_once, database):
+    """A plain `pip install .` cannot reach a major no test has run (a 0.x: a minor): each
+    requirement has an upper bound, or an exact pin, no higher than the next one after the
+    locked version."""
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    project = bake_once(database=database, use_api=True)
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    requirements = pyproject["project"]["dependencies"] + pyproject["dependency-groups"]["dev"]
+    locked = dict(locked_versions((project / "uv.lock").read_text()))
+    for line in requirements:
+        requirement = Requirement(line)
+        version = Version(locked[requirement.name])
+        release = version.release + (0,)
+        # the next major, or the next minor of a 0.x
+        untested = Version(f"{release[0] + 1}") if release[0] else Version(f"0.{release[1] + 1}")
+        assert not requirement.specifier.contains(untested, prereleases=True), line
+        assert requirement.specifier.contains(version), line
 
 
 CHECKED = [

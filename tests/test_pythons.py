@@ -6,6 +6,7 @@ The other tests run baked suites with the template suite's own interpreter (3.11
 never sees what a newer Python deprecates.
 """
 
+import json
 import re
 import subprocess
 
@@ -46,14 +47,33 @@ def needs(version):
 
 
 # The baked README's two ways in, as typed: uv installs uv.lock's versions (CI's steps too),
-# pip the newest versions pyproject.toml allows, with the dev group (pip 25.1 or newer).
+# pip the same versions through constraints.txt, with the dev group (pip 25.1 or newer).
+PIP_INSTALL = ".venv/bin/pip install -q -c constraints.txt -e . --group dev"
 INSTALLERS = {
     "uv": (["uv sync --locked"], "uv run pytest"),
     "pip": (
-        ["python3 -m venv --upgrade-deps .venv", ".venv/bin/pip install -q -e . --group dev"],
+        ["python3 -m venv --upgrade-deps .venv", PIP_INSTALL],
         ".venv/bin/python -m pytest",
     ),
 }
+
+
+def normalized(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def installed_outside_the_lock(project, env):
+    """The packages in .venv (but pip, the project and what venv brings) whose version is
+    not the one constraints.txt pins, as name==version."""
+    pinned = set()
+    for line in (project / "constraints.txt").read_text().splitlines():
+        requirement = line.split(";")[0].strip()
+        if requirement and not requirement.startswith("#"):
+            name, version = requirement.split("==")
+            pinned.add((normalized(name), version))
+    listed = run(".venv/bin/pip list --format=json --exclude-editable", project, env)
+    found = {(normalized(p["name"]), p["version"]) for p in json.loads(listed)}
+    return sorted(f"{n}=={v}" for n, v in found - pinned if n not in {"pip", "setuptools"})
 
 
 @pytest.mark.parametrize("installer", INSTALLERS)
@@ -67,6 +87,8 @@ def test_the_baked_suite_passes_on_the_python_it_names(version, bake_name, insta
     for command in install:
         run(command, project, env)
     assert python_of_venv(project) == version
+    if installer == "pip":  # the versions uv.lock holds, not the newest ones
+        assert installed_outside_the_lock(project, env) == []
     output = run(f"{pytest_command} -q -p no:cacheprovider", project, env)
     assert re.search(r"\d+ passed", output) and "failed" not in output, output
 
@@ -97,16 +119,14 @@ def test_a_deprecation_in_the_projects_own_code_still_fails_its_tests(bake_copy)
 
 
 def test_another_python_with_uv_as_the_readme_says(bake_copy):
-    """The README's two ways to another Python keep the dev tools and that Python: a single
-    `uv run --python 3.11 pytest`, and `uv python pin 3.11 && uv sync` for good. (Before the
+    """docs/development.md's two ways to another Python keep the dev tools and that Python: a
+    single `uv run --python 3.11 pytest`, and `uv python pin 3.11 && uv sync` for good. (Before the
     dev tools were a dependency group, `uv sync --python 3.11 --extra dev` was undone by the
     next `uv run`, which rebuilt .venv on .python-version's Python without them.)"""
     env = user_env(needs("3.11"))
     project = bake_copy()  # .python-version says 3.12
-    readme = (project / "README.md").read_text()
-    assert (
-        "`uv run --python 3.11 pytest`" in readme and "uv python pin 3.11 && uv sync\n" in readme
-    )
+    guide = (project / "docs" / "development.md").read_text()
+    assert "`uv run --python 3.11 pytest`" in guide and "uv python pin 3.11 && uv sync\n" in guide
 
     output = run(
         "uv run --python 3.11 pytest -q -p no:cacheprovider tests/test_factory.py", project, env

@@ -109,7 +109,8 @@ class Visitor:
         self.host, self.port = parts.hostname, parts.port
         self.context = site.front.ssl_context()
         self.address = address
-        self.cookie = None
+        self.cookies = {}  # name: "name=value", as a browser keeps them for this site
+        self.headers = None  # the last response's
         self.token = None
 
     def request(self, method, path, form=None, headers=None, referer=None, body=None):
@@ -124,8 +125,8 @@ class Visitor:
             context=self.context,
         )
         headers = dict(headers or {})
-        if self.cookie:
-            headers["Cookie"] = self.cookie
+        if self.cookies:
+            headers["Cookie"] = "; ".join(self.cookies.values())
         if referer:
             headers["Referer"] = f"{self.url}{referer}"
         if form is not None:
@@ -137,10 +138,15 @@ class Visitor:
             text = response.read().decode()
         finally:
             connection.close()
+        self.headers = response.headers
         for value in response.headers.get_all("Set-Cookie") or []:
-            if value.startswith("session="):
-                assert "; Secure" in value, value  # as shipped: a browser sends it over HTTPS only
-                self.cookie = value.split(";", 1)[0]
+            assert "; Secure" in value, value  # as shipped: a browser sends them over HTTPS only
+            pair = value.split(";", 1)[0]
+            name = pair.split("=", 1)[0]
+            if "Max-Age=0" in value or "Expires=Thu, 01 Jan 1970" in value:
+                self.cookies.pop(name, None)  # deleted
+            else:
+                self.cookies[name] = pair
         return response.status, text
 
     def log_in_wrongly(self, headers=None):

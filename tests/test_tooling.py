@@ -119,7 +119,10 @@ def test_plain_pip_install_still_works_without_uv(bake, baked_python):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     shown = readme_commands((project / "README.md").read_text())
-    assert {"python3 -m venv --upgrade-deps .venv", "pip install -e . --group dev"} <= shown
+    assert {
+        "python3 -m venv --upgrade-deps .venv",
+        "pip install -c constraints.txt -e . --group dev",
+    } <= shown
 
 
 def readme_commands(readme):

@@ -2,8 +2,10 @@
 goes into the audit trail, which nothing in the area can change."""
 
 import pytest
+import sqlalchemy as sa
 from conftest import csrf_token, second_factor
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import DBAPIError
 
 from {{ cookiecutter.project_slug }}.admin.models import AuditEvent
 from {{ cookiecutter.project_slug }}.extensions import db
@@ -243,6 +245,62 @@ def test_the_trail_is_never_changed(client, admin, user):
     db.session.rollback()
     for method in ("post", "put", "delete"):
         assert getattr(client, method)("/admin/audit").status_code == 405
+
+
+def test_the_database_refuses_to_change_the_trail(client, admin, user):
+    """Bulk statements, which the ORM's check never sees, fail in the database itself."""
+    client.post(f"/admin/users/{user.id}/disable")
+    for statement in (
+        update(AuditEvent).values(action="nothing"),
+        delete(AuditEvent),
+        sa.text("UPDATE audit_event SET target_name = 'nobody'"),
+    ):
+        with pytest.raises(DBAPIError, match="only added to"):
+            db.session.execute(statement)
+        db.session.rollback()
+    assert trail() == [("grace", "disable", "ada")]
+
+
+def test_another_administrator_is_disabled_or_deleted_only_with_your_password(client, admin):
+    other = make_user("alan", is_admin=True)
+    page = client.get(f"/admin/users/{other.id}").text
+    assert 'name="current_password"' in page
+    for action in ("disable", "sessions"):
+        for password in (None, "wrong"):
+            data = {"current_password": password} if password else {}
+            response = client.post(
+                f"/admin/users/{other.id}/{action}", data=data, follow_redirects=True
+            )
+            assert "type your own password" in response.text, (action, password)
+    delete_page = client.get(f"/admin/users/{other.id}/delete").text
+    assert "Your own password" in delete_page
+    data = {"username": "alan", "current_password": "wrong"}
+    refused = client.post(f"/admin/users/{other.id}/delete", data=data)
+    assert "That is not your password" in refused.text
+    assert trail() == [] and db.session.get(User, other.id).is_active
+    data["current_password"] = "correct horse"
+    client.post(f"/admin/users/{other.id}/disable", data={"current_password": "correct horse"})
+    client.post(f"/admin/users/{other.id}/delete", data=data)
+    assert trail() == [("grace", "disable", "alan"), ("grace", "delete", "alan")]
+
+
+def test_a_plain_account_needs_no_password_to_act_on(client, admin, user):
+    assert 'name="current_password"' not in client.get(f"/admin/users/{user.id}").text
+    assert "Your own password" not in client.get(f"/admin/users/{user.id}/delete").text
+
+
+def test_the_last_administrator_cannot_delete_its_account(client, admin):
+    response = client.post(
+        "/auth/delete-account", data={"current_password": "correct horse"}, follow_redirects=True
+    )
+    assert "You are the last administrator" in response.text
+    grace = admin.id
+    assert db.session.get(User, grace) is not None
+    make_user("alan", is_admin=True)
+    response = client.post("/auth/delete-account", data={"current_password": "correct horse"})
+    assert response.headers["Location"] == "/"
+    db.session.expire_all()
+    assert db.session.get(User, grace) is None
 
 
 @pytest.mark.settings(WTF_CSRF_ENABLED=True)

@@ -51,5 +51,6 @@ def test_only_administrators_use_the_admin_only_operation(app, client, user):
     runner = app.test_cli_runner()
     assert runner.invoke(args=["set-admin", "ada"]).exit_code == 0
     assert client.get("/api/users", headers=bearer(token)).status_code == 200
+    make_user("grace", is_admin=True)  # ada is not the last administrator then
     assert runner.invoke(args=["set-admin", "ada", "--remove"]).exit_code == 0
     assert_problem(client.get("/api/users", headers=bearer(token)), 403)

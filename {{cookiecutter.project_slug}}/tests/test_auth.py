@@ -4,6 +4,7 @@ import pytest
 from conftest import csrf_token, link_in
 from sqlalchemy import select
 
+from {{ cookiecutter.project_slug }}.auth import guesses
 from {{ cookiecutter.project_slug }}.extensions import db
 from {{ cookiecutter.project_slug }}.models import User
 
@@ -192,6 +193,43 @@ def test_wrong_passwords_for_one_account_are_counted_whatever_the_client(client,
     assert login(client, username="bob", password="wrong").status_code == 200  # another
 
 
+@pytest.mark.settings(
+    RATELIMIT_ENABLED=True,
+    ACCOUNT_GUESS_RATE_LIMIT="3 per hour",
+    DEVICE_GUESS_RATE_LIMIT="2 per hour",
+)
+def test_a_known_device_logs_in_while_strangers_are_locked_out(app, client, user):
+    """OWASP's device cookies: strangers spend the account's budget for unknown devices; the
+    browser that logged in before has its own (issue 33)."""
+    owner = app.test_client()
+    assert login(owner).headers["Location"] == "/"
+    assert owner.get_cookie("device") is not None
+    owner.post("/auth/logout")
+    for n in range(5):
+        login(client, password="wrong", remote_addr=f"192.0.2.{n}")
+    assert login(client, remote_addr="198.51.100.1").status_code == 429  # a stranger
+    assert login(app.test_client(), remote_addr="198.51.100.2").status_code == 429
+    assert login(owner).headers["Location"] == "/"  # at once, with the right password
+    owner.post("/auth/logout")
+    # The device's own budget: a thief with its cookie gets that many guesses, no more.
+    assert [login(owner, password="wrong").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_a_forged_or_other_accounts_device_cookie_is_a_stranger(app, client, user):
+    grace = User(username="grace", email="grace@example.com", email_verified=True)
+    grace.set_password("correct horse")
+    db.session.add(grace)
+    db.session.commit()
+    browser = app.test_client()
+    assert login(browser, username="grace").headers["Location"] == "/"
+    cookie = browser.get_cookie("device")
+    with app.test_request_context(headers={"Cookie": f"device={cookie.value}"}):
+        assert guesses.account(grace)[0] == "device"
+        assert guesses.account(user) == ("user", str(user.id))
+    with app.test_request_context(headers={"Cookie": "device=forged.value.here"}):
+        assert guesses.account(grace) == ("user", str(grace.id))
+
+
 @pytest.mark.settings(RATELIMIT_ENABLED=True, ACCOUNT_GUESS_RATE_LIMIT="3 per hour")
 def test_a_password_reset_gives_the_account_a_fresh_budget(client, user, outbox):
     for n in range(3):
@@ -232,9 +270,14 @@ def test_verification_link_lets_a_new_account_log_in(client, outbox):
     assert mail.recipients == ["grace@example.com"]
     assert "verify" in mail.subject
 
+    client.get("/auth/login")  # shows the sign-up's message
     response = login(client, username="grace", password="compiler of 1952")
-    assert response.headers["Location"] == "/auth/login"  # not logged in
-    assert "Please verify your email address first" in client.get("/auth/login").text
+    assert response.status_code == 200  # not logged in, and told what a wrong password is
+    unknown = login(client, username="nobody", password="compiler of 1952")
+    assert unknown.text.replace("nobody", "grace") == response.text.replace(
+        csrf_token(response), csrf_token(unknown)
+    )
+    assert "Signed up just now? Open the link we mailed you first" in response.text
     assert len(outbox) == 2  # a new link, in case the first was lost
     assert "Log in" in client.get("/").text
 

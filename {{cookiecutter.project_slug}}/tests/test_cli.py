@@ -79,6 +79,12 @@ def test_set_admin_promotes_and_demotes_into_the_trail(runner, user):
     assert db.session.get(User, user.id).is_admin
     again = runner.invoke(args=["set-admin", "ada"])
     assert "is an administrator already" in again.output
+    last = runner.invoke(args=["set-admin", "ada", "--remove"])
+    assert last.exit_code == 1 and "'ada' is the last administrator" in last.output
+    second = User(username="grace", email="grace@example.com", is_admin=True)
+    second.set_password("correct horse")
+    db.session.add(second)
+    db.session.commit()
     result = runner.invoke(args=["set-admin", "ada", "--remove"])
     assert result.exit_code == 0 and "'ada' is a plain user now." in result.output
     assert not db.session.get(User, user.id).is_admin

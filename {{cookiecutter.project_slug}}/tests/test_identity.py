@@ -120,3 +120,37 @@ def test_concurrent_sign_ups_of_one_name_make_one_account(tmp_path):
 
 def test_logging_in_ignores_case(client, user):
     assert login(client, username="ADA").headers["Location"] == "/"
+
+
+@pytest.mark.parametrize("name", ["admin", "Administrator", "postmaster", "ad.min_2", "root"])
+def test_reserved_names_are_refused_at_sign_up(client, name):
+    """Issue 33: `admin`, `administrator` and `postmaster` were free for anyone to take."""
+    response = register(client, username=name, email="someone@example.com")
+    assert "That username is reserved." in response.text
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_an_operator_may_take_a_reserved_name(runner):
+    result = runner.invoke(
+        args=["create-user", "admin", "admin@example.com", "--password", "a quiet heron at dawn"]
+    )
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "bob@\u0435xample.com",  # a Cyrillic е among Latin letters
+        "bob@xn--xample-2of.com",  # the same, as punycode
+        "bob@p\u0430ypal.com",  # a Cyrillic а
+    ],
+)
+def test_look_alike_domains_are_refused(client, address):
+    response = register(client, username="bob", email=address)
+    assert "mixes letters of different alphabets" in response.text
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
+@pytest.mark.parametrize("address", ["ana@bücher.de", "ana@例え.jp", "ana@παράδειγμα.gr"])
+def test_domains_in_one_script_are_welcome(address):
+    assert rules.check_email(address).startswith("ana@")

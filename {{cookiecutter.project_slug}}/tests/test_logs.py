@@ -127,3 +127,11 @@ def test_the_version_matches_pyproject():
     """Sentry's release names this version: keep it in step with pyproject.toml."""
     pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
     assert {{ cookiecutter.project_slug }}.__version__ == pyproject["project"]["version"]
+
+
+@pytest.mark.parametrize("link", ["/auth/reset-password/", "/auth/verify/"])
+def test_mailed_tokens_stay_out_of_the_access_log(link):
+    record = access_record(link + "eyJpZCI6MX0.aBcD.eF-gh_1")
+    assert AccessFields().filter(record)
+    assert record.getMessage() == f"GET {link}- 200 0.002500s"
+    assert record.path == link + "-"

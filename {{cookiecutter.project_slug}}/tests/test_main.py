@@ -19,9 +19,16 @@ def test_hello_escapes_its_parameter(client):
 
 
 def test_user_page_takes_an_int_parameter(client, user):
+    client.post("/auth/login", data={"username": "ada", "password": "correct horse"})
     response = client.get(f"/users/{user.id}")
     assert response.status_code == 200
     assert "ada" in response.text
+
+
+def test_profiles_are_a_404_to_visitors_not_logged_in(client, user):
+    """Else walking /users/1, /users/2... lists every username."""
+    assert client.get(f"/users/{user.id}").status_code == 404
+    assert "ada" not in client.get(f"/users/{user.id}").text
 
 
 def test_unknown_user_is_404(client):

@@ -23,4 +23,5 @@ def test_every_response_carries_the_security_headers(client, path):
 def test_hsts_only_over_https(client):
     assert "Strict-Transport-Security" not in client.get("/").headers
     over_https = client.get("/", base_url="https://localhost")
-    assert over_https.headers["Strict-Transport-Security"] == "max-age=63072000"
+    hsts = "max-age=63072000; includeSubDomains"
+    assert over_https.headers["Strict-Transport-Security"] == hsts

@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import sentry_sdk
+from flask import current_app, request
 
 import {{ cookiecutter.project_slug }}
 from {{ cookiecutter.project_slug }} import create_app
@@ -52,16 +53,29 @@ def events(envelopes):
     return found
 
 
+VISITOR = "203.0.113.7"  # a documentation address (RFC 5737): not the test client's default
+
+
 def test_an_unhandled_error_reaches_sentry_with_the_request_id(sentry_server):
     dsn = f"http://public@127.0.0.1:{sentry_server.server_port}/1"
     app = create_app({"SENTRY_DSN": dsn, "PROPAGATE_EXCEPTIONS": False})
 
-    @app.get("/fail")
-    def fail():
+    @app.post("/fail/<token>")
+    def fail(token):
+        form = request.form.to_dict()  # a local variable: Sentry must not send its values
+        # A log line (SDK 2.x makes it a breadcrumb) and a breadcrumb of the view's own.
+        current_app.logger.warning("visitor %s sent %d fields", request.remote_addr, len(form))
+        sentry_sdk.add_breadcrumb(message=f"visitor {request.remote_addr} at {request.path}")
         raise RuntimeError("an unhandled error")
 
-    cookie = secrets.token_hex(16)  # made now, so the event's source context cannot hold it
-    response = app.test_client().get("/fail", headers={"Cookie": f"session={cookie}"})
+    # Made now, so that the event's source context cannot hold them.
+    cookie, password, token, link = (secrets.token_hex(16) for _ in range(4))
+    response = app.test_client().post(
+        f"/fail/{link}",
+        data={"password": password, "token": token},
+        headers={"Cookie": f"session={cookie}", "Authorization": f"Bearer {token}"},
+        environ_base={"REMOTE_ADDR": VISITOR},
+    )
     assert response.status_code == 500
     sentry_sdk.flush(timeout=10)
 
@@ -72,8 +86,16 @@ def test_an_unhandled_error_reaches_sentry_with_the_request_id(sentry_server):
     version = {{ cookiecutter.project_slug }}.__version__
     assert event["release"] == f"{{ cookiecutter.project_slug }}@{version}"
     assert event["environment"] == "testing"
-    assert cookie.encode() not in sentry_server.received[0][1]  # no personal data
+    messages = [crumb.get("message") for crumb in event["breadcrumbs"]["values"]]
+    assert "visitor [Filtered] at /fail/[Filtered]" in messages
+
+    # No personal data anywhere in what reached Sentry: not the user, the request, the
+    # breadcrumbs (the log line above), the frames' local variables nor anything else.
+    sent = b"".join(body for _, body in sentry_server.received)
+    for secret in (VISITOR, cookie, password, token, link):
+        assert secret.encode() not in sent, secret
     assert "user" not in event
+    assert b"ip_address" not in sent and b"REMOTE_ADDR" not in sent
 
 
 def test_no_dsn_no_sentry(app):

@@ -20,7 +20,10 @@ def create_app(config: str | Mapping[str, Any] | None = None) -> Flask:
     `config` is a configuration name ("development", "testing", "production"), or a mapping
     of settings applied over the testing configuration. By default APP_CONFIG names it.
     """
+    from .auth.forms import FormRequest  # here: Gunicorn's master imports this module
+
     app = Flask(__name__, instance_relative_config=True)
+    app.request_class = FormRequest  # forms' bodies capped smaller than JSON's
     if isinstance(config, Mapping):
         app.config.from_object(load_config("testing"))
         app.config.update(config)

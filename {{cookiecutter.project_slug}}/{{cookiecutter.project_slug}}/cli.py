@@ -34,7 +34,9 @@ def create_user(username: str, email: str, password: str | None, admin: bool) ->
 
     The same rules as the sign-up form apply.
     """
-    username = checked(rules.check_username, "username", username)
+    # An operator may take a reserved name (`admin`) that the sign-up form refuses.
+    own_name = functools.partial(rules.check_username, allow_reserved=True)
+    username = checked(own_name, "username", username)
     email = checked(rules.check_email, "email", email)
     taken = select(User.id).where(or_(User.username == username, User.email == email))
     if db.session.scalar(taken):  # say so before asking for a password
@@ -74,6 +76,10 @@ def set_admin(name: str, remove: bool) -> None:
     if user.is_admin == (not remove):
         click.echo(f"{user.username!r} is {role} already.")
         return
+    if remove and user.is_last_admin():
+        raise click.ClickException(
+            f"{user.username!r} is the last administrator: make another one first"
+        )
     user.is_admin = not remove
     audit.record("remove-admin" if remove else "make-admin", user)
     db.session.commit()

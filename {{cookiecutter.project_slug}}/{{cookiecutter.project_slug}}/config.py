@@ -64,6 +64,9 @@ class Config:
     DEBUG = False
     TESTING = False
     MAX_CONTENT_LENGTH = 1024 * 1024  # nginx's client_max_body_size says the same
+    # A form's body (urlencoded or multipart): 413 beyond, before anything reads it. The forms
+    # hold a few short fields (auth/rules.py caps each at 1024 characters); JSON keeps 1 MiB.
+    MAX_FORM_LENGTH = 64 * 1024
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
@@ -81,6 +84,12 @@ class Config:
     # Wrong passwords for one account from any client, on the login form, the API and the
     # forms that ask for the current password (LOGIN_RATE_LIMIT counts per client).
     ACCOUNT_GUESS_RATE_LIMIT = "20 per hour"
+    # ... except from a browser that logged in to the account before (a "device cookie", see
+    # auth/guesses.py): it has a budget of its own, which strangers cannot spend.
+    DEVICE_GUESS_RATE_LIMIT = "10 per hour"
+    DEVICE_COOKIE_DAYS = 365
+    # The forgot-password form answers no sooner than this, known address or not.
+    FORGOT_PASSWORD_SECONDS = 0.2
     EMAIL_TOKEN_MAX_AGE = 48 * 3600  # seconds a link to verify an address works
     RESET_TOKEN_MAX_AGE = 3600  # seconds a password-reset link works (once)
     # One JSON object a line; "text" for people; None leaves logging alone.
@@ -94,7 +103,32 @@ class Config:
         "base-uri": "'self'",
         "form-action": "'self'",
         "frame-ancestors": "'none'",
+        # Scripts may not write HTML or script URLs from strings (DOM XSS); headers.py leaves
+        # it out for Swagger UI's page, whose bundle does.
+        "require-trusted-types-for": "'script'",
     }
+    # Permissions-Policy: browser features no page here uses, denied to the site and anything
+    # it embeds ({feature: allowlist}, () for none). Passkeys (publickey-credentials-get and
+    # -create) keep their default: allowed for the site itself.
+    PERMISSIONS_POLICY: dict[str, tuple[str, ...]] = dict.fromkeys(
+        (
+            "accelerometer",
+            "browsing-topics",
+            "camera",
+            "display-capture",
+            "geolocation",
+            "gyroscope",
+            "hid",
+            "magnetometer",
+            "microphone",
+            "midi",
+            "payment",
+            "serial",
+            "usb",
+            "xr-spatial-tracking",
+        ),
+        (),
+    )
     HSTS_MAX_AGE = 63072000  # two years; sent only on HTTPS responses
 
     def __init__(self) -> None:
@@ -146,6 +180,10 @@ class Config:
         self.LOG_FORMAT = os.environ.get("LOG_FORMAT", self.LOG_FORMAT)
         self.SENTRY_DSN = secret_setting("SENTRY_DSN")  # error tracking is off without one
         self.SENTRY_ENVIRONMENT = os.environ.get("SENTRY_ENVIRONMENT", self.SENTRY_ENVIRONMENT)
+        # HSTS for every subdomain too; add HSTS_PRELOAD=1 only once every subdomain serves
+        # HTTPS, then submit the domain at hstspreload.org (leaving the list takes months).
+        self.HSTS_INCLUDE_SUBDOMAINS = env_flag("HSTS_INCLUDE_SUBDOMAINS", True)
+        self.HSTS_PRELOAD = env_flag("HSTS_PRELOAD", False)
 
 
 class DevelopmentConfig(Config):

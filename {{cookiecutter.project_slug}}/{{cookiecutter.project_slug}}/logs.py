@@ -24,6 +24,10 @@ VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,128}")
 # Probed every few seconds by Docker, compose or a load balancer: no access-log line for them.
 PROBES = frozenset({"/healthz", "/readyz"})
 
+# The links mailed to people carry a token in the path (auth/tokens.py): whoever reads a log
+# line with one could use it. Their lines show the path up to the token, then "-".
+TOKEN_PATHS = re.compile(r"^(/auth/(?:reset-password|verify)/)[^/]+")
+
 # Gunicorn's access line (its atoms): method, path (no query string, which may hold tokens),
 # status and seconds taken. AccessFields copies the same values into fields of their own.
 ACCESS_LOG_FORMAT = "%(m)s %(U)s %(s)s %(L)ss"
@@ -68,6 +72,7 @@ class AccessFields(logging.Filter):
         )  # Gunicorn's dict of atoms; a missing one reads as "-"
         if atoms["U"] in PROBES:
             return False
+        atoms["U"] = redacted(atoms["U"])  # the line's message is made from these atoms
         # From the WSGI environ, where the app put the id, not from the response.
         record.request_id = atoms["{request_id}e"]
         record.method = atoms["m"]
@@ -77,6 +82,11 @@ class AccessFields(logging.Filter):
         record.bytes = atoms["B"]
         record.remote_addr = atoms["h"]
         return True
+
+
+def redacted(path: str) -> str:
+    """The path as access logs show it: without the token of a mailed link."""
+    return TOKEN_PATHS.sub(r"\1-", path)
 
 
 def logging_config(log_format: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from blinker import Namespace
 from flask import current_app
 from flask_login import UserMixin
-from sqlalchemy import DateTime, String
+from sqlalchemy import DateTime, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -54,6 +54,16 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]  # db.Model: made
     def is_active(self) -> bool:
         """Flask-Login's name: False for a disabled account."""
         return self.disabled_at is None
+
+    def is_last_admin(self) -> bool:
+        """Whether this is the only active administrator: it must stay one, or nobody could
+        reach the admin area (only `flask set-admin` would make another)."""
+        if not (self.is_admin and self.is_active):
+            return False
+        others = select(func.count()).where(
+            User.is_admin, User.disabled_at.is_(None), User.id != self.id
+        )
+        return not db.session.scalar(others)
 
     def logged_in(self) -> None:
         """Note a login with the password (commit to apply)."""

@@ -1,6 +1,6 @@
 """The admin area's forms. The actions are buttons: a form with only its CSRF token."""
 
-from wtforms import SearchField, StringField, SubmitField
+from wtforms import PasswordField, SearchField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from ..auth.forms import Form, Rule
@@ -22,4 +22,5 @@ class ActionForm(Form):
 
 class DeleteForm(Form):
     username = StringField("Type the username to confirm", validators=[DataRequired()])
+    current_password = PasswordField("Your own password", validators=[DataRequired()])
     submit = SubmitField("Delete this account")

@@ -9,7 +9,7 @@ from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, false, or_, select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from ..auth import email
+from ..auth import email, guesses
 from ..extensions import db, limiter
 from ..htmx import page_or_part
 from ..models import User
@@ -48,6 +48,24 @@ def not_on_yourself(user: User, what: str) -> bool:
         flash(f"You cannot {what} your own account here: use your account page.")
         return True
     return False
+
+
+def confirmed(user: User, password: str | None) -> bool:
+    """An action on another administrator needs the acting one's password again: a stolen
+    session alone cannot lock out the other administrators. Wrong ones count as guesses."""
+    if not user.is_admin:
+        return True
+    budget = guesses.account(current_user)
+    if guesses.left(budget) and password and current_user.check_password(password):
+        return True
+    if password:
+        guesses.wrong(budget)
+    return False
+
+
+def refused(user: User) -> WerkzeugResponse:
+    flash(f"{user.username} is an administrator: type your own password to do that.")
+    return back_to(user)
 
 
 @bp.get("/")
@@ -94,6 +112,8 @@ def disable(user_id: int) -> ResponseReturnValue:
     user = account(user_id)
     if not_on_yourself(user, "disable") or not user.is_active:
         return back_to(user)
+    if not confirmed(user, request.form.get("current_password")):
+        return refused(user)
     user.disabled_at = datetime.now(UTC)
     user.revoke_sessions()  # its sessions, remember-me cookies and API tokens end now
     audit.record("disable", user)
@@ -121,6 +141,8 @@ def end_sessions(user_id: int) -> ResponseReturnValue:
     user = account(user_id)
     if not_on_yourself(user, "end the sessions of"):
         return back_to(user)
+    if not confirmed(user, request.form.get("current_password")):
+        return refused(user)
     user.revoke_sessions()
     audit.record("end-sessions", user)
     db.session.commit()
@@ -172,9 +194,13 @@ def delete(user_id: int) -> ResponseReturnValue:
     if not_on_yourself(user, "delete"):
         return back_to(user)
     form = DeleteForm()
+    if not user.is_admin:
+        del form.current_password  # asked for only when deleting another administrator
     if form.validate_on_submit():
         if form.username.data != user.username:
             form.username.errors.append("That is not this account's username.")  # type: ignore[attr-defined]
+        elif user.is_admin and not confirmed(user, form.current_password.data):
+            form.current_password.errors.append("That is not your password.")  # type: ignore[attr-defined]
         else:
             audit.record("delete", user)
             db.session.delete(user)

@@ -8,10 +8,10 @@ may set any of them first.
 
 from datetime import timedelta
 
-from flask import Flask
+from flask import Flask, Response, request
 from flask_smorest import Api
 
-from .errors import ProblemApi
+from .errors import ProblemApi, under_api
 from .models import revoke_api_tokens
 
 __all__ = ["api", "init_app", "revoke_api_tokens"]
@@ -45,3 +45,14 @@ def init_app(app: Flask) -> None:
     api.register_blueprint(users.bp)
     app.register_blueprint(docs.bp)
     errors.register_handlers(app)
+    app.after_request(answer_options)
+
+
+def answer_options(response: Response) -> Response:
+    """Flask answers OPTIONS itself: 200 with an empty text/html body. Under /api, a 204 with
+    the Allow header only."""
+    if request.method == "OPTIONS" and under_api() and response.status_code == 200:
+        response.status_code = 204
+        response.set_data(b"")
+        del response.headers["Content-Type"]
+    return response

@@ -36,6 +36,8 @@ bp = Blueprint(
     template_folder="templates",
     static_folder="static",
 )
+# Swagger UI writes HTML and loads its bundle from strings: its page goes without Trusted Types.
+bp.record_once(lambda state: state.app.extensions["trusted_types_exempt"].add("api_docs.index"))
 # The files behind the URLs below, whose hash goes into those URLs (assets.py).
 bp.record_once(
     lambda state: state.app.extensions["fingerprinted"].update(

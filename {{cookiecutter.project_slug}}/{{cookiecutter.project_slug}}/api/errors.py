@@ -8,6 +8,7 @@ the error to the site's HTML error pages.
 
 import functools
 import http
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,7 @@ from flask_smorest import Api, Blueprint
 from flask_smorest.pagination import PaginationMetadataSchema
 from flask_smorest.utils import prepare_response
 from sqlalchemy.exc import OperationalError
-from webargs.flaskparser import FlaskParser, abort
+from webargs.flaskparser import FlaskParser, abort, is_json_request
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -127,16 +128,31 @@ class Parser(FlaskParser):
     An unknown query parameter is a 422, as an unknown JSON field is: the document lists them
     all. Every body that is not JSON Python can load is a 400: webargs catches only
     JSONDecodeError, so a body nested too deep (RecursionError) or a number longer than
-    Python converts (ValueError, over 4300 digits) would be a 500.
+    Python converts (ValueError, over 4300 digits) would be a 500. A key twice in one object
+    is a 400 too: a proxy or log reading the first would see another request than the app,
+    which would read the last.
     """
 
     DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": ma.RAISE}
+
+    def _raw_load_json(self, req: Request) -> Any:
+        if not is_json_request(req):
+            return ma.missing
+        return json.loads(req.get_data(cache=True), object_pairs_hook=unique_keys)
 
     def load_json(self, req: Request, schema: ma.Schema) -> Any:
         try:
             return super().load_json(req, schema)
         except (RecursionError, ValueError) as error:
             abort(400, exc=error, messages={"json": ["Invalid JSON body."]})
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object as a dict, refusing a key it holds twice."""
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise ValueError("a key appears twice in one object")
+    return found
 
 
 class ApiBlueprint(Blueprint):

@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from flask import current_app
+from flask import Response, after_this_request, current_app
 from flask_smorest import abort
 from sqlalchemy import or_, select
 from werkzeug.exceptions import Forbidden, TooManyRequests, Unauthorized
@@ -37,6 +37,7 @@ def create_token(credentials: dict[str, str]) -> ApiToken:
     Wrong passwords count against the same budgets as the login form's: per client address,
     and per account.
     """
+    after_this_request(never_stored)  # its answer holds a secret (RFC 6749, 5.1)
     name = credentials["username"]
     user = account(name)
     budget = guesses.account(user, name)
@@ -47,8 +48,8 @@ def create_token(credentials: dict[str, str]) -> ApiToken:
         check = User(password_hash=unknown_user_hash(current_app.config["HASH_METHOD"]))
         check.check_password(credentials["password"])
     elif user.check_password(credentials["password"]):
-        if must_verify(user):
-            raise Forbidden("Verify your email address first: log in on the site for a new link.")
+        if must_verify(user):  # as for a wrong password: see auth/routes.py's login
+            raise Unauthorized("Invalid username or password.")
         if not user.is_active:
             raise Forbidden("This account is disabled.")
         user.logged_in()
@@ -58,6 +59,11 @@ def create_token(credentials: dict[str, str]) -> ApiToken:
         return token
     guesses.wrong(budget)
     raise Unauthorized("Invalid username or password.")
+
+
+def never_stored(response: Response) -> Response:
+    response.cache_control.no_store = True
+    return response
 
 
 def account(name: str) -> User | None:

@@ -87,7 +87,7 @@ def send_account_exists(user: User) -> bool:
 
 def send_password_reset(user: User) -> bool:
     """Mail a password-reset link."""
-    link = external_url("auth.reset_password", token=tokens.reset_token(user))
+    link = external_url("auth.reset_link", token=tokens.reset_token(user))
     minutes = current_app.config["RESET_TOKEN_MAX_AGE"] // 60
     return send(
         message(user.email, "reset your password", "reset", user=user, link=link, minutes=minutes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from flask import Request, current_app
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, Field, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length, StopValidation
@@ -13,6 +14,26 @@ from . import rules
 
 if TYPE_CHECKING:
     from ..models import User
+
+
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+class FormRequest(Request):
+    """Flask's request, with form bodies capped at MAX_FORM_LENGTH (create_app uses it):
+    Werkzeug reads a urlencoded body whole, and the CSRF check reads it before any view."""
+
+    @property
+    def max_content_length(self) -> int | None:
+        limit = super().max_content_length
+        if self.mimetype in FORM_TYPES:
+            cap: int = current_app.config["MAX_FORM_LENGTH"]
+            return min(limit, cap) if limit else cap
+        return limit
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        self._max_content_length = value  # as Flask's own setter
 
 
 class Rule:
@@ -35,7 +56,8 @@ def no_control_characters(form: FlaskForm, field: Field) -> None:
 
 
 class Form(FlaskForm):
-    """Every text field of every form refuses control characters (NUL, newlines...)."""
+    """Every text field of every form refuses values over rules.FIELD_MAX characters, then
+    control characters (NUL, newlines...), before its own checks."""
 
     account: User | None = None  # the user a new password is for: a view sets it
 
@@ -44,6 +66,13 @@ class Form(FlaskForm):
         return (self.account.username, self.account.email) if self.account else ()
 
     def validate(self, extra_validators: Mapping[str, Sequence[Any]] | None = None) -> bool:
+        # First of all: a long value stops here, before any check (Unicode normalisation,
+        # address parsing, a password hash) spends time on it.
+        too_long = [f for f in self if isinstance(f.data, str) and len(f.data) > rules.FIELD_MAX]
+        for field in too_long:
+            field.errors = [f"Use at most {rules.FIELD_MAX} characters."]
+        if too_long:
+            return False
         extra = {name: list(checks) for name, checks in (extra_validators or {}).items()}
         for field in self:
             extra.setdefault(field.name, []).insert(0, no_control_characters)

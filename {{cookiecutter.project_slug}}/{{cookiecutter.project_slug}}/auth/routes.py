@@ -2,10 +2,11 @@
 address, delete the account."""
 
 import functools
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_limiter import RouteLimit
 from flask_login import current_user, login_required, login_user, logout_user
@@ -29,6 +30,15 @@ from .forms import (
     LoginForm,
     RegisterForm,
     ResetPasswordForm,
+)
+
+LOGIN_FAILED = (
+    "Invalid username or password. Signed up just now? Open the link we mailed you first: "
+    "logging in sends it again."
+)
+LAST_ADMIN = (
+    "You are the last administrator: make another one (flask set-admin NAME) before you "
+    "delete your account."
 )
 
 
@@ -116,22 +126,20 @@ def login() -> ResponseReturnValue:
             check_password_hash(unknown_user_hash(method), form.password.data or "")
         elif user.check_password(form.password.data):
             if must_verify(user):
-                sent = email.send_verification(user)
-                flash(
-                    "Please verify your email address first: we have sent you a new link."
-                    if sent
-                    else "Please verify your email address first; we could not send "
-                    "you a new link just now, please try again later."
-                )
-                return redirect(url_for("auth.login"))
+                # Answered as a wrong password: a sign-up with an address that has an account
+                # makes no account (its owner is mailed), so an account waiting for its link
+                # must look like none. The link goes again, to the address alone.
+                email.send_verification(user)
+                flash(LOGIN_FAILED)
+                return render_template("login.html", form=form)
             if not user.is_active:  # told only to whoever knows the password
                 flash("This account is disabled. Please contact the site's administrators.")
                 return render_template("login.html", form=form), 403
             # In now, or after a second factor when the account has one (factors/routes.py).
             return password_checked(user, bool(form.remember.data), request.args.get("next"))
-        # One message for both failures: it must not tell which usernames exist.
+        # One message for every failure: it must not tell which usernames exist.
         guesses.wrong(budget)
-        flash("Invalid username or password.")
+        flash(LOGIN_FAILED)
     return render_template("login.html", form=form)
 
 
@@ -156,11 +164,15 @@ def logout() -> ResponseReturnValue:
 @bp.route("/forgot-password", methods=["GET", "POST"])
 @rate_limit("MAIL_RATE_LIMIT")
 def forgot_password() -> ResponseReturnValue:
+    started = time.monotonic()
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         user = db.session.scalar(select(User).filter_by(email=form.email.data))
         if user is not None:
             email.send_password_reset(user)  # queued: the page says the same either way
+        # ... and takes as long: mailing takes a few milliseconds more than nothing.
+        floor = started + current_app.config["FORGOT_PASSWORD_SECONDS"]
+        time.sleep(max(0.0, floor - time.monotonic()))
         flash(
             "If an account has that email address, we have sent it a link to reset the password."
         )
@@ -168,10 +180,24 @@ def forgot_password() -> ResponseReturnValue:
     return render_template("forgot_password.html", form=form)
 
 
-@bp.route("/reset-password/<token>", methods=["GET", "POST"])
-def reset_password(token: str) -> ResponseReturnValue:
-    user = tokens.read_reset_token(token)
+@bp.get("/reset-password/<token>")
+def reset_link(token: str) -> ResponseReturnValue:
+    """The mailed link: its token moves into the session, and the browser on to a URL without
+    it, so it stays out of the history, of Referer headers and of what a page loads later.
+    Opening the link spends nothing; only the form's POST does."""
+    if tokens.read_reset_token(token) is None:
+        flash("That link is invalid, used or expired. Ask for a new one.")
+        return redirect(url_for("auth.forgot_password"))
+    session["reset_token"] = token
+    return redirect(url_for("auth.reset_password"))
+
+
+@bp.route("/reset-password", methods=["GET", "POST"])
+@bp.post("/reset-password/<token>")  # the form of a page opened before the link moved it
+def reset_password(token: str | None = None) -> ResponseReturnValue:
+    user = tokens.read_reset_token(token or session.get("reset_token", ""))
     if user is None:
+        session.pop("reset_token", None)
         flash("That link is invalid, used or expired. Ask for a new one.")
         return redirect(url_for("auth.forgot_password"))
     form = ResetPasswordForm()
@@ -183,6 +209,7 @@ def reset_password(token: str) -> ResponseReturnValue:
         db.session.commit()
         guesses.forget(user)
         logout_user()
+        session.pop("reset_token", None)
         flash(
             "Your password has been changed and every session of your account ended. "
             "Log in with the new password."
@@ -224,9 +251,14 @@ def change_email() -> ResponseReturnValue:
     form = ChangeEmailForm()
     if form.validate_on_submit() and right_password(form):
         address = form.email.data
-        if db.session.scalar(select(User.id).filter_by(email=address)):
-            form.email.errors.append("That email address belongs to an account already.")  # type: ignore[attr-defined]
-        elif email.send_verification(current_user, address):
+        owner = db.session.scalar(select(User).filter_by(email=address))
+        # An address with an account: its owner is told by mail, and this page says what it
+        # says for any address, so it tells no one who has an account here.
+        if owner is not None and owner.id != current_user.id:
+            sent = email.send_account_exists(owner)
+        else:
+            sent = email.send_verification(current_user, address)
+        if sent:
             flash(f"We have sent a link to {address}. Your address changes when you open it.")
             return redirect(url_for("auth.account"))
         else:
@@ -240,6 +272,9 @@ def change_email() -> ResponseReturnValue:
 @password_guesses
 def delete_account() -> ResponseReturnValue:
     form = DeleteAccountForm()
+    if current_user.is_last_admin():
+        flash(LAST_ADMIN)
+        return redirect(url_for("auth.account"))
     if form.validate_on_submit() and right_password(form):
         db.session.delete(current_user._get_current_object())
         db.session.commit()

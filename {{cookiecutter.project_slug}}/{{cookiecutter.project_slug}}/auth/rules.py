@@ -28,6 +28,27 @@ TOO_GUESSABLE = (
     "email address. Try a few uncommon words together."
 )
 EMAIL_MAX = 254
+# No field of the forms needs more (the longest, a password, has PASSWORD_MAX): a longer value
+# is refused before any other check. Whole forms are capped too (MAX_FORM_MEMORY_SIZE).
+FIELD_MAX = 1024
+
+
+# Names that read as the site speaking: nobody signs up as them (`flask create-user` may). A
+# name is compared without its dots, dashes, underscores and trailing digits: `ad.min_2` too.
+RESERVED_NAMES = frozenset(
+    {
+        "abuse", "admin", "administrator", "api", "help", "hostmaster", "info", "mail",
+        "moderator", "noreply", "owner", "postmaster", "root", "security", "staff", "support",
+        "system", "webmaster", "www",
+    }
+)  # fmt: skip
+# Letters of these scripts may share a domain label (Unicode TR39's "highly restrictive"
+# level: Japanese, Chinese and Korean writing mix them); any other mix is refused.
+SCRIPT_MIXES = [
+    {"LATIN", "CJK", "HIRAGANA", "KATAKANA"},
+    {"LATIN", "CJK", "BOPOMOFO"},
+    {"LATIN", "CJK", "HANGUL"},
+]
 
 
 class InvalidValue(ValueError):
@@ -47,12 +68,26 @@ def refuse_control_characters(text: str) -> str:
     return text
 
 
-def check_username(text: str) -> str:
+def check_username(text: str, allow_reserved: bool = False) -> str:
     refuse_control_characters(text)
     name = canonical(text)
     if not USERNAME_PATTERN.fullmatch(name):
         raise InvalidValue("Use 3 to 64 letters, digits, '.', '_' or '-'.")
+    if not allow_reserved and re.sub(r"[._-]", "", name).rstrip("0123456789") in RESERVED_NAMES:
+        raise InvalidValue("That username is reserved. Please choose another.")
     return name
+
+
+def scripts(label: str) -> set[str]:
+    """The scripts of a label's letters, by their Unicode names (LATIN SMALL LETTER A...)."""
+    return {unicodedata.name(char, "?").split()[0] for char in label if char.isalpha()}
+
+
+def single_script(label: str) -> bool:
+    """Unicode TR39's test against look-alikes such as `еxample` (a Cyrillic е among Latin
+    letters): one script per label, or one of the mixes that CJK writing uses."""
+    found = scripts(label)
+    return len(found) <= 1 or any(found <= mix for mix in SCRIPT_MIXES)
 
 
 def check_email(text: str) -> str:
@@ -66,6 +101,10 @@ def check_email(text: str) -> str:
         checked = validate_email(canonical(text), check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as error:
         raise InvalidValue(str(error)) from None
+    if not all(single_script(label) for label in checked.domain.split(".")):
+        raise InvalidValue(
+            "The domain mixes letters of different alphabets, as look-alike addresses do."
+        )
     address = canonical(checked.normalized)
     if len(address) > EMAIL_MAX:
         raise InvalidValue(f"An email address has at most {EMAIL_MAX} characters.")

@@ -49,7 +49,8 @@ def finish_login(user: User, remember: bool, target: str) -> WerkzeugResponse:
     db.session.commit()
     login_user(user, remember=remember)
     mark_fresh()
-    return redirect(safe_next(target))
+    # A known device from now on: strangers' wrong passwords never lock it out (guesses.py).
+    return guesses.remember_device(redirect(safe_next(target)), user)
 
 
 def password_checked(user: User, remember: bool, target: str | None) -> WerkzeugResponse:

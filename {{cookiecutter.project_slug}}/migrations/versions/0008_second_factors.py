@@ -1,7 +1,7 @@
 """Second factors: passkeys (WebAuthn credentials), authenticator apps (TOTP), recovery codes.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-07
 
 Three new tables, each row owned by a user and deleted with the account. Existing accounts
@@ -11,8 +11,8 @@ start with no factor: the password alone, as before.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
