@@ -14,33 +14,9 @@ from baked import scratch_project
 
 import servers
 from browser import Browser, totp_code
+from pages import ACCOUNTS, ADMIN, ERROR_PAGES, PAGES, PASSWORD  # noqa: F401  (for the callers)
 
-ADMIN, PASSWORD = "root", "correct horse battery"
-ACCOUNTS = ["ada", "grace", "linus", "margaret"]
 RECOVERY_CODE = r"<code>([A-Z2-7]{4}(?:-[A-Z2-7]{4}){3})</code>"
-
-# (path, who sees it): None is a visitor, "admin" the logged-in administrator.
-PAGES = [
-    ("/", None),
-    ("/auth/login", None),
-    ("/auth/register", None),
-    ("/auth/forgot-password", None),
-    ("/no/such/page", None),  # the 404 page
-    ("/auth/logout", None),  # GET on a POST-only URL: the 405 page
-    ("/api/docs", None),
-    ("/api/docs#/users", None),  # Swagger UI, opened at once by the link
-    ("/", "admin"),
-    ("/users/1", "admin"),
-    ("/auth/account", "admin"),
-    ("/auth/change-password", "admin"),
-    ("/auth/change-email", "admin"),
-    ("/auth/delete-account", "admin"),
-    ("/auth/confirm", "admin"),  # the fresh check before sensitive actions
-    ("/admin/users", "admin"),
-    ("/admin/users/2", "admin"),
-    ("/admin/users/2/delete", "admin"),
-    ("/admin/audit", "admin"),
-]
 
 
 @contextlib.contextmanager

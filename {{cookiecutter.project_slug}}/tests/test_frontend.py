@@ -118,6 +118,8 @@ def test_form_errors_are_tied_to_their_inputs(client):
     (described,) = re.findall(r'aria-describedby="([^"]+)"', username)
     assert re.search(rf'<div id="{described}" class="error[^"]*">\s*<p>\S', page)
     assert '<label for="username"' in page
+    assert " autofocus " in username  # the first wrong field, and no other
+    assert page.count(" autofocus ") == 1
 
 
 def test_confirmations_need_no_script(client, user):

@@ -19,9 +19,21 @@
     // Swagger UI titles the API with an h1, and each group of operations (h3) and the
     // schemas (h4) below it: tell screen readers they are the level below the title.
     const sections = "h3.opblock-tag:not([aria-level]), section.models > h4:not([aria-level])";
+    // Each operation's summary is a button holding a link to the operation (a control inside
+    // a control, which screen readers cannot reach): the button alone stays, and it puts the
+    // same link in the address bar when it opens the operation (deepLinking).
+    const nested = ".opblock-summary-control a[href]";
     new MutationObserver(() => {
       for (const heading of root.querySelectorAll(sections)) {
         heading.setAttribute("aria-level", "2");
+      }
+      for (const link of root.querySelectorAll(nested)) {
+        link.removeAttribute("href");
+      }
+      // The API's title and description sit outside Swagger UI's <main>: a region of its own.
+      for (const about of root.querySelectorAll(".information-container:not([role])")) {
+        about.setAttribute("role", "region");
+        about.setAttribute("aria-label", "About the API");
       }
     }).observe(root, { childList: true, subtree: true });
   };
