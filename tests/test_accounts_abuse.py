@@ -88,7 +88,7 @@ def mails_to(mail, address, settle=3.0):
 
 def message(page):
     """The flashed message of a page (the first, as the layout shows them)."""
-    match = re.search(r'<p class="flash"[^>]*>(.*?)</p>', page, re.S)
+    match = re.search(r'<p class="flash[^"]*"[^>]*>(.*?)</p>', page, re.S)
     return match[1].strip() if match else None
 
 

@@ -25,3 +25,31 @@ def test_hsts_only_over_https(client):
     over_https = client.get("/", base_url="https://localhost")
     hsts = "max-age=63072000; includeSubDomains"
     assert over_https.headers["Strict-Transport-Security"] == hsts
+
+
+TRUSTED_TYPES = {
+    "default-src": "'self'",
+    "frame-ancestors": "'none'",
+    "require-trusted-types-for": "'script'",
+}
+
+
+@pytest.mark.settings(CONTENT_SECURITY_POLICY=TRUSTED_TYPES)
+def test_trusted_types_once_turned_on_spare_swagger_uis_page(client):
+    """Off by default (htmx writes HTML from strings); a project without htmx may add them."""
+    policy = client.get("/").headers["Content-Security-Policy"]
+    assert "require-trusted-types-for 'script'" in policy
+    docs = client.get("/api/docs")
+    if docs.status_code == 200:  # a project with the API
+        policy = docs.headers["Content-Security-Policy"]
+        assert "default-src 'self'" in policy and "trusted-types" not in policy
+
+
+@pytest.mark.parametrize("path", ["/", "/static/style.css", "/no/such/page"])
+def test_cross_origin_and_permissions_policies(client, path):
+    response = client.get(path)
+    response.close()
+    assert response.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert response.headers["Cross-Origin-Resource-Policy"] == "same-origin"
+    for feature in ("camera", "microphone", "geolocation", "payment", "usb"):
+        assert f"{feature}=()" in response.headers["Permissions-Policy"]

@@ -103,9 +103,10 @@ class Config:
         "base-uri": "'self'",
         "form-action": "'self'",
         "frame-ancestors": "'none'",
-        # Scripts may not write HTML or script URLs from strings (DOM XSS); headers.py leaves
-        # it out for Swagger UI's page, whose bundle does.
-        "require-trusted-types-for": "'script'",
+        # Not "require-trusted-types-for 'script'" (Trusted Types): htmx writes the HTML it
+        # swaps in through DOMParser and insertAdjacentHTML, which Trusted Types refuse, on
+        # every page. A project without htmx may add it (headers.py then leaves it out for
+        # Swagger UI's page, whose bundle writes HTML too).
     }
     # Permissions-Policy: browser features no page here uses, denied to the site and anything
     # it embeds ({feature: allowlist}, () for none). Passkeys (publickey-credentials-get and

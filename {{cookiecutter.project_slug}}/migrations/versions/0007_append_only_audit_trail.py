@@ -22,7 +22,7 @@ REFUSED = "the audit trail is never changed, only added to"
 def upgrade():
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
-            "CREATE FUNCTION audit_event_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+            "CREATE OR REPLACE FUNCTION audit_event_append_only() RETURNS trigger LANGUAGE plpgsql AS "
             f"$$ BEGIN RAISE EXCEPTION '{REFUSED}'; END $$"
         )
         op.execute(
@@ -40,7 +40,7 @@ def upgrade():
 def downgrade():
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER audit_event_append_only ON audit_event")
-        op.execute("DROP FUNCTION audit_event_append_only()")
+        op.execute("DROP FUNCTION IF EXISTS audit_event_append_only()")
     else:
         for verb in ("update", "delete"):
             op.execute(f"DROP TRIGGER audit_event_no_{verb}")

@@ -51,7 +51,7 @@ APPEND_ONLY = {
         for verb in ("update", "delete")
     ],
     "postgresql": [
-        "CREATE FUNCTION audit_event_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+        "CREATE OR REPLACE FUNCTION audit_event_append_only() RETURNS trigger LANGUAGE plpgsql AS "
         f"$$ BEGIN RAISE EXCEPTION '{REFUSED}'; END $$",
         "CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
         "ON audit_event FOR EACH STATEMENT EXECUTE FUNCTION audit_event_append_only()",
