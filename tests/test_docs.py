@@ -51,6 +51,7 @@ def test_pages_of_options_not_chosen_are_pruned(bake_once):
         "accounts.md",
         "deployment.md",
         "development.md",
+        "frontend.md",
         "jobs.md",
         "operations.md",
         "security.md",
