@@ -86,7 +86,9 @@ def audit(command, url, folder, headers=None):
     failed = [
         audit_id
         for audit_id in weighed
-        if (data["audits"][audit_id]["score"] or 1) < 0.9  # None: not applicable
+        # None: not applicable; 0 is a failure (`score or 1` once took it for a pass)
+        if data["audits"][audit_id]["score"] is not None
+        and data["audits"][audit_id]["score"] < 0.9
     ]
     sent = data["audits"]["total-byte-weight"]["numericValue"]
     return scores, sent, failed

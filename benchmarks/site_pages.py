@@ -7,13 +7,16 @@ as a person would, and returns the cookies a browser would keep.
 """
 
 import contextlib
+import re
 import subprocess
 
 from baked import scratch_project
 
 import servers
-from browser import Browser
+from browser import Browser, totp_code
 from pages import ACCOUNTS, ADMIN, ERROR_PAGES, PAGES, PASSWORD  # noqa: F401  (for the callers)
+
+RECOVERY_CODE = r"<code>([A-Z2-7]{4}(?:-[A-Z2-7]{4}){3})</code>"
 
 
 @contextlib.contextmanager
@@ -43,8 +46,23 @@ def served_site(prefix="site-"):
 
 
 def logged_in_cookies(site):
-    """The administrator's cookies after the login form: [{name, value}]."""
+    """The administrator's cookies after the login form: [{name, value}].
+
+    Administrators need a second factor for /admin: the first login turns on an
+    authenticator app (from the key its page shows) and keeps the recovery codes; later
+    logins give one of them at the second step.
+    """
     client = Browser(site.url, site.ssl_context())
     answer = client.submit("/auth/login", username=ADMIN, password=PASSWORD)
     assert answer.status == 302, answer.status
+    if answer.headers["Location"] == "/auth/second-factor":
+        answer = client.submit("/auth/second-factor", code=site.recovery_codes.pop())
+        assert answer.status == 302, answer.status
+    else:
+        page = client.request("/auth/totp")
+        secret = re.search(r"data-totp-secret>([A-Z2-7]+)<", page.text)[1]
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)[1]
+        done = client.request("/auth/totp", {"csrf_token": token, "code": totp_code(secret)})
+        assert done.status == 200, done.status
+        site.recovery_codes = re.findall(RECOVERY_CODE, done.text)
     return [{"name": c.name, "value": c.value} for c in client.cookies]

@@ -71,3 +71,36 @@ def signed_in_as(page):
     """The user name the page header shows, or None for a visitor."""
     match = re.search(r'<a href="/users/\d+">([^<]+)</a>', page.text)
     return match[1] if match else None
+
+
+def totp_code(secret, moment=None, digits=6, interval=30):
+    """An authenticator app's code (RFC 6238, SHA-1) for a base32 secret, now or at `moment`."""
+    import base64
+    import hashlib
+    import hmac
+    import struct
+    import time
+
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    step = int((time.time() if moment is None else moment) // interval)
+    digest = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    number = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
+    return str(number % 10**digits).zfill(digits)
+
+
+def enrol_totp(page):
+    """From the account page, turn on an authenticator app with the key the QR page shows,
+    as a person typing it into their app would; returns (secret, recovery codes)."""
+    import time
+
+    page.click("main >> text=Add an authenticator app")
+    assert page.locator("main figure svg").count() == 1  # the QR code, inline
+    secret = page.inner_text("[data-totp-secret]").strip()
+    # The code of the step before: the app's current code stays free for the next login.
+    page.fill("input[name=code]", totp_code(secret, time.time() - 30))
+    page.click("main button[type=submit]")
+    page.wait_for_selector("[data-recovery-codes] code")  # htmx swaps the answer in
+    codes = page.locator("[data-recovery-codes] code").all_inner_texts()
+    assert len(codes) == 10, page.inner_text("main")
+    return secret, codes

@@ -21,6 +21,7 @@ PAGES = [
     ("/auth/change-password", "admin"),
     ("/auth/change-email", "admin"),
     ("/auth/delete-account", "admin"),
+    ("/auth/confirm", "admin"),  # the fresh check before sensitive actions
     ("/admin/users", "admin"),
     ("/admin/users?q=zzz", "admin"),  # nothing found
     ("/admin/users/2", "admin"),

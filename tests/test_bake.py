@@ -157,6 +157,8 @@ def test_no_template_markers_left(project):
         text = (project / name).read_text()
         if "/templates/" in name or name.startswith(".github/workflows/"):
             continue  # Flask's Jinja templates and Actions expressions are meant to stay
+        if name == "docs/frontend.md":
+            continue  # the front-end guide's examples of Jinja templates
         assert "{{" not in text and "{%" not in text, name
         assert "cookiecutter" not in text, name
 

@@ -157,13 +157,14 @@ class Nginx(Server):
 
 
 @contextlib.contextmanager
-def nginx(project, upstreams):
+def nginx(project, upstreams, port=None):
     """nginx with the baked site config on 127.0.0.1:<free ports>, proxying to `upstreams`.
 
     `upstreams` are host:port addresses (Server.address). The site answers the host name
-    localhost (Nginx.url, HTTPS); its default server drops the others.
+    localhost (Nginx.url, HTTPS); its default server drops the others. Pass `port` (from
+    free_port) when the app must know its address first (BASE_URL, for passkeys).
     """
-    port, http_port = free_port(), free_port()
+    port, http_port = port or free_port(), free_port()
     folder = Path(tempfile.mkdtemp(prefix="e2e-nginx-"))
     conf = write_nginx_files(project, folder, port, upstreams, http_port)
     log = folder / "error.log"

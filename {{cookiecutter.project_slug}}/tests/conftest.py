@@ -82,6 +82,19 @@ def user(app):
     return user
 
 
+def second_factor(user):
+    """Turn on an authenticator app for `user`; returns its recovery codes, to log in with."""
+    from datetime import UTC, datetime
+
+    from {{ cookiecutter.project_slug }}.auth.factors import recovery, totp
+
+    totp.start(user)
+    user.totp.confirmed_at = datetime.now(UTC)
+    codes = recovery.generate(user)
+    db.session.commit()
+    return codes
+
+
 def csrf_token(response):
     """The CSRF token of the form in a page, as a browser would submit it."""
     match = re.search(r'name="csrf_token"[^>]* value="([^"]+)"', response.text)

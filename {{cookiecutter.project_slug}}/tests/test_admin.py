@@ -3,7 +3,7 @@ goes into the audit trail, which nothing in the area can change."""
 
 import pytest
 import sqlalchemy as sa
-from conftest import csrf_token
+from conftest import csrf_token, second_factor
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError
 
@@ -15,17 +15,32 @@ PAGES = ["/admin/", "/admin/users", "/admin/users?q=ada", "/admin/audit", "/admi
 ACTIONS = ["disable", "enable", "sessions", "verification", "delete"]
 
 
+CODES = {}  # the recovery codes of each administrator made here, to log in with
+
+
 def make_user(name, **values):
     user = User(username=name, email=f"{name}@example.com", email_verified=True, **values)
     user.set_password("correct horse")
     db.session.add(user)
     db.session.commit()
+    if user.is_admin:  # administrators need a second factor (ADMIN_REQUIRES_SECOND_FACTOR)
+        CODES[name] = second_factor(user)
     return user
 
 
-def log_in(client, name):
-    response = client.post("/auth/login", data={"username": name, "password": "correct horse"})
+def log_in(client, name, csrf=False):
+    """Log in with the password, and a recovery code when the account has factors."""
+    data = {"username": name, "password": "correct horse"}
+    if csrf:
+        data["csrf_token"] = csrf_token(client.get("/auth/login"))
+    response = client.post("/auth/login", data=data)
     assert response.status_code == 302, response.text
+    if response.headers["Location"] == "/auth/second-factor":
+        data = {"code": CODES[name].pop()}
+        if csrf:
+            data["csrf_token"] = csrf_token(client.get("/auth/second-factor"))
+        response = client.post("/auth/second-factor", data=data)
+        assert response.status_code == 302, response.text
 
 
 @pytest.fixture
@@ -291,15 +306,7 @@ def test_the_last_administrator_cannot_delete_its_account(client, admin):
 @pytest.mark.settings(WTF_CSRF_ENABLED=True)
 def test_every_action_needs_the_csrf_token(client, user):
     make_user("grace", is_admin=True)
-    login_page = client.get("/auth/login")
-    client.post(
-        "/auth/login",
-        data={
-            "username": "grace",
-            "password": "correct horse",
-            "csrf_token": csrf_token(login_page),
-        },
-    )
+    log_in(client, "grace", csrf=True)
     for action in ACTIONS:
         response = client.post(f"/admin/users/{user.id}/{action}", data={"username": "ada"})
         assert response.status_code == 400, action

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import csrf_token
 from test_admin import log_in, make_user
 
 STYLESHEET_BUDGET = 15 * 1024  # bytes, gzipped
@@ -76,15 +75,7 @@ def test_a_visitor_gets_no_session_cookie_for_the_htmx_header(client):
 @pytest.mark.settings(WTF_CSRF_ENABLED=True)
 def test_htmx_sends_the_csrf_token_flask_wtf_reads(client, user):
     make_user("grace", is_admin=True)
-    login_page = client.get("/auth/login")
-    client.post(
-        "/auth/login",
-        data={
-            "username": "grace",
-            "password": "correct horse",
-            "csrf_token": csrf_token(login_page),
-        },
-    )
+    log_in(client, "grace", csrf=True)
     page = client.get(f"/admin/users/{user.id}").text
     headers = json.loads(re.search(r"hx-headers='([^']+)'", page)[1])
     url = f"/admin/users/{user.id}/sessions"

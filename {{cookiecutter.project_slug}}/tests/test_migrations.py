@@ -140,7 +140,7 @@ def test_the_chain_of_migrations_is_whole():
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     scripts = ScriptDirectory.from_config(config)
-    assert scripts.get_heads() == ["0007"]
+    assert scripts.get_heads() == ["0008"]
     assert scripts.get_bases() == ["0001"]
     chain = [script.revision for script in scripts.walk_revisions()]
-    assert chain[0] == "0007" and chain[-1] == "0001"
+    assert chain[0] == "0008" and chain[-1] == "0001"

@@ -135,6 +135,10 @@ class Config:
 
     def __init__(self) -> None:
         self.SECRET_KEY = secret_setting("SECRET_KEY")
+        # Earlier secret keys, comma-separated, while a new SECRET_KEY takes over: sessions
+        # and the authenticator apps' secrets made with them still open (docs/sign-in.md).
+        fallbacks = secret_setting("SECRET_KEY_FALLBACKS") or ""
+        self.SECRET_KEY_FALLBACKS = [key.strip() for key in fallbacks.split(",") if key.strip()]
         self.SQLALCHEMY_DATABASE_URI = with_password(
             secret_setting("DATABASE_URL", SQLITE_URL),
             secret_setting("DATABASE_PASSWORD"),
@@ -172,6 +176,11 @@ class Config:
         hosts = os.environ.get("TRUSTED_HOSTS") or f"{own},localhost,127.0.0.1"
         self.TRUSTED_HOSTS = [host.strip() for host in hosts.split(",") if host.strip()]
         self.REGISTER_RATE_LIMIT = os.environ.get("REGISTER_RATE_LIMIT", "5 per minute")
+        # Sensitive actions (password, address, factors, deleting the account, /admin's
+        # actions) ask for the password or a factor again when the last check is older.
+        self.FRESH_CHECK_MINUTES = float(os.environ.get("FRESH_CHECK_MINUTES", "10"))
+        # Administrators must have a second factor (a passkey or an app) to open /admin.
+        self.ADMIN_REQUIRES_SECOND_FACTOR = env_flag("ADMIN_REQUIRES_SECOND_FACTOR", True)
         # Log in only once the address is verified: it is how a forgotten password comes back,
         # and an unproven one would let a typo (or someone else's address) own the account.
         self.LOGIN_REQUIRES_VERIFIED_EMAIL = env_flag("LOGIN_REQUIRES_VERIFIED_EMAIL", True)

@@ -150,6 +150,25 @@ def end_sessions(user_id: int) -> ResponseReturnValue:
     return back_to(user)
 
 
+@bp.post("/users/<int(max=2147483647):user_id>/factors")
+@actions_limit
+def reset_factors(user_id: int) -> ResponseReturnValue:
+    """For a user who lost every factor (and proved who they are some other way)."""
+    user = account(user_id)
+    if not_on_yourself(user, "reset the sign-in factors of"):
+        return back_to(user)
+    user.passkeys.clear()
+    user.totp = None
+    user.recovery_codes.clear()
+    user.revoke_sessions()
+    audit.record("reset-factors", user)
+    db.session.commit()
+    if user.email:
+        email.send_factor_changed(user, "Every factor", added=False, by_admin=True)
+    flash(f"The passkeys, authenticator app and recovery codes of {user.username} are removed.")
+    return back_to(user)
+
+
 @bp.post("/users/<int(max=2147483647):user_id>/verification")
 @actions_limit
 def resend_verification(user_id: int) -> ResponseReturnValue:

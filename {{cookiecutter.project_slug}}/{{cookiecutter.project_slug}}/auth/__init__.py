@@ -11,3 +11,4 @@ from flask import Blueprint
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 from . import routes  # noqa: E402, F401  (the views register themselves on bp)
+from .factors import routes as factor_routes  # noqa: E402, F401  (second factors' views)

@@ -130,3 +130,20 @@ def send_password_reset(user: User) -> bool:
         message(user.email, "reset your password", "reset", user=user, link=link, minutes=minutes),
         user,
     )
+
+
+def send_factor_changed(user: User, factor: str, added: bool, by_admin: bool = False) -> bool:
+    """Tell the user a way to sign in was added or removed, so that a change they did not
+    make does not go unnoticed."""
+    return send(
+        message(
+            user.email,
+            f"a sign-in factor was {'added' if added else 'removed'}",
+            "factor",
+            user=user,
+            factor=factor,
+            added=added,
+            by_admin=by_admin,
+            account=external_url("auth.account"),
+        )
+    )

@@ -99,9 +99,14 @@ def current_password() -> PasswordField:
 
 class LoginForm(Form):
     username = StringField(
-        "Username or email", validators=[DataRequired(), Length(max=254), Rule(rules.canonical)]
+        "Username or email",
+        validators=[DataRequired(), Length(max=254), Rule(rules.canonical)],
+        # "webauthn": the browser offers the site's passkeys in the field's autofill.
+        render_kw={"autocomplete": "username webauthn"},
     )
-    password = PasswordField("Password", validators=[DataRequired()])
+    password = PasswordField(
+        "Password", validators=[DataRequired()], render_kw={"autocomplete": "current-password"}
+    )
     remember = BooleanField("Remember me")
     submit = SubmitField("Log in")
 

@@ -19,6 +19,9 @@ from ..extensions import db, limiter
 from ..models import User
 from ..ratelimit import password_guesses
 from . import bp, email, guesses, tokens
+from .factors.forms import PasskeyNameForm
+from .factors.fresh import fresh_login_required
+from .factors.routes import password_checked
 from .forms import (
     ChangeEmailForm,
     ChangePasswordForm,
@@ -132,12 +135,8 @@ def login() -> ResponseReturnValue:
             if not user.is_active:  # told only to whoever knows the password
                 flash("This account is disabled. Please contact the site's administrators.")
                 return render_template("login.html", form=form), 403
-            session.clear()  # a fresh session, and with it a fresh CSRF token
-            user.logged_in()
-            db.session.commit()
-            login_user(user, remember=form.remember.data)
-            # A known device from now on: strangers' wrong passwords never lock it out.
-            return guesses.remember_device(redirect(safe_next(request.args.get("next"))), user)
+            # In now, or after a second factor when the account has one (factors/routes.py).
+            return password_checked(user, bool(form.remember.data), request.args.get("next"))
         # One message for every failure: it must not tell which usernames exist.
         guesses.wrong(budget)
         flash(LOGIN_FAILED)
@@ -222,11 +221,12 @@ def reset_password(token: str | None = None) -> ResponseReturnValue:
 @bp.get("/account")
 @login_required
 def account() -> ResponseReturnValue:
-    return render_template("account.html")
+    return render_template("account.html", passkey_form=PasskeyNameForm())
 
 
 @bp.route("/change-password", methods=["GET", "POST"])
 @login_required
+@fresh_login_required
 @password_guesses
 def change_password() -> ResponseReturnValue:
     form = ChangePasswordForm()
@@ -244,6 +244,7 @@ def change_password() -> ResponseReturnValue:
 
 @bp.route("/change-email", methods=["GET", "POST"])
 @login_required
+@fresh_login_required
 @rate_limit("MAIL_RATE_LIMIT")
 @password_guesses
 def change_email() -> ResponseReturnValue:
@@ -267,6 +268,7 @@ def change_email() -> ResponseReturnValue:
 
 @bp.route("/delete-account", methods=["GET", "POST"])
 @login_required
+@fresh_login_required
 @password_guesses
 def delete_account() -> ResponseReturnValue:
     form = DeleteAccountForm()
