@@ -7,8 +7,8 @@ on free loopback ports, over HTTPS with a certificate made by the baked README's
 sending mail to an SMTP server on loopback; Debian's headless Chromium, told to trust that
 certificate's key, and driven by Playwright, uses the pages as a person would. Every page must
 have the stylesheet applied and log no console errors, so a page that breaks the
-Content-Security-Policy fails here. Screenshots go to the test's temporary folder; with
-UPDATE_SCREENSHOT=1 the login page also becomes docs/screenshot.png for the README.
+Content-Security-Policy fails here. Screenshots go to the test's temporary folder (the READMEs'
+come from benchmarks/screenshots.py).
 """
 
 import base64
@@ -16,7 +16,6 @@ import hashlib
 import os
 import re
 import secrets
-import shutil
 import ssl
 import subprocess
 import tempfile
@@ -27,7 +26,7 @@ import pytest
 
 from browser import Browser, enrol_totp
 from browser import signed_in_as as page_signed_in_as
-from conftest import TEMPLATE, clean_env
+from conftest import clean_env
 from servers import free_port, gunicorn, missing, nginx, smtp
 
 try:
@@ -46,7 +45,6 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-README_SCREENSHOT = TEMPLATE / "docs" / "screenshot.png"
 
 pytestmark = pytest.mark.e2e
 
@@ -215,10 +213,7 @@ def test_sign_up_verify_log_in_reset_and_log_out(served_app, page, console_error
     assert page.url.endswith("/auth/login")
     assert "Your email address ada@example.com is verified." in page.inner_text(".flash")
     assert_styled(page)
-    login = screenshot("login")
-    if os.environ.get("UPDATE_SCREENSHOT"):
-        README_SCREENSHOT.parent.mkdir(exist_ok=True)
-        shutil.copyfile(login, README_SCREENSHOT)
+    screenshot("login")
 
     page.fill("input[name=username]", "ada")
     page.fill("input[name=password]", "correct horse battery")
