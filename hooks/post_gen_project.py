@@ -18,7 +18,7 @@ ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
 DOCKER_FILES = ["Dockerfile", ".dockerignore", "compose.yaml", "compose.prod.yaml"]
 # Swarm spreads replicas over machines, which cannot share an SQLite file: PostgreSQL only.
 SWARM_FILES = ["compose.swarm.yaml"]
-NGINX_FILES = ["nginx", "deploy"]
+NGINX_FILES = ["nginx", "deploy", "docs/certificates.md"]
 KUBERNETES_FILES = ["k8s"]
 # The production overlay's secrets: kustomize makes the Kubernetes Secret from this file.
 KUBERNETES_ENV = Path("k8s", "overlays", "production", ".env")

@@ -56,8 +56,8 @@ DEPENDENCY_NAMES = {
 # names the project's .gitignore or .dockerignore match: a package called `build` would be
 # left out of git and of the image. The same test checks these against a real bake.
 PROJECT_NAMES = {
-    "build", "certs", "conftest", "deploy", "dist", "htmlcov", "instance", "k8s", "migrations",
-    "nginx",
+    "build", "certs", "conftest", "deploy", "dist", "docs", "htmlcov", "instance", "k8s",
+    "migrations", "nginx",
     "tests",
 }  # fmt: skip
 

@@ -15,7 +15,13 @@ TEMPLATE_TREE = TEMPLATE / "{{cookiecutter.project_slug}}"
 
 # Files that belong to one option and must be gone when it is off.
 DOCKER_FILES = {"Dockerfile", ".dockerignore", "compose.yaml", "compose.prod.yaml"}
-NGINX_FILES = {f"nginx/{SLUG}.conf", f"deploy/{SLUG}.service", f"deploy/{SLUG}-worker.service"}
+NGINX_FILES = {
+    f"nginx/{SLUG}.conf",
+    f"deploy/{SLUG}.service",
+    f"deploy/{SLUG}-worker.service",
+    "deploy/certificate.sh",
+    "docs/certificates.md",
+}
 SWARM_FILE = "compose.swarm.yaml"  # Docker, nginx and PostgreSQL
 KUBERNETES_FOLDER = "k8s/"
 KUBERNETES_ENV = "k8s/overlays/production/.env"  # written by the hook, like .env
