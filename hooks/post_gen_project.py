@@ -15,11 +15,17 @@ from pathlib import Path
 
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
 
-DOCKER_FILES = ["Dockerfile", ".dockerignore", "compose.yaml", "compose.prod.yaml"]
+DOCKER_FILES = [
+    "Dockerfile",
+    ".dockerignore",
+    "compose.yaml",
+    "compose.prod.yaml",
+    "docs/docker.md",
+]
 # Swarm spreads replicas over machines, which cannot share an SQLite file: PostgreSQL only.
-SWARM_FILES = ["compose.swarm.yaml"]
-NGINX_FILES = ["nginx", "deploy", "docs/certificates.md"]
-KUBERNETES_FILES = ["k8s"]
+SWARM_FILES = ["compose.swarm.yaml", "docs/swarm.md"]
+NGINX_FILES = ["nginx", "deploy", "docs/systemd.md", "docs/certificates.md"]
+KUBERNETES_FILES = ["k8s", "docs/kubernetes.md"]
 # The production overlay's secrets: kustomize makes the Kubernetes Secret from this file.
 KUBERNETES_ENV = Path("k8s", "overlays", "production", ".env")
 
@@ -32,6 +38,7 @@ API_FILES = [
     "tests/test_api_admin.py",
     "tests/test_api_schema.py",
     "tests/test_api_docs.py",
+    "docs/api.md",
 ]
 AFTER_API_MIGRATION = Path("migrations", "versions", "0004_ascii_email_local_parts.py")
 
@@ -71,6 +78,8 @@ def prune(project, answers):
         text = after.read_text(encoding="utf-8").replace("Revises: 0003", "Revises: 0002")
         text = re.sub(r'down_revision = "0003".*', 'down_revision = "0002"', text)
         after.write_text(text, encoding="utf-8")
+    if answers["database"] != "postgresql":
+        remove(project / "docs" / "postgresql.md")
     licence = answers["open_source_license"]
     if licence != "none":
         (project / "licenses" / f"{licence}.txt").replace(project / "LICENSE")
@@ -213,14 +222,16 @@ def next_steps(project, answers, wrote_env):
     """Short instructions a user can paste into a shell: the README's uv path first."""
     steps = [f"cd {shlex.quote(str(project))}", "uv sync"]
     if answers["database"] == "postgresql":
-        steps.append("# create the database first: README.md, 'PostgreSQL without Docker'")
+        steps.append("# create the database first: docs/postgresql.md")
     steps += ["uv run flask db upgrade", "uv run flask run", "uv run pytest"]
     steps.append(
-        "# without uv: README.md, 'Set up' (pip install -e . --group dev in a venv,"
-        " then the same commands without 'uv run')"
+        "# without uv: README.md, 'Set up' (pip in a venv, then the same commands"
+        " without 'uv run')"
     )
     if answers["use_kubernetes"]:
-        steps.append(f"# Kubernetes: fill in the URLs in {KUBERNETES_ENV}, then see README.md")
+        steps.append(
+            f"# Kubernetes: fill in the URLs in {KUBERNETES_ENV}, then docs/kubernetes.md"
+        )
     note = env_note(project, answers, wrote_env)
     return "\n".join([note, "Next steps:", *(f"  {step}" for step in steps)])
 

@@ -57,7 +57,8 @@ DEPENDENCY_NAMES = {
 # left out of git and of the image. The same test checks these against a real bake.
 PROJECT_NAMES = {
     "build", "certs", "conftest", "deploy", "dist", "docs", "htmlcov", "instance", "k8s",
-    "migrations", "nginx",
+    "migrations",
+    "nginx",
     "tests",
 }  # fmt: skip
 

@@ -281,7 +281,9 @@ def pytest_sessionfinish(session):
         return
     for path in Path(tempfile.gettempdir()).glob("tmp*.py"):
         try:
-            if path.stat().st_mtime < SESSION_STARTED:
+            # Only this session's, and none of the last minute's: another suite running at
+            # the same time may be running that hook now.
+            if not SESSION_STARTED <= path.stat().st_mtime < time.time() - 60:
                 continue
             with path.open(encoding="utf-8", errors="replace") as file:
                 first_line = file.readline().rstrip("\n")

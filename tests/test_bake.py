@@ -14,15 +14,25 @@ SLUG = "my_flask_app"
 TEMPLATE_TREE = TEMPLATE / "{{cookiecutter.project_slug}}"
 
 # Files that belong to one option and must be gone when it is off.
-DOCKER_FILES = {"Dockerfile", ".dockerignore", "compose.yaml", "compose.prod.yaml"}
+DOCKER_FILES = {
+    "Dockerfile",
+    ".dockerignore",
+    "compose.yaml",
+    "compose.prod.yaml",
+    "docs/docker.md",
+}
 NGINX_FILES = {
     f"nginx/{SLUG}.conf",
     f"deploy/{SLUG}.service",
     f"deploy/{SLUG}-worker.service",
     "deploy/certificate.sh",
+    "docs/systemd.md",
     "docs/certificates.md",
 }
 SWARM_FILE = "compose.swarm.yaml"  # Docker, nginx and PostgreSQL
+SWARM_PAGE = "docs/swarm.md"
+KUBERNETES_PAGE = "docs/kubernetes.md"
+POSTGRESQL_PAGE = "docs/postgresql.md"
 KUBERNETES_FOLDER = "k8s/"
 KUBERNETES_ENV = "k8s/overlays/production/.env"  # written by the hook, like .env
 API_FILES = {
@@ -31,6 +41,7 @@ API_FILES = {
     "tests/test_api_admin.py",
     "tests/test_api_schema.py",
     "tests/test_api_docs.py",
+    "docs/api.md",
 }
 API_PACKAGE = f"{SLUG}/api/"
 
@@ -84,13 +95,16 @@ def expected_files(answers):
         files -= DOCKER_FILES
     swarm = answers.get("use_docker", True) and answers.get("use_nginx", True)
     if not swarm or answers.get("database", "sqlite") != "postgresql":
-        files.discard(SWARM_FILE)
+        files -= {SWARM_FILE, SWARM_PAGE}
     if not answers.get("use_nginx", True):
         files -= NGINX_FILES
     if answers.get("use_kubernetes", False):
         files.add(KUBERNETES_ENV)
     else:
         files = {name for name in files if not name.startswith(KUBERNETES_FOLDER)}
+        files.discard(KUBERNETES_PAGE)
+    if answers.get("database", "sqlite") != "postgresql":
+        files.discard(POSTGRESQL_PAGE)
     if not answers.get("use_api", True):
         files = {name for name in files - API_FILES if not name.startswith(API_PACKAGE)}
     return files

@@ -1,7 +1,7 @@
-"""A PostgreSQL bake without Docker: the README's commands make its database, and the tests and
-the CI workflow run the project's suite on PostgreSQL.
+"""A PostgreSQL bake without Docker: docs/postgresql.md's commands make its database, and the
+tests and the CI workflow run the project's suite on PostgreSQL.
 
-The README's commands run as written, as root with no sudo, on a machine where Debian's
+Those commands run as written, as root with no sudo, on a machine where Debian's
 PostgreSQL is installed but its cluster is down (no systemd started it): containers, WSL and CI
 runners look like this. The cluster is a new one on a free port (PGPORT names it, as libpq
 reads it), dropped afterwards.
@@ -26,11 +26,10 @@ exit 127
 """
 
 
-def readme_blocks(project, heading):
-    """The shell code blocks of one README section."""
-    readme = (project / "README.md").read_text()
-    section = readme.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"^```sh\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
+def page_blocks(project, page):
+    """The shell code blocks of one page of the project's docs/."""
+    text = (project / "docs" / page).read_text()
+    return re.findall(r"^```sh\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
 
 
 def set_database_url(project, old, new):
@@ -78,7 +77,7 @@ def test_readme_commands_start_the_cluster_make_the_database_and_run_the_tests_a
 ):
     python = interpreter("3.12") or pytest.skip(missing_reason("3.12"))
     project = bake(database="postgresql", project_slug="shop")
-    create, run_tests = readme_blocks(project, "PostgreSQL without Docker")
+    create, run_tests = page_blocks(project, "postgresql.md")
     no_sudo = tmp_path / "bin"  # as in a container: calling sudo fails
     no_sudo.mkdir()
     (no_sudo / "sudo").write_text(NO_SUDO)

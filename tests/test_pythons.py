@@ -97,16 +97,14 @@ def test_a_deprecation_in_the_projects_own_code_still_fails_its_tests(bake_copy)
 
 
 def test_another_python_with_uv_as_the_readme_says(bake_copy):
-    """The README's two ways to another Python keep the dev tools and that Python: a single
-    `uv run --python 3.11 pytest`, and `uv python pin 3.11 && uv sync` for good. (Before the
+    """docs/development.md's two ways to another Python keep the dev tools and that Python: a
+    single `uv run --python 3.11 pytest`, and `uv python pin 3.11 && uv sync` for good. (Before the
     dev tools were a dependency group, `uv sync --python 3.11 --extra dev` was undone by the
     next `uv run`, which rebuilt .venv on .python-version's Python without them.)"""
     env = user_env(needs("3.11"))
     project = bake_copy()  # .python-version says 3.12
-    readme = (project / "README.md").read_text()
-    assert (
-        "`uv run --python 3.11 pytest`" in readme and "uv python pin 3.11 && uv sync\n" in readme
-    )
+    guide = (project / "docs" / "development.md").read_text()
+    assert "`uv run --python 3.11 pytest`" in guide and "uv python pin 3.11 && uv sync\n" in guide
 
     output = run(
         "uv run --python 3.11 pytest -q -p no:cacheprovider tests/test_factory.py", project, env

@@ -34,11 +34,11 @@ UPSTREAM_GROUP = "e2e_app"  # a variable proxy_pass looks for this group before 
 
 
 def readme_certificate_command(project):
-    """The baked README's one command that makes a self-signed certificate for a trial."""
-    readme = (project / "README.md").read_text()
-    lines = [line for line in readme.splitlines() if "openssl req " in line]
+    """The deployment guide's one command that makes a self-signed certificate for a trial."""
+    guide = (project / "docs" / "deployment.md").read_text()
+    lines = [line for line in guide.splitlines() if "openssl req " in line]
     if len(lines) != 1:
-        raise AssertionError(f"the baked README has {len(lines)} openssl commands, not one")
+        raise AssertionError(f"docs/deployment.md has {len(lines)} openssl commands, not one")
     return lines[0].strip()
 
 
