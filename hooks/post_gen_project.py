@@ -26,7 +26,7 @@ DOCKER_FILES = [
 ]
 # Swarm spreads replicas over machines, which cannot share an SQLite file: PostgreSQL only.
 SWARM_FILES = ["compose.swarm.yaml", "docs/swarm.md"]
-NGINX_FILES = ["nginx", "deploy", "docs/systemd.md"]
+NGINX_FILES = ["nginx", "deploy", "docs/systemd.md", "docs/certificates.md"]
 KUBERNETES_FILES = ["k8s", "docs/kubernetes.md"]
 # The production overlay's secrets: kustomize makes the Kubernetes Secret from this file.
 KUBERNETES_ENV = Path("k8s", "overlays", "production", ".env")

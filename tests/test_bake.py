@@ -27,10 +27,12 @@ NGINX_FILES = {
     f"nginx/{SLUG}.conf",
     f"deploy/{SLUG}.service",
     f"deploy/{SLUG}-worker.service",
+    "deploy/certificate.sh",
     "docs/systemd.md",
     "deploy/prometheus.yml",
     f"deploy/{SLUG}-backup.service",
     f"deploy/{SLUG}-backup.timer",
+    "docs/certificates.md",
 }
 SWARM_FILE = "compose.swarm.yaml"  # Docker, nginx and PostgreSQL
 SWARM_PAGE = "docs/swarm.md"

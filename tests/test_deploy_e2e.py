@@ -196,6 +196,29 @@ def test_tls_1_2_and_1_3_with_forward_secret_ciphers_only(deployment):
     assert handshake(nginx, "-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA") is None  # no AEAD
 
 
+def negotiated(nginx, protocols):
+    """The application protocol the site picks by ALPN from the client's `protocols`."""
+    context = nginx.ssl_context()
+    context.set_alpn_protocols(protocols)
+    with (
+        socket.create_connection(("127.0.0.1", nginx.port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        return tls.selected_alpn_protocol()
+
+
+def test_http2_is_offered_and_http1_still_served(deployment):
+    """Browsers offer h2 first: the site takes it; a client without it gets HTTP/1.1."""
+    nginx = deployment.nginx
+    assert negotiated(nginx, ["h2", "http/1.1"]) == "h2"
+    assert negotiated(nginx, ["http/1.1"]) == "http/1.1"
+    command = [servers.need("curl"), "--http2", "--silent", "--show-error"]
+    command += ["--output", "/dev/null", "--cacert", str(nginx.certificate)]
+    command += ["--write-out", "%{http_version} %{http_code}"]
+    done = subprocess.run([*command, f"{nginx.url}/healthz"], capture_output=True, timeout=30)
+    assert done.stdout.decode() == "2 200", done.stderr
+
+
 class PolicyCheck(HTMLParser):
     """Collects what `default-src 'self'` would block: inline code and other origins."""
 

@@ -19,6 +19,13 @@ FILE = "compose.swarm.yaml"
 SLUG = "my_flask_app"
 IMAGE, TAG = "registry.example.com/my-flask-app", "0.2.0"
 BASE_URL = "https://shop.example.com"
+# The mail relay's settings, from the shell as the header's export line gives them.
+MAIL = {
+    "MAIL_SERVER": "smtp.example.com",
+    "MAIL_PORT": "587",
+    "MAIL_USE_TLS": "true",
+    "MAIL_USERNAME": "shop",
+}
 
 
 def resolve(project, **env):
@@ -45,7 +52,7 @@ CONFIGS_IGNORED = "Some services (nginx) use the 'configs' key, which will be ig
 
 @pytest.fixture(scope="module")
 def stack(project):
-    result = resolve(project, IMAGE=IMAGE, TAG=TAG, BASE_URL=BASE_URL)
+    result = resolve(project, IMAGE=IMAGE, TAG=TAG, BASE_URL=BASE_URL, **MAIL)
     assert result.returncode == 0, result.stderr
     assert [line for line in result.stderr.splitlines() if line.strip()] == [
         CONFIGS_IGNORED + " Compose does not support 'configs' configuration - use "
@@ -110,14 +117,17 @@ def test_secrets_reach_the_containers_as_files_only(project, stack):
         assert {item["target"]: item["source"] for item in app["secrets"]} == {
             "SECRET_KEY": "secret_key",
             "DATABASE_PASSWORD": "postgres_password",
+            "MAIL_PASSWORD": "mail_password",
         }
     # The database server reads the same password secret (the official image's _FILE way).
     db = services["db"]
     assert [item["source"] for item in db["secrets"]] == ["postgres_password"]
     assert db["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres_password"
-    assert {stack["secrets"][name]["name"] for name in ("secret_key", "postgres_password")} == {
+    names = ("secret_key", "postgres_password", "mail_password")
+    assert {stack["secrets"][name]["name"] for name in names} == {
         "my-flask-app-secret-key",
         "my-flask-app-postgres-password",
+        "my-flask-app-mail-password",
     }
     # No secret in any environment: .env is not read, and the URL names no password.
     dotenv = dict(
@@ -131,6 +141,7 @@ def test_secrets_reach_the_containers_as_files_only(project, stack):
     text = (project / FILE).read_text()
     assert 'printf %s "$SECRET_KEY" | docker secret create my-flask-app-secret-key -' in text
     assert '"$POSTGRES_PASSWORD" | docker secret create my-flask-app-postgres-password -' in text
+    assert '"${MAIL_PASSWORD:-none}" | docker secret create my-flask-app-mail-password -' in text
 
 
 def test_three_web_replicas_updated_start_first_and_rolled_back_on_failure(services):
@@ -176,10 +187,12 @@ def test_the_image_is_the_pushed_version_and_nothing_is_built(services):
         ("TAG", "set TAG to the version to deploy"),
         ("IMAGE", "set IMAGE to the image's"),
         ("BASE_URL", "set BASE_URL to the site's address"),
+        ("MAIL_SERVER", "set MAIL_SERVER to the mail relay"),
     ],
 )
 def test_a_deploy_without_an_image_version_or_address_is_refused(project, unset, message):
-    result = resolve(project, **{"IMAGE": IMAGE, "TAG": TAG, "BASE_URL": BASE_URL, unset: ""})
+    settings = {"IMAGE": IMAGE, "TAG": TAG, "BASE_URL": BASE_URL, **MAIL, unset: ""}
+    result = resolve(project, **settings)
     assert result.returncode != 0
     assert message in result.stderr
 
@@ -192,6 +205,10 @@ def test_the_app_settings_are_compose_prods_with_a_shared_redis(project, service
     assert web["DATABASE_URL"] == f"postgresql+psycopg://{SLUG}@db:5432/{SLUG}"
     assert web["RATELIMIT_STORAGE_URI"] == "redis://redis:6379/0"
     assert web["JOBS_REDIS_URL"] == "redis://redis:6379/1"
+    # The mail relay, as the header's export line sets it; its password is a secret.
+    assert {name: web[name] for name in MAIL} == MAIL
+    assert (web["MAIL_USE_SSL"], web["MAIL_DEFAULT_SENDER"]) == ("false", "noreply@localhost")
+    assert "MAIL_PASSWORD" not in web
     assert services["worker"]["environment"] == web  # the worker sends what the web queues
     assert services["redis"]["image"] == "redis:7-alpine"
     production = yaml.safe_load((project / "compose.prod.yaml").read_text())["services"]

@@ -22,6 +22,7 @@ from .nginx import (
     trusting,
     write_nginx_files,
 )
+from .pebble import Pebble, pebble
 from .postgres import (
     DebianCluster,
     Postgres,

@@ -28,7 +28,8 @@ from .process import (
 BAKED_UPSTREAM = re.compile(r"\bweb:8000;")
 BAKED_LISTEN = re.compile(r"\blisten\s+80\b")
 BAKED_LISTEN_TLS = re.compile(r"\blisten\s+443\b")
-BAKED_REDIRECT = re.compile(r"https://\$host\$request_uri")
+# The map that names the public HTTPS port for the redirect: a user with another port sets it.
+BAKED_HTTPS_PORT = re.compile(r"(_https_port \{\s*default )\"\";")
 UPSTREAM_GROUP = "e2e_app"  # a variable proxy_pass looks for this group before asking DNS
 
 
@@ -54,13 +55,14 @@ def site_config(project, port, upstreams, http_port, certificates):
     """The baked site with only addresses and paths changed for a loopback run.
 
     `listen 443` becomes 127.0.0.1:port and `listen 80` 127.0.0.1:http_port (the redirect
-    names `port`), the app's `web:8000` becomes an upstream group of `upstreams`,
+    names `port`, set in the site's map as a user with another public port would), the app's
+    `web:8000` becomes an upstream group of `upstreams`,
     /etc/letsencrypt becomes `certificates` and /srv/<slug> (where the site expects the
     project) the baked project's folder. Raises if the site no longer has what is replaced.
     """
     slug = project.name
     text = (project / "nginx" / f"{slug}.conf").read_text()
-    for pattern in (BAKED_UPSTREAM, BAKED_LISTEN, BAKED_LISTEN_TLS, BAKED_REDIRECT):
+    for pattern in (BAKED_UPSTREAM, BAKED_LISTEN, BAKED_LISTEN_TLS, BAKED_HTTPS_PORT):
         if not pattern.search(text):
             raise AssertionError(f"the baked nginx site has no {pattern.pattern!r}")
     group = "".join(f"    server {address};\n" for address in upstreams)
@@ -68,7 +70,7 @@ def site_config(project, port, upstreams, http_port, certificates):
     text = f"upstream {UPSTREAM_GROUP} {{\n{group}}}\n{text}"
     text = BAKED_LISTEN.sub(f"listen 127.0.0.1:{http_port}", text)
     text = BAKED_LISTEN_TLS.sub(f"listen 127.0.0.1:{port}", text)
-    text = BAKED_REDIRECT.sub(f"https://$host:{port}$request_uri", text)
+    text = BAKED_HTTPS_PORT.sub(f'\\g<1>":{port}";', text)
     text = text.replace("/etc/letsencrypt", str(certificates))
     return text.replace(f"/srv/{slug}", str(project.resolve()))
 
@@ -101,8 +103,10 @@ def write_nginx_files(project, folder, port, upstreams, http_port=None):
     folder = Path(folder)
     certificates = make_certificate(project, folder)
     site = folder / "site.conf"
-    # The site logs to /var/log/nginx/access.log: here, to site-access.log in `folder`.
+    # The site logs to /var/log/nginx/access.log: here, to site-access.log in `folder`; it
+    # serves ACME checks from /var/www/certbot: here, from www/ in `folder` (Nginx.webroot).
     text = site_config(project, port, upstreams, http_port or free_port(), certificates)
+    text = text.replace("/var/www/certbot", f"{folder}/www")
     site.write_text(text.replace("/var/log/nginx/", f"{folder}/site-"))
     conf = folder / "nginx.conf"
     conf.write_text(main_config(folder, site))
@@ -151,6 +155,16 @@ class Nginx(Server):
     @property
     def http_url(self):
         return f"http://localhost:{self.http_port}"
+
+    @property
+    def webroot(self):
+        """Where the site serves /.well-known/acme-challenge/ from (certbot --webroot-path)."""
+        return Path(self.log_path).parent / "www"
+
+    @property
+    def certificates(self):
+        """The folder the site reads live/<slug>/ from (certbot's --config-dir)."""
+        return Path(self.certificate).parent.parent.parent
 
     def ssl_context(self):
         return trusting(self.certificate)
