@@ -22,7 +22,6 @@ DOCKER_FILES = {
     "docs/docker.md",
     "prometheus/prometheus.yml",
 }
-DOCKER_FILES = {"Dockerfile", ".dockerignore", "compose.yaml", "compose.prod.yaml"}
 NGINX_FILES = {
     f"nginx/{SLUG}.conf",
     f"deploy/{SLUG}.service",

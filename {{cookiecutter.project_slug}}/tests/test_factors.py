@@ -6,7 +6,8 @@ import pyotp
 import pytest
 from authenticator import SoftAuthenticator
 
-from {{ cookiecutter.project_slug }}.auth.factors import passkeys, recovery, second_factors, totp
+from {{ cookiecutter.project_slug }}.auth import factors
+from {{ cookiecutter.project_slug }}.auth.factors import passkeys, recovery, totp
 from {{ cookiecutter.project_slug }}.auth.factors.models import Passkey
 from {{ cookiecutter.project_slug }}.extensions import db
 
@@ -33,7 +34,7 @@ def enrol(user, device):
 def test_a_passkey_registers_and_signs_in_alone(user, request_ctx):
     device = site_authenticator()
     enrol(user, device)
-    assert second_factors(user)
+    assert factors.second_factors(user)
     answer = device.get(passkeys.authentication_options("sign-in"))
     used = passkeys.authenticate("sign-in", answer)
     assert used.user == user and used.sign_count == 1 and used.last_used_at
@@ -136,7 +137,7 @@ def enrolled_totp(user):
 
 def test_a_totp_secret_is_stored_encrypted(user, request_ctx):
     secret = enrolled_totp(user)
-    assert totp.enrolled(user) and second_factors(user)
+    assert totp.enrolled(user) and factors.second_factors(user)
     assert secret not in user.totp.secret
     assert totp.secret_of(user.totp) == secret
 
@@ -161,7 +162,7 @@ def test_a_wrong_totp_code_is_refused(user, request_ctx):
 def test_an_unconfirmed_totp_is_no_factor(user, request_ctx):
     totp.start(user)
     db.session.commit()
-    assert not totp.enrolled(user) and not second_factors(user)
+    assert not totp.enrolled(user) and not factors.second_factors(user)
 
 
 def test_totp_secrets_survive_a_secret_key_rotation(app, user, request_ctx):

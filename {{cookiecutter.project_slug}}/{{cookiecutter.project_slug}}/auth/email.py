@@ -145,5 +145,6 @@ def send_factor_changed(user: User, factor: str, added: bool, by_admin: bool = F
             added=added,
             by_admin=by_admin,
             account=external_url("auth.account"),
-        )
+        ),
+        user,
     )

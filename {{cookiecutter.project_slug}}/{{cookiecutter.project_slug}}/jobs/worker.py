@@ -29,7 +29,8 @@ WORKER_TTL = 25  # seconds a silent worker stays registered (`flask jobs check` 
 # Touched at each heartbeat, once Redis took it: Docker's and Kubernetes' health check looks at
 # its age with `find FILE -mmin -1`, with no Python to start (`flask jobs check` starts the
 # whole app, which on a busy host outlasted its timeout and got healthy workers killed).
-HEARTBEAT_FILE = Path(tempfile.gettempdir(), "{{ cookiecutter.project_slug }}-worker-heartbeat")
+HEARTBEAT_NAME = "{{ cookiecutter.project_slug }}-worker-heartbeat"
+HEARTBEAT_FILE = Path(tempfile.gettempdir(), HEARTBEAT_NAME)
 
 
 def log_failure(
