@@ -45,6 +45,15 @@ def verified(site, mail, database, address, username, make_admin=False):
         with sqlite3.connect(database) as connection:
             connection.execute('UPDATE "user" SET is_admin = 1 WHERE username = ?', (username,))
     assert logged_in(visitor, username)
+    if make_admin:  # administrators need a second factor: a passkey on record, added after
+        # this login (signing in with one is tests/test_browser_factors.py's subject)
+        with sqlite3.connect(database) as connection:
+            connection.execute(
+                "INSERT INTO webauthn_credential (user_id, credential_id, public_key, sign_count,"
+                " transports, name, created_at) SELECT id, ?, ?, 0, '', 'key', CURRENT_TIMESTAMP"
+                ' FROM "user" WHERE username = ?',
+                (username.encode(), b"not used", username),
+            )
     return visitor
 
 

@@ -12,6 +12,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -26,6 +27,7 @@ from test_browser import (  # noqa: F401  (fixtures)
     CHROMIUM_FLAGS,
     public_key_pin,
     served_app,
+    site_settings,
     sync_playwright,
 )
 
@@ -56,10 +58,15 @@ def browser(served_app, tmp_path):  # noqa: F811  (the fixture imported above)
         missing(f"{CHROMIUM} is not installed (Debian package chromium)")
     if sync_playwright is None:
         missing("the playwright package is not installed")
-    with sync_playwright() as playwright:
+    # TMPDIR holds Chromium's singleton socket, whose path may have at most 107 bytes: a short
+    # folder of this test's, not tmp_path (long with a long test name), removed after it.
+    with (
+        tempfile.TemporaryDirectory(prefix="chromium-") as browser_tmp,
+        sync_playwright() as playwright,
+    ):
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            env={"TMPDIR": str(tmp_path), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+            env={"TMPDIR": browser_tmp, "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
             args=[
                 *CHROMIUM_FLAGS,
                 f"--ignore-certificate-errors-spki-list={public_key_pin(served_app.certificate)}",

@@ -9,6 +9,7 @@ and a rule of its own in the stylesheet); then `cruft update --checkout v1.1.0`.
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +18,7 @@ from test_bake import WITHOUT_POSIX_ONLY_MODULES
 from test_cruft import BAKED, commit_all, cruft, edit, template_repo  # noqa: F401 (fixtures)
 
 PACKAGE = "my_flask_app"
-STYLE = f"{PACKAGE}/static/style.css"
+STYLE = f"{PACKAGE}/static/src/app.css"  # the stylesheet's source (style.css is built)
 ACCENT = "  --accent: #2f6f8f;\n"  # v1.1.0's line
 OLD_ACCENT = "  --accent: #2b6a88;\n"  # v1.0.0's
 OUR_ACCENT = "  --accent: #7a2f8f;  /* our brand */\n"
@@ -36,12 +37,13 @@ def release(repo, tag):
 def releases(template_repo):  # noqa: F811 (the fixture imported above)
     """The test repository's history: v1.0.0, then v1.1.0; returns it and v1.1.0's commit."""
     baked = template_repo / BAKED
-    edit(baked / BAKED / "static" / "style.css", ACCENT, OLD_ACCENT)
+    edit(baked / BAKED / "static" / "src" / "app.css", ACCENT, OLD_ACCENT)
     (baked / DEPENDABOT).unlink()
     git(template_repo, "commit", "-q", "--amend", "-a", "-m", "Release 1.0.0")
     git(template_repo, "tag", "-a", "v1.0.0", "-m", "Release 1.0.0")
 
-    shutil.copy2(TEMPLATE / BAKED / BAKED / "static" / "style.css", baked / BAKED / "static")
+    source = Path(BAKED, "static", "src", "app.css")
+    shutil.copy2(TEMPLATE / BAKED / source, baked / source)
     shutil.copy2(TEMPLATE / BAKED / DEPENDABOT, baked / DEPENDABOT)
     edit(baked / "README.md", README_LINE, README_LINE + "\n" + NEW_README_LINE)
     return template_repo, release(template_repo, "v1.1.0")
@@ -62,8 +64,8 @@ def team_edits(project):
     )
     edit(
         project / "pyproject.toml",
-        '    "flask>=3.1",\n',
-        '    "flask>=3.1",\n    "markupsafe>=3.0",\n',
+        '    "flask>=3.1,<4",\n',
+        '    "flask>=3.1,<4",\n    "markupsafe>=3.0,<4",\n',
     )
     edit(project / STYLE, OLD_ACCENT, OUR_ACCENT)
     with open(project / STYLE, "a") as style:
@@ -96,7 +98,7 @@ def test_update_to_the_next_release_keeps_the_teams_work(
     assert json.loads((project / ".cruft.json").read_text())["commit"] == v110
     assert NEW_README_LINE in (project / "README.md").read_text()
     assert "package-ecosystem" in (project / DEPENDABOT).read_text()
-    assert '"markupsafe>=3.0"' in (project / "pyproject.toml").read_text()
+    assert '"markupsafe>=3.0,<4"' in (project / "pyproject.toml").read_text()
     assert (project / PACKAGE / "templates" / "about.html").exists()
     assert 'route("/about")' in (project / PACKAGE / "main.py").read_text()
     assert (project / ".env").read_bytes() == secret
@@ -111,6 +113,8 @@ def test_update_to_the_next_release_keeps_the_teams_work(
     (project / STYLE).write_text(
         style.replace(f"<<<<<<< ours\n{OUR_ACCENT}=======\n{ACCENT}>>>>>>> theirs\n", OUR_ACCENT)
     )
+    built = run_in_project(project, "python", "-m", "flask", "assets", "build")  # as its docs say
+    assert built.returncode == 0, built.stdout + built.stderr
     commit_all(project, "Update to the template's v1.1.0")
     result = run_in_project(project, "python", "-c", WITHOUT_POSIX_ONLY_MODULES, "-q")
     assert result.returncode == 0, result.stdout + result.stderr
