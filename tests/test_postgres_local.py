@@ -7,9 +7,11 @@ runners look like this. The cluster is a new one on a free port (PGPORT names it
 reads it), dropped afterwards.
 """
 
+import os
 import re
 import secrets
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -121,9 +123,11 @@ def test_ci_workflow_runs_the_tests_on_its_postgresql_service(bake, baked_python
         f"postgresql+psycopg://{credentials['POSTGRES_USER']}:{credentials['POSTGRES_PASSWORD']}"
         f"@localhost:5432/{credentials['POSTGRES_DB']}"
     )
-    (test_step,) = [step for step in job["steps"] if "pytest" in step.get("run", "")]
-    # The shared venv stands in for the environment CI installs (with pip or `uv run`).
-    command = re.sub(r"^uv run\b.*?(?=\bpytest\b)", "", test_step["run"])
+    # The test job's checks are bin/ci's, and the last of them is pytest.
+    (test_step,) = [step for step in job["steps"] if step.get("run", "").startswith("bin/ci")]
+    assert re.findall(r"^step .*", (project / "bin/ci").read_text(), re.MULTILINE)[-1].endswith(
+        'pytest "$@"'
+    )
 
     with postgres() as server:
         # What the service container starts with, made in the throwaway cluster.
@@ -131,10 +135,23 @@ def test_ci_workflow_runs_the_tests_on_its_postgresql_service(bake, baked_python
         server.psql(f"CREATE ROLE {user} LOGIN PASSWORD '{credentials['POSTGRES_PASSWORD']}'")
         server.psql(f"CREATE DATABASE {db} OWNER {user}")
         local_url = url.replace("localhost:5432", f"127.0.0.1:{server.port}")
-        env = activated_env(baked_python, project, TEST_DATABASE_URL=local_url)
+        # The shared venv stands in for the environment CI installs: bin/ci on its pip path
+        # (no uv), as tests/test_tooling.py runs it.
+        venv = baked_python.parent.parent
+        env = activated_env(
+            baked_python,
+            project,
+            TEST_DATABASE_URL=local_url,
+            MYPY_CACHE_DIR=str(venv / "mypy-cache"),
+        )
+        env["PATH"] = os.pathsep.join(
+            folder for folder in env["PATH"].split(os.pathsep) if not Path(folder, "uv").exists()
+        )
         env["SECRET_KEY"] = secrets.token_hex(32)  # must not matter: tests use their own
-        tested = shell(command, project, env)
+        tested = shell(test_step["run"], project, env)
         assert tested.returncode == 0, tested.stdout + tested.stderr
+        assert re.search(r"^==> pytest\b", tested.stdout, re.MULTILINE), tested.stdout
+        assert re.search(r"\d+ passed", tested.stdout), tested.stdout
         assert server.psql("SELECT to_regclass('alembic_version')", db) == "alembic_version"
         # Rows went into it (the backends report their counts as they exit).
         inserted = f"SELECT tup_inserted FROM pg_stat_database WHERE datname = '{db}'"

@@ -56,7 +56,13 @@ def test_every_network_call_has_a_timeout_by_default(monkeypatch):
 
 def test_sqlite_gets_no_postgresql_options(monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    assert engine_options(Config()) == {"pool_pre_ping": True}
+    assert engine_options(vars(Config())) == {"pool_pre_ping": True}
+
+
+def test_settings_that_name_another_database_get_its_options(monkeypatch):
+    monkeypatch.setenv("TEST_DATABASE_URL", "postgresql+psycopg://app@db/app_test")
+    settings = {"SQLALCHEMY_DATABASE_URI": "sqlite://"}
+    assert create_app(settings).config["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_pre_ping": True}
 
 
 @pytest.fixture
@@ -80,6 +86,7 @@ def app_with(hung_port):
     yield make
     for context in made:
         db.session.remove()
+        db.drop_all()  # TEST_DATABASE_URL's tables outlive the app: the next test's start empty
         context.pop()
 
 

@@ -9,7 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import assets, headers, htmx, jobs, logs, sentry, telemetry
-from .config import load_config
+from .config import engine_options, load_config
 
 __version__ = "{{ cookiecutter.version }}"  # the same as in pyproject.toml (a test checks)
 
@@ -27,6 +27,10 @@ def create_app(config: str | Mapping[str, Any] | None = None) -> Flask:
     if isinstance(config, Mapping):
         app.config.from_object(load_config("testing"))
         app.config.update(config)
+        if "SQLALCHEMY_ENGINE_OPTIONS" not in config:
+            # The engine's options follow the database these settings name: PostgreSQL's
+            # connect arguments (of TEST_DATABASE_URL's) would break an SQLite one.
+            app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     else:
         app.config.from_object(load_config(config or os.environ.get("APP_CONFIG", "production")))
     os.makedirs(app.instance_path, exist_ok=True)  # SQLite's default home

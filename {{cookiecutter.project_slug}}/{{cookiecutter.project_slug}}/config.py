@@ -6,7 +6,9 @@ testing (pytest) or production (the default, so Gunicorn, which reads neither .f
 """
 
 import os
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 import click
@@ -150,7 +152,7 @@ class Config:
         self.REDIS_TIMEOUT = float(os.environ.get("REDIS_TIMEOUT", "1"))
         self.DATABASE_TIMEOUT = int(os.environ.get("DATABASE_TIMEOUT", "3"))  # connect, pool
         self.DATABASE_STATEMENT_TIMEOUT = int(os.environ.get("DATABASE_STATEMENT_TIMEOUT", "10"))
-        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self)
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(vars(self))
         self.RATELIMIT_STORAGE_URI = secret_setting("RATELIMIT_STORAGE_URI", "memory://")
         self.RATELIMIT_STORAGE_OPTIONS = (
             redis_options(self.REDIS_TIMEOUT)
@@ -250,7 +252,7 @@ class TestingConfig(Config):
         self.SECRET_KEY = "testing-secret-key-that-is-long-enough"  # noqa: S105
         # Set TEST_DATABASE_URL to run the tests on a database like production's (emptied!).
         self.SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
-        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self)
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(vars(self))
         self.MAIL_SERVER = "localhost"  # never contacted: Flask-Mail records, not sends, in tests
         self.JOBS_REDIS_URL = None  # jobs run at once, in the test's process
         self.LOG_FORMAT = None  # pytest captures the logs
@@ -285,21 +287,23 @@ def redis_options(seconds: float) -> dict[str, object]:
     }
 
 
-def engine_options(config: Config) -> dict[str, object]:
-    """SQLAlchemy's engine settings: pooled connections checked before use (a database restart
-    costs no request), and with PostgreSQL a limit on each wait. Only served requests get the
-    statement timeout: migrations and jobs may run longer."""
+def engine_options(settings: Mapping[str, Any]) -> dict[str, object]:
+    """SQLAlchemy's engine settings for the database that `settings` (a config's or an app's)
+    name: pooled connections checked before use (a database restart costs no request), and
+    with PostgreSQL a limit on each wait. Only served requests get the statement timeout:
+    migrations and jobs may run longer."""
     options: dict[str, object] = {"pool_pre_ping": True}
-    if (config.SQLALCHEMY_DATABASE_URI or "").startswith("postgresql"):
-        seconds = config.DATABASE_TIMEOUT
+    if (settings.get("SQLALCHEMY_DATABASE_URI") or "").startswith("postgresql"):
+        seconds = settings["DATABASE_TIMEOUT"]
         # libpq: connect_timeout for a server that never answers; tcp_user_timeout (ms) closes
         # a connection whose packets a frozen or unplugged host no longer acknowledges.
         connect: dict[str, object] = {
             "connect_timeout": seconds,
             "tcp_user_timeout": seconds * 1000,
         }
-        if serving() and config.DATABASE_STATEMENT_TIMEOUT:
-            connect["options"] = f"-c statement_timeout={config.DATABASE_STATEMENT_TIMEOUT}s"
+        statement_timeout = settings.get("DATABASE_STATEMENT_TIMEOUT")
+        if serving() and statement_timeout:
+            connect["options"] = f"-c statement_timeout={statement_timeout}s"
         options.update(pool_timeout=seconds, connect_args=connect)
     return options
 
