@@ -1,5 +1,5 @@
-"""Template suite: wall time of the README's test command (its target: 25 min; the
-README states) and of the fast tier before a commit.
+"""Template suite: wall time of the README's test command (its target: 25 min; the README
+states the last measured figure) and of the fast tier before a commit.
 
 Slow, and it loads both cores, so run.py runs it only when asked (--suite), once, after the rest.
 """
