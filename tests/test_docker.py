@@ -37,6 +37,14 @@ SECURITY_HEADERS = {
 }
 PORTS = ("HTTP_PORT", "HTTPS_PORT", "WEB_PORT", "POSTGRES_PORT")  # the compose files read them
 MAIL_OVERRIDE = "compose.test-mail.yaml"  # written by bake() next to nginx bakes' compose files
+# The daemon's --ip covers only its default bridge; a compose project's own network binds a
+# port published without an address (compose.prod.yaml's, as a server's should be) to every
+# address unless the network says otherwise. This file, added to every stack, says 127.0.0.1.
+LOOPBACK_OVERRIDE = "compose.test-loopback.yaml"
+LOOPBACK_NETWORK = (
+    "networks:\n  default:\n    driver_opts:\n"
+    '      com.docker.network.bridge.host_binding_ipv4: "127.0.0.1"\n'
+)
 STACKS = {  # name: (answers, compose file)
     "postgresql-nginx": ({"database": "postgresql", "use_nginx": True}, "compose.prod.yaml"),
     "sqlite-nginx": ({"database": "sqlite", "use_nginx": True}, "compose.prod.yaml"),
@@ -99,7 +107,7 @@ class Stack:
     file: str
     name: str  # the compose project name
     ports: dict  # HTTP_PORT, HTTPS_PORT, WEB_PORT, POSTGRES_PORT
-    overrides: tuple = ()  # more compose files the test adds (the stand-in mail server)
+    overrides: tuple = ()  # more compose files the test adds (loopback, the stand-in mail)
     containers_seen: set = field(default_factory=set)
 
     def compose(self, *args, check=True):
@@ -155,6 +163,7 @@ def bake(output, answers):
     # Five stacks share two cores here: fewer Gunicorn workers than the default 2 x cores + 1.
     with open(project / ".env", "a") as env:
         env.write("GUNICORN_WORKERS=2\n")
+    (project / LOOPBACK_OVERRIDE).write_text(LOOPBACK_NETWORK)
     if answers["use_nginx"]:
         servers.make_certificate(project, project)
         # Production sends its account mails to the SMTP server MAIL_SERVER names; here that
@@ -179,7 +188,8 @@ def stacks(docker, tmp_path_factory):
         ports = {key: str(servers.free_port()) for key in PORTS}
         compose_name = "e2e" + name.replace("-", "") + secrets.token_hex(2)
         mail = (MAIL_OVERRIDE,) if answers["use_nginx"] and file == "compose.prod.yaml" else ()
-        made[name] = Stack(docker, projects[key], file, compose_name, ports, mail)
+        overrides = (LOOPBACK_OVERRIDE, *mail)
+        made[name] = Stack(docker, projects[key], file, compose_name, ports, overrides)
     try:
         # One build per bake first, in parallel; `up` then reuses the images.
         production = [stack for stack in made.values() if stack.file == "compose.prod.yaml"]
@@ -199,7 +209,7 @@ def assert_headers_once(response, hsts):
         assert response.headers.get_all(name) == [value], name
     (policy,) = response.headers.get_all("Content-Security-Policy")
     assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
-    expected = ["max-age=63072000"] if hsts else None
+    expected = ["max-age=63072000; includeSubDomains"] if hsts else None
     assert response.headers.get_all("Strict-Transport-Security") == expected
 
 
@@ -352,7 +362,7 @@ def container_processes(ids):
 
 def test_every_published_port_listens_on_loopback_only(stacks):
     """compose.prod.yaml publishes its ports on every address, as a server's should; the
-    tests' daemon (--ip 127.0.0.1) keeps them off this machine's other addresses."""
+    tests' LOOPBACK_OVERRIDE keeps them off this machine's other addresses."""
     published = stacks["postgresql-nginx"].docker.run("ps", "--format", "{{.Ports}}").stdout
     bindings = re.findall(r"([\d.:\[\]]+):\d+->", published)
     assert bindings and set(bindings) == {"127.0.0.1"}, published

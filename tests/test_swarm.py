@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import http.client
 import json
+import re
 import secrets
 import threading
 import time
@@ -256,7 +257,7 @@ class Stack:
         return "\n".join(line for line in lines if "[error]" in line or "[warn]" in line)
 
     def remove(self):
-        """`docker stack rm`, then what it leaves: the named volume and the made secrets."""
+        """`docker stack rm`, then what it leaves: the named volumes and every secret it made."""
         self.swarm.run("stack", "rm", STACK, check=False)
         deadline = time.monotonic() + 120
         while self.containers() and time.monotonic() < deadline:
@@ -267,8 +268,15 @@ class Stack:
                 if self.swarm.run(*volume, check=False).returncode == 0:
                     break
                 time.sleep(1)
-        for name in ("secret-key", "postgres-password"):
-            self.swarm.run("secret", "rm", f"{STACK}-{name}", check=False)
+        for name in self.secret_names():
+            self.swarm.run("secret", "rm", name, check=False)
+
+    def secret_names(self):
+        """The secrets the header's `docker secret create NAME -` commands make (all of them,
+        so one the file gains later is removed too)."""
+        names = [re.search(r"docker secret create (\S+)", c) for c in self.make_secrets]
+        assert all(names), self.make_secrets
+        return [name[1] for name in names]
 
     def leftovers(self):
         label = f"label=com.docker.stack.namespace={STACK}"

@@ -265,8 +265,9 @@ def docker_daemon():
             str(run_dir / "docker.pid"),
             "--host",
             f"unix://{socket}",
-            # A port a compose file publishes without an address (compose.prod.yaml's, as a
-            # server's should be) binds to loopback here, not to every address of the machine.
+            # A port `docker run -p` publishes without an address binds to loopback here. This
+            # covers only the default bridge: a compose project's own network needs its
+            # com.docker.network.bridge.host_binding_ipv4 option (test_docker's override).
             "--ip",
             "127.0.0.1",
         ]
