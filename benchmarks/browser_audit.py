@@ -9,7 +9,8 @@ installed into .cache/lighthouse/ on first use) drives Debian's Chromium with it
 settings: a mobile device on a simulated slow 4G link and a 4x slower CPU, so the figures are
 not loopback's.
 Each page is audited `rounds` times with a fresh profile (a first visit, empty cache); the
-table gives the median of each figure and the lowest score seen.
+table gives the median of each figure and the lowest score seen. --quick audits one page of
+each kind (QUICK_PAGES), to prove the command works in a few minutes less.
 """
 
 import json
@@ -24,7 +25,7 @@ from urllib.parse import urlsplit
 
 from baked import TEMPLATE
 from measure import markdown
-from site_pages import ERROR_PAGES, PAGES, logged_in_cookies, served_site
+from site_pages import ERROR_PAGES, PAGES, QUICK_PAGES, logged_in_cookies, served_site
 
 CATEGORIES = ["performance", "accessibility", "best-practices", "seo"]
 TARGET = 100  # in every category, on every page but one:
@@ -33,6 +34,10 @@ LIGHTHOUSE_VERSION = "12"
 CACHE = TEMPLATE / ".cache" / "lighthouse"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = "--headless=new --no-sandbox --ignore-certificate-errors --disable-gpu"
+# Lighthouse's own errors that end "Please run Lighthouse again": a trace Chromium did not
+# record on a busy machine, not a fault of the page. Each is retried, twice at most.
+TRANSIENT = ("NO_NAVSTART", "NO_FCP", "PROTOCOL_TIMEOUT", "NO_TRACING_STARTED", "NO_LCP")
+ATTEMPTS = 3
 
 
 def lighthouse():
@@ -48,7 +53,23 @@ def lighthouse():
     return command
 
 
+class LighthouseFailed(RuntimeError):
+    def transient(self):
+        return any(code in str(self) for code in TRANSIENT)
+
+
 def audit(command, url, folder, headers=None):
+    """One Lighthouse run on `url`, tried again after a transient error of Lighthouse's own."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return audit_once(command, url, folder, headers)
+        except LighthouseFailed as failed:
+            if not failed.transient() or attempt == ATTEMPTS:
+                raise
+            print(f"lighthouse on {url}, attempt {attempt}: {failed}; again", file=sys.stderr)
+
+
+def audit_once(command, url, folder, headers=None):
     """One Lighthouse run on `url`: {category: score 0-100} and the bytes sent."""
     report = folder / "report.json"
     # TMPDIR too: Chromium leaves its singleton socket's folder (org.chromium.Chromium.*)
@@ -72,10 +93,10 @@ def audit(command, url, folder, headers=None):
         timeout=300,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"lighthouse failed on {url}:\n{done.stderr[-2000:]}")
+        raise LighthouseFailed(f"lighthouse failed on {url}:\n{done.stderr[-2000:]}")
     data = json.loads(report.read_text())
     if data.get("runtimeError"):
-        raise RuntimeError(f"lighthouse on {url}: {data['runtimeError']}")
+        raise LighthouseFailed(f"lighthouse on {url}: {data['runtimeError']}")
     scores = {name: round(100 * data["categories"][name]["score"]) for name in CATEGORIES}
     weighed = [
         ref["id"]
@@ -102,20 +123,21 @@ def target(path):
     return SWAGGER_TARGET if "#/" in path else TARGET
 
 
-def run(rounds):
-    """Audit every page `rounds` times; returns the table and the audits that did not pass."""
+def run(rounds, quick=False):
+    """Audit each page `rounds` times; returns the table and the audits that did not pass."""
+    pages = QUICK_PAGES if quick else PAGES
     command = lighthouse()
-    results = {label(path, who): [] for path, who in PAGES}
+    results = {label(path, who): [] for path, who in pages}
     with served_site("browser-audit-") as site:
         cookie = "; ".join(f"{c['name']}={c['value']}" for c in logged_in_cookies(site))
         for _ in range(rounds):
-            for path, who in PAGES:
+            for path, who in pages:
                 headers = {"Cookie": cookie} if who else None
                 with tempfile.TemporaryDirectory(prefix="lighthouse-") as folder:
                     found = audit(command, site.url + path, Path(folder), headers)
                     results[label(path, who)].append(found)
     lines, notes = [], []
-    for (path, _), (page, runs) in zip(PAGES, results.items(), strict=True):
+    for (path, _), (page, runs) in zip(pages, results.items(), strict=True):
         cells = [page]
         for category in CATEGORIES:
             values = [scores[category] for scores, _, _ in runs]

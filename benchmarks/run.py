@@ -84,7 +84,7 @@ def main():
         elif part == "queues":
             extra_tables.append(queue_choice.run())
         elif part == "browser":
-            audits, notes = browser_audit.run(rounds)
+            audits, notes = browser_audit.run(rounds, args.quick)
             extra_tables.append("\n".join([audits, *notes]))
         else:
             rows += measures[part]()

@@ -14,7 +14,7 @@ from baked import scratch_project
 
 import servers
 from browser import Browser, totp_code
-from pages import ACCOUNTS, ADMIN, ERROR_PAGES, PAGES, PASSWORD  # noqa: F401  (for the callers)
+from pages import ACCOUNTS, ADMIN, ERROR_PAGES, PAGES, PASSWORD, QUICK_PAGES  # noqa: F401  (for the callers)
 
 RECOVERY_CODE = r"<code>([A-Z2-7]{4}(?:-[A-Z2-7]{4}){3})</code>"
 

@@ -28,6 +28,8 @@ PAGES = [
     ("/admin/users/2/delete", "admin"),
     ("/admin/audit", "admin"),
 ]
+# One page of each kind above: public, an error status, Swagger UI opened, logged in.
+QUICK_PAGES = [("/", None), ("/no/such/page", None), ("/api/docs#/users", None), ("/", "admin")]
 
 
 def make_users(flask):
