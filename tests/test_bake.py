@@ -70,12 +70,23 @@ def bake_id(answers):
     return "-".join(str(value) for value in answers.values())
 
 
-# A baked project's own suite takes 15-35 s: the fast tier runs the defaults' (the first
-# combination), the whole suite every one.
+def suite_key(answers):
+    """The answers a baked project's own suite depends on: the database and the API change
+    its code, tests, migrations, locks and .env; the deployment files and the licence do not
+    (test_other_answers_change_nothing_a_baked_suite_reads holds them to that)."""
+    return answers.get("database", "sqlite"), answers.get("use_api", True)
+
+
+# The suite of the first bake of each key, and no other: the defaults' in the fast tier.
+FIRST_OF_KEY = {}
+for bake_answers in ALL_BAKES:
+    FIRST_OF_KEY.setdefault(suite_key(bake_answers), bake_answers)
+SUITE_BAKES = list(FIRST_OF_KEY.values())
 BAKED_SUITES = [
     pytest.param(answers, id=bake_id(answers), marks=[] if n == 0 else [pytest.mark.slow])
-    for n, answers in enumerate(ALL_BAKES)
+    for n, answers in enumerate(SUITE_BAKES)
 ]
+OTHER_BAKES = [answers for answers in ALL_BAKES if answers not in SUITE_BAKES]
 
 
 def files_in(folder):
@@ -226,6 +237,57 @@ def test_baked_tests_pass(answers, bake_copy, run_in_project):
     assert " passed" in result.stdout
     # The suite writes nothing into the package (an image built afterwards would hold it).
     assert files_of_package(project) == package_files
+
+
+@pytest.mark.parametrize("answers", OTHER_BAKES, ids=bake_id)
+def test_other_answers_change_nothing_a_baked_suite_reads(bake_once, answers):
+    """Its suite would pass or fail as the suite of the bake with the same key does: every file
+    that differs between the two is one no baked module or test names, and pyproject.toml
+    differs in the licence alone."""
+    project = bake_once(**answers)
+    same_key = bake_once(**next(a for a in SUITE_BAKES if suite_key(a) == suite_key(answers)))
+    ours, theirs = files_in(project), files_in(same_key)
+    differing = (ours ^ theirs) | {
+        name
+        for name in ours & theirs
+        if (project / name).read_bytes() != (same_key / name).read_bytes()
+    }
+    assert differing, "a bake that changes no file needs no answer"
+    for env in {name for name in differing & ours & theirs if name.endswith(".env")}:
+        differing.remove(env)  # fresh secrets in each: the settings' names must be the same
+        assert env_names(project / env) == env_names(same_key / env)
+    if "pyproject.toml" in differing:
+        differing.remove("pyproject.toml")
+        assert metadata_but_licence(project) == metadata_but_licence(same_key)
+    sources = suite_sources(same_key)
+    named = {name for name in differing if quoted(name, sources)}
+    assert not named, f"the baked suite names files that differ from its bake's: {named}"
+    assert not {name for name in differing if name.startswith((f"{SLUG}/", "tests/"))}
+
+
+def quoted(name, sources):
+    """Whether a path, or its file's name, is a string of the sources: how a test opens it."""
+    return any(
+        f'"{text}"' in sources or f"'{text}'" in sources for text in (name, name.split("/")[-1])
+    )
+
+
+def env_names(path):
+    lines = path.read_text().splitlines()
+    return [line.split("=", 1)[0] for line in lines if line and not line.startswith("#")]
+
+
+def metadata_but_licence(project):
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    pyproject["project"].pop("license", None)
+    pyproject["project"].pop("license-files", None)
+    return pyproject
+
+
+def suite_sources(project):
+    """The text of every module and test of a baked project."""
+    paths = [*(project / SLUG).rglob("*.py"), *(project / "tests").rglob("*.py")]
+    return "\n".join(path.read_text() for path in paths)
 
 
 def files_of_package(project):

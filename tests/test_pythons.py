@@ -1,6 +1,7 @@
 """Every `python_version` a bake offers is proven on that Python: a default bake and a PostgreSQL
-bake pass their own suites in a virtual environment made with it, through uv and through pip,
-as a user with that Python installed runs them (the baked README's commands).
+bake pass their own suites in a virtual environment made with it, through uv or pip (both on
+the default Python, one of them here), as a user with that Python installed runs them (the
+baked README's commands).
 
 The other tests run baked suites with the template suite's own interpreter (3.11 here), which
 never sees what a newer Python deprecates.
@@ -78,14 +79,11 @@ def installed_outside_the_lock(project, env):
 
 # Both installers take the lock's versions (pip through constraints.txt), so each Python is
 # proven with uv, and pip's own path (the constraints, the dependency group, the build
-# backend) on the Python a bake offers first, the default. The newest versions the bounds
-# allow are the weekly early-warning workflow's job, not this suite's.
-CASES = [
-    (version, installer)
-    for version in OFFERED
-    for installer in INSTALLERS
-    if installer == "uv" or version == OFFERED[0]
-]
+# backend) on the Python a bake offers first, the default. That Python's uv path is the baked
+# CI job's own (`uv sync --locked`, then bin/ci), run for both bakes on a fresh checkout by
+# test_tooling.py's test_workflow_test_job_passes_on_a_fresh_checkout: not twice here. The
+# newest versions the bounds allow are the weekly early-warning workflow's job, not this suite's.
+CASES = [(version, "pip" if version == OFFERED[0] else "uv") for version in OFFERED]
 
 
 @pytest.mark.parametrize("bake_name", BAKES)
