@@ -1,5 +1,6 @@
 import hashlib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from conftest import csrf_token
@@ -7,7 +8,7 @@ from sqlalchemy import select
 from test_auth import login
 
 from {{ cookiecutter.project_slug }} import create_app
-from {{ cookiecutter.project_slug }}.api import revoke_api_tokens
+from {{ cookiecutter.project_slug }}.api import errors, revoke_api_tokens
 from {{ cookiecutter.project_slug }}.api.models import ApiToken
 from {{ cookiecutter.project_slug }}.extensions import db
 from {{ cookiecutter.project_slug }}.models import User
@@ -375,3 +376,13 @@ def test_docs_page_uses_only_this_sites_files(client):
     assert client.get("/api/docs/swagger-ui/icons/0").content_type.startswith("image/")
     with client.get("/api/docs/static/docs.js") as script:
         assert "SwaggerUIBundle" in script.text
+
+
+def test_every_problem_type_the_document_lists_is_one_the_api_answers_with():
+    """A problem type in the OpenAPI document is a promise to clients, who branch on it: each
+    is named where the API raises it (not only in the list)."""
+    package = Path(errors.__file__).parent
+    raising = "".join(
+        path.read_text() for path in package.glob("*.py") if path != Path(errors.__file__)
+    )
+    assert [name for name in errors.PROBLEMS if f'"{name}"' not in raising] == []

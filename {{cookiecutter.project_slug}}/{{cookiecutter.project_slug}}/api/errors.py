@@ -32,7 +32,6 @@ PROBLEMS = {
     "administrators-only": "Administrators only",
     "no-such-user": "No such user",
     "no-such-token": "No such token",
-    "email-not-verified": "Email address not verified",
     "account-disabled": "Account disabled",
     "invalid-credentials": "Invalid username or password",
     "token-required": "Valid token required",
