@@ -77,14 +77,22 @@ def suite_key(answers):
     return answers.get("database", "sqlite"), answers.get("use_api", True)
 
 
-# The suite of the first bake of each key, and no other: the defaults' in the fast tier.
+# The suite of the first bake of each key, and no other: the defaults' in the fast tier. Each
+# in two halves (alternate test files), which the two xdist workers share.
 FIRST_OF_KEY = {}
 for bake_answers in ALL_BAKES:
     FIRST_OF_KEY.setdefault(suite_key(bake_answers), bake_answers)
 SUITE_BAKES = list(FIRST_OF_KEY.values())
+HALVES = [1, 2]
 BAKED_SUITES = [
-    pytest.param(answers, id=bake_id(answers), marks=[] if n == 0 else [pytest.mark.slow])
+    pytest.param(
+        answers,
+        half,
+        id=f"{bake_id(answers)}-half{half}",
+        marks=[] if n == 0 else [pytest.mark.slow],
+    )
     for n, answers in enumerate(SUITE_BAKES)
+    for half in HALVES
 ]
 OTHER_BAKES = [answers for answers in ALL_BAKES if answers not in SUITE_BAKES]
 
@@ -227,12 +235,14 @@ sys.exit(pytest.main(["-p", "no:cacheprovider", *sys.argv[1:]]))
 """
 
 
-@pytest.mark.parametrize("answers", BAKED_SUITES, indirect=True)
-def test_baked_tests_pass(answers, bake_copy, run_in_project):
+@pytest.mark.parametrize("answers, half", BAKED_SUITES, indirect=["answers"])
+def test_baked_tests_pass(answers, half, bake_copy, run_in_project):
     project = bake_copy(**answers)  # the suite writes (.hypothesis/): not in the shared bake
     package_files = files_of_package(project)
+    test_files = sorted(path.name for path in (project / "tests").glob("test_*.py"))
+    ours = [f"tests/{name}" for name in test_files[half - 1 :: len(HALVES)]]
     # As on the Windows runner of .github/workflows/ci.yml: POSIX-only modules cannot be imported.
-    result = run_in_project(project, "python", "-c", WITHOUT_POSIX_ONLY_MODULES, "-q")
+    result = run_in_project(project, "python", "-c", WITHOUT_POSIX_ONLY_MODULES, "-q", *ours)
     assert result.returncode == 0, result.stdout + result.stderr
     assert " passed" in result.stdout
     # The suite writes nothing into the package (an image built afterwards would hold it).
