@@ -12,7 +12,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Decision
 from opentelemetry.trace import SpanKind
 from sqlalchemy import select
 
@@ -140,6 +140,16 @@ def test_sentry_events_carry_the_trace_id(app, spans):
         context = trace.get_current_span().get_span_context()
     assert event["tags"]["trace_id"] == format(context.trace_id, "032x")
     assert event["contexts"]["opentelemetry"]["span"] == format(context.span_id, "016x")
+
+
+def test_the_log_lines_of_a_trace_not_kept_carry_no_ids(monkeypatch):
+    monkeypatch.setitem(tracing.STATE, "on", True)
+    provider = TracerProvider(sampler=tracing.in_traces(ALWAYS_OFF), shutdown_on_exit=False)
+    tracer = provider.get_tracer(__name__)
+    record = logging.LogRecord("app", logging.INFO, __file__, 1, "hello", None, None)
+    with tracer.start_as_current_span("request"):
+        logs.TraceIds().filter(record)
+    assert not hasattr(record, "trace_id")
 
 
 def test_without_an_endpoint_nothing_is_traced(app, client, spans, monkeypatch):

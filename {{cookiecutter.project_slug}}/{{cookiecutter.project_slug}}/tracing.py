@@ -194,14 +194,15 @@ def job_span(name: str, carrier: Mapping[str, Any]) -> Iterator[None]:
 
 
 def current_ids() -> tuple[str, str] | None:
-    """(trace id, span id) in hex of the span running now, for log lines and Sentry events."""
+    """(trace id, span id) in hex of the span running now, if its trace is kept, for log
+    lines and Sentry events."""
     if not STATE["on"]:
         return None
     from opentelemetry import trace
 
     context = trace.get_current_span().get_span_context()
-    if not context.is_valid:
-        return None
+    if not context.is_valid or not context.trace_flags.sampled:
+        return None  # a trace not kept (sampling): its ids would lead nowhere
     return format(context.trace_id, "032x"), format(context.span_id, "016x")
 
 
