@@ -9,7 +9,7 @@
     python3 benchmarks/run.py --image          also build the Docker image (root, dockerd)
     python3 benchmarks/run.py --browser        also Lighthouse on the nginx site, per page
     python3 benchmarks/run.py --queues         also RQ against Dramatiq (redis-server)
-    python3 benchmarks/run.py --telemetry      also the app with metrics on against off
+    python3 benchmarks/run.py --telemetry      also the app with metrics or traces on against off
     python3 benchmarks/run.py --quick          1 round, 1-second loads: proves the command works
 
 Progress goes to stderr, the table to stdout.
@@ -49,7 +49,7 @@ def arguments():
     parser.add_argument("--image", action="store_true", help="also build the Docker image")
     parser.add_argument("--browser", action="store_true", help="also audit pages in Lighthouse")
     parser.add_argument("--queues", action="store_true", help="also compare job queues")
-    parser.add_argument("--telemetry", action="store_true", help="also metrics on against off")
+    parser.add_argument("--telemetry", action="store_true", help="also metrics, traces on vs off")
     parser.add_argument("--quick", action="store_true", help="1 round and 1-second loads")
     parser.add_argument("--rounds", type=int, default=5, help="repetitions per figure")
     parser.add_argument("--seconds", type=int, default=5, help="length of one wrk load")

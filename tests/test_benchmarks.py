@@ -94,8 +94,9 @@ def test_browser_audit_prints_four_scores_and_the_bytes_of_each_kind_of_page():
 
 @pytest.mark.e2e
 @pytest.mark.slow
-def test_telemetry_cost_prints_each_page_and_the_memory_with_metrics_on_and_off():
-    """One quick round of the app with METRICS_PORT set against it without (about a minute)."""
+def test_telemetry_cost_prints_each_page_and_the_memory_with_telemetry_on_and_off():
+    """One quick round of the app with METRICS_PORT set, and with traces on (at the default
+    sampling, and for every request), against it without (about a minute)."""
     need("wrk")
     done = subprocess.run(
         [sys.executable, "benchmarks/run.py", "--only", "telemetry", "--quick"],
@@ -109,11 +110,16 @@ def test_telemetry_cost_prints_each_page_and_the_memory_with_metrics_on_and_off(
     assert [cell.strip() for cell in header.split("|")[1:-1]] == HEADER
     matches = [ROW.fullmatch(row) for row in rows]
     assert all(matches), rows
+    states = ["metrics on", "traces on (default sampling)", "traces on (every request)"]
     assert [match["measure"] for match in matches] == [
-        "metrics on: GET / throughput",
-        "metrics on: GET / p99 latency",
-        "metrics on: GET /auth/login throughput",
-        "metrics on: GET /auth/login p99 latency",
-        "metrics on: worker RSS after 1,000 requests",
+        f"{state}: {measure}"
+        for state in states
+        for measure in [
+            "GET / throughput",
+            "GET / p99 latency",
+            "GET /auth/login throughput",
+            "GET /auth/login p99 latency",
+            "worker RSS after 1,000 requests",
+        ]
     ]
-    assert all("(metrics off)" in row for row in rows)
+    assert all("(telemetry off)" in row for row in rows)

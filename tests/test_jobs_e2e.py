@@ -8,7 +8,9 @@ to Gunicorn, each from its own loopback address (127.0.x.y), so no per-client li
 """
 
 import http.client
+import json
 import re
+import secrets
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,11 +28,12 @@ SMTP_DOWN = 30  # seconds, as the issue asks
 
 
 @pytest.fixture(scope="module")
-def stack(bake_once, baked_python, tmp_path_factory):
-    """(gunicorn, worker, redis, mailbox): the web app and the worker share Redis and SMTP."""
+def traced_stack(bake_once, baked_python, tmp_path_factory):
+    """(gunicorn, worker, redis, mailbox, collector): the web app and the worker share Redis
+    and SMTP, and send their spans to an OTLP/HTTP receiver (traces on, as shipped)."""
     project = bake_once()
     folder = tmp_path_factory.mktemp("jobs")
-    with servers.redis(persist=True) as redis, servers.smtp() as mailbox:
+    with servers.redis(persist=True) as redis, servers.smtp() as mailbox, servers.otlp() as otlp:
         env = production_env(
             project,
             folder,
@@ -38,17 +41,26 @@ def stack(bake_once, baked_python, tmp_path_factory):
             MAIL_SERVER="127.0.0.1",
             MAIL_PORT=str(mailbox.port),
             SESSION_COOKIE_SECURE="0",  # plain HTTP to Gunicorn
+            OTEL_EXPORTER_OTLP_ENDPOINT=otlp.endpoint,  # at the default sampling
+            OTEL_BSP_SCHEDULE_DELAY="200",  # ms between exports (5 s by default)
         )
         migrate(project, baked_python, env)
         with (
             servers.gunicorn(project, baked_python, env, workers=2) as web,
             servers.worker(project, baked_python, env) as worker,
         ):
-            yield web, worker, redis, mailbox
+            yield web, worker, redis, mailbox, otlp
 
 
-def sign_up(web, name, address):
-    """GET the form and POST it from `address`; (seconds the POST took, its X-Request-ID)."""
+@pytest.fixture(scope="module")
+def stack(traced_stack):
+    """(gunicorn, worker, redis, mailbox)."""
+    return traced_stack[:4]
+
+
+def sign_up(web, name, address, traceparent=None):
+    """GET the form and POST it from `address`; (seconds the POST took, its X-Request-ID).
+    A `traceparent` goes with the POST, as from a proxy in front that traces."""
 
     def request(method, path, body=None, headers=None):
         connection = http.client.HTTPConnection(
@@ -67,6 +79,8 @@ def sign_up(web, name, address):
     form = {"csrf_token": token, "username": name, "email": f"{name}@example.com"}
     form |= {"password": PASSWORD, "confirm": PASSWORD}
     headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
+    if traceparent:
+        headers["traceparent"] = traceparent
     started = time.monotonic()
     response, _ = request("POST", "/auth/register", urlencode(form), headers)
     took = time.monotonic() - started
@@ -86,6 +100,60 @@ def test_the_mail_leaves_from_the_worker(stack):
     assert job in worker.log()  # taken from the queue by the worker
     assert count(mailbox, "ann") == 1
     assert "ann@example.com" not in worker.log()  # nor the link: job arguments stay unlogged
+
+
+def log_lines(log, **fields):
+    """The JSON log lines (as dicts) with these values."""
+    lines = (json.loads(line) for line in log.splitlines() if line.startswith("{"))
+    return [line for line in lines if fields.items() <= line.items()]
+
+
+def test_one_trace_from_the_sign_up_to_the_mail(traced_stack):
+    """The request's span, its queries, the enqueue and the worker's mail: one trace, the
+    mail's span a descendant of the request's; the request's and the job's log lines carry
+    the trace id (Gunicorn's access line included).
+
+    The sign-up comes with a sampled `traceparent`, as from a proxy that traces: the app keeps
+    one trace in ten of its own (tracing.DEFAULT_SAMPLER), but follows its caller's decision."""
+    web, worker, _, mailbox, otlp = traced_stack
+    trace_id, caller = secrets.token_hex(16), secrets.token_hex(8)
+    _, request_id = sign_up(web, "tia", "127.0.9.30", f"00-{trace_id}-{caller}-01")
+    mailbox.wait_for("tia@example.com", "verify your email address")
+    (access,) = log_lines(web.log(), request_id=request_id, logger="gunicorn.access")
+    assert access["trace_id"] == trace_id
+    (job_id,) = [
+        line["message"].split()[2]
+        for line in log_lines(web.log(), trace_id=trace_id)
+        if line["message"].startswith("queued job")
+    ]
+
+    def whole(spans):
+        names = {s.name for s in spans if s.trace_id == trace_id}
+        return {"POST /auth/register", "smtp send"} <= names
+
+    spans = {s.span_id: s for s in otlp.wait_for(whole) if s.trace_id == trace_id}
+    (request,) = [s for s in spans.values() if s.name == "POST /auth/register"]
+    assert request.service == "my_flask_app" and request.parent_id == caller
+
+    def ancestors(span):
+        while span.parent_id in spans:
+            span = spans[span.parent_id]
+            yield span
+
+    queries = [s for s in spans.values() if "db.statement" in s.attributes]
+    assert {"SELECT", "INSERT"} <= {s.name for s in queries}
+    assert all(request in ancestors(s) for s in queries)
+    (enqueue,) = [s for s in spans.values() if s.name == "enqueue deliver"]
+    (job,) = [s for s in spans.values() if s.name == "run deliver"]
+    (mail,) = [s for s in spans.values() if s.name == "smtp send"]
+    assert job.service == mail.service == "my_flask_app-worker"
+    assert list(ancestors(mail))[:3] == [job, enqueue, request]
+    assert mail.attributes["server.port"] == mailbox.port
+    in_job = log_lines(worker.log(), trace_id=trace_id)
+    assert any(job_id in line["message"] for line in in_job), worker.log()[-3000:]
+    assert all(
+        line["request_id"] == request_id for line in log_lines(web.log(), trace_id=trace_id)
+    )
 
 
 def test_mail_waits_out_a_mail_server_that_is_down(stack):

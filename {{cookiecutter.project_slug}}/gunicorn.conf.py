@@ -10,8 +10,8 @@ import re
 import shutil
 import tempfile
 
-from {{ cookiecutter.project_slug }} import telemetry
-from {{ cookiecutter.project_slug }}.config import secret_setting
+from {{ cookiecutter.project_slug }} import telemetry, tracing
+from {{ cookiecutter.project_slug }}.config import secret_setting, traces_wanted
 from {{ cookiecutter.project_slug }}.logs import ACCESS_LOG_FORMAT, logging_config
 
 wsgi_app = "{{ cookiecutter.project_slug }}:create_app()"
@@ -86,6 +86,8 @@ def when_ready(server):
 
 def post_fork(server, worker):
     telemetry.close_in_worker()
+    if traces_wanted():  # here, in each worker: the SDK's batch processor is not fork-safe
+        tracing.setup("{{ cookiecutter.project_slug }}")
 
 
 def child_exit(server, worker):

@@ -22,6 +22,7 @@ from .nginx import (
     trusting,
     write_nginx_files,
 )
+from .otlp import Collector, otlp
 from .pebble import Pebble, pebble
 from .postgres import (
     DebianCluster,

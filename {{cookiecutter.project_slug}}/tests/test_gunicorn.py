@@ -59,8 +59,17 @@ def test_gunicorn_warns_at_start_when_mails_would_be_sent_during_requests(settin
 
 
 # Libraries loaded only when a setting asks for them (DATABASE_PASSWORD, SENTRY_DSN,
-# JOBS_REDIS_URL, METRICS_PORT): 13, 4.5 and 5.5 MiB of every worker's memory otherwise.
-LOADED_WHEN_USED = {"sqlalchemy", "sentry_sdk", "redis", "rq", "prometheus_client"}
+# JOBS_REDIS_URL, METRICS_PORT, OTEL_EXPORTER_OTLP_ENDPOINT): 13, 4.5 and 5.5 MiB of every
+# worker's memory otherwise (OpenTelemetry with its protobuf: 17 MiB).
+LOADED_WHEN_USED = {
+    "sqlalchemy",
+    "sentry_sdk",
+    "redis",
+    "rq",
+    "prometheus_client",
+    "opentelemetry",
+    "google",
+}
 PACKAGE = "{{ cookiecutter.project_slug }}"
 
 
@@ -81,12 +90,21 @@ def top_level_modules(code):
 def test_gunicorns_master_holds_only_the_settings():
     """gunicorn.conf.py loads the settings into Gunicorn's master, whose memory every worker
     inherits: the database, Sentry and the queue come with the app, in the workers."""
-    loaded = top_level_modules(f"import {PACKAGE}.config, {PACKAGE}.logs, {PACKAGE}.telemetry")
+    modules = ", ".join(f"{PACKAGE}.{name}" for name in ("config", "logs", "telemetry", "tracing"))
+    loaded = top_level_modules(f"import {modules}")
     assert not loaded & LOADED_WHEN_USED
 
 
-def test_the_app_loads_sentry_the_queue_and_metrics_only_when_set(monkeypatch):
+def test_the_app_loads_sentry_the_queue_metrics_and_traces_only_when_set(monkeypatch):
     for name in ("SENTRY_DSN", "JOBS_REDIS_URL", "SECRETS_DIR", "PROMETHEUS_MULTIPROC_DIR"):
         monkeypatch.delenv(name, raising=False)
-    loaded = top_level_modules(f"from {PACKAGE} import create_app; create_app('testing')")
-    assert not loaded & {"sentry_sdk", "redis", "rq", "prometheus_client"}
+    for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SECRET_KEY", "a-production-secret-key-of-enough-length-0123")
+    monkeypatch.setenv("BASE_URL", "https://example.com")
+    loaded = top_level_modules(f"from {PACKAGE} import create_app; create_app('production')")
+    assert not loaded & (LOADED_WHEN_USED - {"sqlalchemy"})
+    # ... and the same check sees them once set (Sentry's, the queue's: tests of their own).
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
+    loaded = top_level_modules(f"from {PACKAGE} import create_app; create_app('production')")
+    assert "opentelemetry" in loaded

@@ -8,7 +8,7 @@ import click
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import assets, headers, htmx, jobs, logs, sentry, telemetry
+from . import assets, headers, htmx, jobs, logs, sentry, telemetry, tracing
 from .config import engine_options, load_config
 
 __version__ = "{{ cookiecutter.version }}"  # the same as in pyproject.toml (a test checks)
@@ -44,6 +44,7 @@ def create_app(config: str | Mapping[str, Any] | None = None) -> Flask:
 
     logs.init_app(app)  # first: every later hook and log record sees the request id
     sentry.init_app(app)
+    tracing.init_app(app)  # spans, when OTEL_EXPORTER_OTLP_ENDPOINT is set; before extensions
     telemetry.init_app(app)  # request metrics, when METRICS_PORT is set
     register_extensions(app)
     register_blueprints(app)

@@ -59,6 +59,14 @@ def env_flag(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def traces_wanted() -> bool:
+    """OpenTelemetry's own variables: an OTLP endpoint is set, and the SDK is not disabled."""
+    endpoint = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    return bool(endpoint) and not env_flag("OTEL_SDK_DISABLED", False)
+
+
 class Config:
     """Settings shared by every configuration."""
 
@@ -208,6 +216,8 @@ class Config:
         self.HSTS_PRELOAD = env_flag("HSTS_PRELOAD", False)
         # Made by gunicorn.conf.py when METRICS_PORT is set: the workers count requests there.
         self.PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        # Traces (tracing.py): spans go to the OTLP endpoint OTEL_EXPORTER_OTLP_ENDPOINT names.
+        self.TRACING = traces_wanted()
 
 
 class DevelopmentConfig(Config):
@@ -257,6 +267,7 @@ class TestingConfig(Config):
         self.JOBS_REDIS_URL = None  # jobs run at once, in the test's process
         self.LOG_FORMAT = None  # pytest captures the logs
         self.SENTRY_DSN = None
+        self.TRACING = False  # tests that trace set up an in-memory exporter (test_tracing.py)
 
 
 class ProductionConfig(Config):

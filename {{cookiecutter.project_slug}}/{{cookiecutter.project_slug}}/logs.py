@@ -15,6 +15,8 @@ from typing import Any, cast
 
 from flask import Flask, Response, g, has_request_context, request
 
+from . import tracing
+
 FORMATS = ("json", "text")
 
 # nginx's $request_id is 32 hex digits; other proxies send UUIDs. Anything else (too long, with
@@ -63,6 +65,17 @@ class RequestId(logging.Filter):
         return True
 
 
+class TraceIds(logging.Filter):
+    """With traces on, puts the ids of the span running now (a request's, a job's) on every
+    record, to find a trace's log lines and a log line's trace."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ids = tracing.current_ids()
+        if ids:
+            record.trace_id, record.span_id = ids
+        return True
+
+
 class AccessFields(logging.Filter):
     """Gunicorn's access records: drops probes, lifts its atoms into fields of their own."""
 
@@ -75,6 +88,8 @@ class AccessFields(logging.Filter):
         atoms["U"] = redacted(atoms["U"])  # the line's message is made from these atoms
         # From the WSGI environ, where the app put the id, not from the response.
         record.request_id = atoms["{request_id}e"]
+        if atoms["{trace_id}e"] != "-":  # traces on (tracing.request_started put it there)
+            record.trace_id = atoms["{trace_id}e"]
         record.method = atoms["m"]
         record.path = atoms["U"]
         record.status = int(atoms["s"])
@@ -113,10 +128,11 @@ def logging_config(log_format: str) -> dict[str, Any]:
         "formatters": {"main": formatters[log_format]},
         "filters": {
             "request_id": {"()": f"{__name__}.RequestId"},
+            "trace_ids": {"()": f"{__name__}.TraceIds"},
             "access": {"()": f"{__name__}.AccessFields"},
         },
         "handlers": {
-            "app": {**stdout, "formatter": "main", "filters": ["request_id"]},
+            "app": {**stdout, "formatter": "main", "filters": ["request_id", "trace_ids"]},
             "access": {**stdout, "formatter": "main", "filters": ["access"]},
         },
         "root": {"level": "INFO", "handlers": ["app"]},

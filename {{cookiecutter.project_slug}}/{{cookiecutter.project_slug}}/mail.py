@@ -13,6 +13,8 @@ from types import TracebackType
 import flask_mail
 from flask import current_app
 
+from . import tracing
+
 
 class MailNotConfigured(OSError):
     """MAIL_SERVER is not set, outside development."""
@@ -53,7 +55,10 @@ class Mail(flask_mail.Mail):
     def send(self, message: flask_mail.Message) -> None:
         """Send `message`; raises OSError (smtplib's errors included) when it cannot."""
         if current_app.config["MAIL_SERVER"]:
-            return super().send(message)
+            config = current_app.config
+            server = {"server.address": config["MAIL_SERVER"], "server.port": config["MAIL_PORT"]}
+            with tracing.span("smtp send", "client", server):
+                return super().send(message)
         if not current_app.debug:
             raise MailNotConfigured("MAIL_SERVER is not set: cannot send mail")
         current_app.logger.info(

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask, g, has_request_context, request
 
+from . import tracing
+
 if TYPE_CHECKING:  # no import of the SDK without a DSN, not even for the types
     from sentry_sdk.types import Event, Hint
 
@@ -58,6 +60,11 @@ def before_send(event: Event, hint: Hint) -> Event:
     event = scrub(event)
     if has_request_context() and "request_id" in g:
         event.setdefault("tags", {})["request_id"] = g.request_id
+    ids = tracing.current_ids()  # with traces on: the trace this error happened in
+    if ids:
+        trace_id, span_id = ids
+        event.setdefault("tags", {})["trace_id"] = trace_id
+        event.setdefault("contexts", {})["opentelemetry"] = {"trace_id": trace_id, "span": span_id}
     return event
 
 

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, g, has_request_context
 
+from .. import tracing
+
 if TYPE_CHECKING:
     from rq import Queue
 
@@ -54,7 +56,8 @@ def enqueue(function: Callable[..., object], *args: Any) -> bool:
 
     Without a queue it runs now, and the answer is whether it succeeded (a failure is logged).
     False too when the queue's Redis cannot be reached: the page says the mail did not go.
-    The id of the request that asked goes with the job, into the log lines of its failures.
+    The id of the request that asked goes with the job, into the log lines of its failures,
+    and so does its trace context (`traceparent`, with traces on: tracing.py).
     """
     request_id = g.get("request_id") if has_request_context() else None
     jobs = queue()
@@ -68,14 +71,17 @@ def enqueue(function: Callable[..., object], *args: Any) -> bool:
     from redis.exceptions import RedisError
     from rq import Retry
 
+    meta: dict[str, Any] = {"request_id": request_id}
     try:
-        job = jobs.enqueue(
-            function,
-            *args,
-            retry=Retry(max=len(RETRY), interval=RETRY),
-            failure_ttl=FAILED_KEPT,
-            meta={"request_id": request_id},
-        )
+        with tracing.span(f"enqueue {function.__name__}", "producer"):
+            tracing.inject(meta)  # the trace goes with the job: its span is a child of this
+            job = jobs.enqueue(
+                function,
+                *args,
+                retry=Retry(max=len(RETRY), interval=RETRY),
+                failure_ttl=FAILED_KEPT,
+                meta=meta,
+            )
     except RedisError:
         current_app.logger.exception("could not queue job %s", function.__name__)
         return False

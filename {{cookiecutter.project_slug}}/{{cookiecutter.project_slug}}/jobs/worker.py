@@ -6,12 +6,14 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from flask import current_app
 from redis.client import Pipeline
 from rq import Queue, Worker
 from rq.job import Job
 
+from .. import tracing
 from . import PermanentFailure, periodic
 
 if TYPE_CHECKING:
@@ -65,6 +67,16 @@ class AppWorker(Worker):
         super().heartbeat(timeout, pipeline)
         HEARTBEAT_FILE.touch()
 
+    def perform_job(self, job: Job, queue: Queue, *args: Any) -> bool:
+        """In the work horse: the job's span, in the trace of the request that queued it."""
+        try:
+            name = (job.func_name or "-").rsplit(".", 1)[-1]  # as the enqueue span names it
+            with tracing.job_span(f"run {name}", job.meta):
+                return super().perform_job(job, queue, *args)
+        finally:
+            if tracing.STATE["on"]:
+                tracing.flush()  # the horse ends with os._exit, which skips atexit
+
     def execute_job(self, job: Job, queue: Queue) -> None:
         started = time.perf_counter()
         try:
@@ -79,6 +91,8 @@ class AppWorker(Worker):
 def run(queue: Queue) -> None:
     """Work until stopped (SIGTERM lets the running job finish first)."""
     periodic.schedule_all(queue)
+    if current_app.config["TRACING"]:  # after any fork: this process sends its spans
+        tracing.setup("{{ cookiecutter.project_slug }}-worker")
     port = os.environ.get("JOBS_METRICS_PORT")
     if port:  # the jobs' metrics, on a port of this process (docs/observability.md)
         from ..telemetry import JobMetrics
