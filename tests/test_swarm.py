@@ -6,8 +6,9 @@ walks a release's whole life, as each step needs the one before: deploy, then si
 HTTPS through nginx (the mail sent by a job worker); a second image under load, replica
 by replica, with no failed request; then a broken image (its Gunicorn listens on the wrong
 port, so its health check fails), which Swarm rolls back by itself, again with no failed
-request. The second and the broken image are thin layers on the first, so only one image is
-really built.
+request; last, a certificate from Pebble (Let's Encrypt's test server) replaces the trial one
+and renews under load with no failed request, as docs/certificates.md runs certbot. The second
+and the broken image are thin layers on the first, so only one image is really built.
 
 This machine's kernel has no IPVS, so the stack uses what works on any swarm: DNS round robin
 and ports published on the node itself. Those bind to loopback only, as docker_gwbridge is
@@ -29,6 +30,7 @@ from pathlib import Path
 import pytest
 
 import servers
+from acme import Certbot, issue_serve_and_renew_under_load
 from browser import Browser, signed_in_as
 from servers import docker as containers
 
@@ -306,7 +308,16 @@ def https_status(url, certificate, path="/readyz"):
 # The test --------------------------------------------------------------------------------
 
 
-def test_deploy_sign_up_update_and_roll_back_without_a_failed_request(swarm, project, images):
+def swarm_reload_command(project):
+    """docs/certificates.md's deploy hook for Swarm: reload each nginx task on this node."""
+    docs = (project / "docs" / "certificates.md").read_text()
+    (command,) = re.findall(r"ACME_RELOAD='(docker ps [^']*)'", docs)
+    return command
+
+
+def test_deploy_sign_up_update_and_roll_back_without_a_failed_request(
+    swarm, project, images, tmp_path
+):
     ports = {"HTTP_PORT": str(servers.free_port()), "HTTPS_PORT": str(servers.free_port())}
     env = {
         **ports,
@@ -372,6 +383,24 @@ def test_deploy_sign_up_update_and_roll_back_without_a_failed_request(swarm, pro
             seconds,
             rollback.requests,
             len(rollback.failed),
+        )
+
+        # A certificate from an ACME server (Pebble on loopback) with docs/certificates.md's
+        # Swarm commands, through the stack's nginx; then its renewal under load, which reloads
+        # nginx in place: no request fails.
+        started = time.monotonic()
+        settings = {
+            "CERTBOT_DIR": "certs",
+            "ACME_WEBROOT": "certs/www",
+            "ACME_RELOAD": swarm_reload_command(project),
+        }
+        with servers.pebble(http) as pebble:
+            certbot = Certbot(project, pebble, tmp_path, settings, swarm.env)
+            acme = issue_serve_and_renew_under_load(certbot, https)
+        report["certificate issued, renewed under load"] = (
+            time.monotonic() - started,
+            sum(acme.served),
+            len(acme.failed),
         )
     finally:
         stack.remove()

@@ -80,17 +80,17 @@ def test_tls_ends_at_nginx_on_each_nodes_own_ports_and_the_app_publishes_none(pr
     assert ports == {(80, 80, "host"), (443, 443, "host")}
     assert nginx["deploy"]["mode"] == "global"
     assert not any("ports" in stack["services"][name] for name in ("web", "worker", "db", "redis"))
-    # The shipped site and certbot's certificate, as a config and secrets any node can get.
+    # The shipped site as a config any node can get; certbot's folder and its checks' webroot
+    # from the node, read-only, where certbot renews the certificate (nginx reloads in place).
     (site,) = nginx["configs"]
     assert site["target"] == "/etc/nginx/conf.d/default.conf"
     assert stack["configs"][site["source"]]["file"] == str(project / "nginx" / f"{SLUG}.conf")
+    assert "secrets" not in nginx
+    assert nginx["volumes"] == [
+        f"{project / 'certs'}:/etc/letsencrypt:ro",
+        f"{project / 'certs' / 'www'}:/var/www/certbot:ro",
+    ]
     live = f"/etc/letsencrypt/live/{SLUG}"
-    files = {item["target"]: stack["secrets"][item["source"]]["file"] for item in nginx["secrets"]}
-    certificate = project / "certs" / "live" / SLUG
-    assert files == {
-        f"{live}/fullchain.pem": str(certificate / "fullchain.pem"),
-        f"{live}/privkey.pem": str(certificate / "privkey.pem"),
-    }
     site_text = (project / "nginx" / f"{SLUG}.conf").read_text()
     assert f"ssl_certificate {live}/fullchain.pem;" in site_text
     assert f"ssl_certificate_key {live}/privkey.pem;" in site_text
