@@ -319,6 +319,34 @@ def test_image_runs_as_non_root_and_holds_no_secrets_or_tests(stacks):
     assert found.stdout.strip() == ""
 
 
+def process_status(stack, service):
+    """The /proc/1/status fields of a service's first container, as a dict."""
+    status = stack.docker.run("exec", stack.container(service), "cat", "/proc/1/status").stdout
+    return dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+
+
+def test_containers_are_hardened_as_the_kubernetes_pods(stacks):
+    """compose.prod.yaml's hardening, in the running stack: nothing written outside /tmp, no
+    capability in the app's containers and only nginx's four in its own, no privilege
+    gained through a program."""
+    stack = stacks["postgresql-nginx"]
+    web = stack.container("web")
+    refused = stack.docker.run("exec", web, "touch", "/app/instance/x", "/x", check=False)
+    assert "Read-only file system" in refused.stderr
+    assert stack.docker.run("exec", web, "touch", "/tmp/x").returncode == 0
+    bits = {"CHOWN": 0, "SETGID": 6, "SETUID": 7, "NET_BIND_SERVICE": 10}
+    for service, capabilities in (
+        ("web", 0),
+        ("worker", 0),
+        ("nginx", sum(1 << b for b in bits.values())),
+    ):
+        status = process_status(stack, service)
+        assert int(status["CapBnd"], 16) == capabilities, service
+        assert status["NoNewPrivs"].strip() == "1", service
+    for service in ("db", "redis"):
+        assert process_status(stack, service)["NoNewPrivs"].strip() == "1", service
+
+
 # Without nginx -----------------------------------------------------------------------------
 
 
