@@ -196,8 +196,13 @@ class Stack:
 
     def __init__(self, swarm, project, env):
         self.swarm, self.project, self.env = swarm, project, env
-        self.setup, *self.make_secrets, self.deploy_command = header_commands(project)
-        assert self.setup == "set -a && . ./.env && set +a"
+        *commands, self.deploy_command = header_commands(project)
+        self.make_secrets = [c for c in commands if c.startswith("printf")]
+        self.setup = [c for c in commands if c not in self.make_secrets]
+        assert self.setup == [
+            "set -a && . ./.env && set +a",
+            f"SITE_VERSION=$(sha256sum nginx/{SLUG}.conf | cut -c1-12) && export SITE_VERSION",
+        ]
         assert self.deploy_command == f"docker stack deploy -c compose.swarm.yaml {STACK}"
         self.https_url = f"https://localhost:{env['HTTPS_PORT']}"
 
@@ -210,7 +215,7 @@ class Stack:
     def deploy(self, tag, first=False):
         secrets_made = self.make_secrets if first else []
         deploy = f"{self.deploy_command} -c {MAIL_FILE}"  # the stand-in Mailpit beside it
-        self.shell(self.setup, *secrets_made, deploy, tag=tag)
+        self.shell(*self.setup, *secrets_made, deploy, tag=tag)
 
     def service(self, name):
         return f"{STACK}_{name}"
@@ -270,7 +275,8 @@ class Stack:
                 if self.swarm.run(*volume, check=False).returncode == 0:
                     break
                 time.sleep(1)
-        for name in self.secret_names():
+        made = self.swarm.run("secret", "ls", "--format", "{{.Name}}").stdout.split()
+        for name in {*self.secret_names(), *(n for n in made if n.startswith(f"{STACK}-"))}:
             self.swarm.run("secret", "rm", name, check=False)
 
     def secret_names(self):
@@ -363,11 +369,21 @@ def test_deploy_sign_up_update_and_roll_back_without_a_failed_request(
         css = browser.request("/static/style.css")
         assert css.text == (project / SLUG / "static" / "style.css").read_text()
 
-        # Release 2, replica by replica, under load.
+        # Release 2, replica by replica, under load, with a new mail password: a numbered
+        # secret, as docs/swarm.md rotates one; the old one is then in use no more.
+        new_password = secrets.token_urlsafe(12)
+        rotate = f"printf %s {new_password} | docker secret create {STACK}-mail-password-2 -"
+        stack.shell(rotate, tag="2")
+        stack.env["MAIL_PASSWORD_VERSION"] = "2"
         with Load(https, certificate) as update:
             state, seconds = stack.release("2")
         assert state == "completed"
         assert stack.running_images() == [[f"{IMAGE}:2", "Running"]] * 3
+        label = f"label=com.docker.swarm.service.name={stack.service('web')}"
+        for container in swarm.run("ps", "-q", "--filter", label).stdout.split():
+            read = swarm.run("exec", container, "cat", "/run/secrets/MAIL_PASSWORD")
+            assert read.stdout == new_password
+        swarm.run("secret", "rm", f"{STACK}-mail-password-1")  # refused while a task uses it
         assert update.failed == [] and update.requests > 0, stack.nginx_errors()
         assert browser.request("/static/style.css").text.endswith("/* release 2 */\n")
         report["update"] = (seconds, update.requests, len(update.failed))
