@@ -105,9 +105,9 @@ def project(tmp_path_factory):
         cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(output), extra_context=answers)
     )
     servers.make_certificate(project, project)
-    (project / MAIL_FILE).write_text(
+    (project / MAIL_FILE).write_text(  # a relay outside the stack's internal network
         'version: "3.8"\nservices:\n  mailpit:\n    image: axllent/mailpit:v1.20.4\n'
-        "    deploy:\n      endpoint_mode: dnsrr\n"
+        "    networks: [outside]\n    deploy:\n      endpoint_mode: dnsrr\n"
     )
     return project
 
@@ -251,6 +251,16 @@ class Stack:
         found = self.swarm.run("ps", "-q", "--filter", label, "--filter", "health=healthy")
         return len(found.stdout.split()) == count
 
+    def running(self, service):
+        """The full ids of a service's running containers."""
+        label = f"label=com.docker.swarm.service.name={self.service(service)}"
+        return self.swarm.run("ps", "-q", "--no-trunc", "--filter", label).stdout.split()
+
+    def bridged(self):
+        """The containers with an address on docker_gwbridge, which the node can reach."""
+        inspect = ("network", "inspect", "--format", "{{json .Containers}}", "docker_gwbridge")
+        return set(json.loads(self.swarm.run(*inspect).stdout))
+
     def containers(self, service=None):
         label = f"com.docker.stack.namespace={STACK}"
         if service:
@@ -351,6 +361,14 @@ def test_deploy_sign_up_update_and_roll_back_without_a_failed_request(
         while not stack.healthy("worker", 2):  # their health check: a heartbeat in Redis
             assert time.monotonic() - started < SETTLE_SECONDS, swarm.run("service", "ls").stdout
             time.sleep(1)
+        # Gunicorn, PostgreSQL and Redis are on the stack's internal network only: no address
+        # on docker_gwbridge, through which a process on the node would reach them. nginx (its
+        # ports) and the job workers (the mail relay) have one.
+        bridged = stack.bridged()
+        for service in ("web", "db", "redis"):
+            assert not bridged & set(stack.running(service)), service
+        for service in ("nginx", "worker"):
+            assert bridged & set(stack.running(service)), service
         # Only this machine can reach the published ports.
         https, http = (int(ports[name]) for name in ("HTTPS_PORT", "HTTP_PORT"))
         assert tcp_listeners(https) == tcp_listeners(http) == ["0100007F"]
