@@ -105,6 +105,7 @@ class Load:
                 self.failed.append(repr(error))
                 connection.close()
                 connection, used = self.connect(), False
+                time.sleep(max(0, 1 / RATE - (time.monotonic() - started)))  # at RATE still
                 continue
             used = True
             if status == 200:
