@@ -369,3 +369,27 @@ def test_gunicorn_bind_and_workers_come_from_the_environment(bake_once, run_in_p
     env = {"GUNICORN_BIND": "0.0.0.0:9000", "GUNICORN_WORKERS": "3"}
     settings = gunicorn_settings(bake_once(), run_in_project, **env)
     assert (settings["bind"], settings["workers"]) == ("['0.0.0.0:9000']", "3")
+
+
+@pytest.mark.xdist_group("compose")
+@pytest.mark.parametrize("answers", WITH_DOCKER, ids=combination_id)
+def test_production_containers_are_hardened_as_the_kubernetes_pods(bake_once, answers):
+    """The app's containers: a read-only filesystem but /tmp, no capability, no privilege
+    gained through a program, limits; nginx keeps only what its root master needs; the
+    database and Redis, whose entrypoints start as root, gain no privilege and have limits.
+    (tests/test_docker.py checks the running containers.)"""
+    project = bake_once(**answers)
+    services = compose_config(project, "compose.prod.yaml")["services"]
+    for name in ("migrate", "web", "worker", "redis", *services.keys() & {"nginx", "db"}):
+        service = services[name]
+        assert service["security_opt"] == ["no-new-privileges:true"], name
+        assert service["mem_limit"] and service["cpus"] and service["pids_limit"], name
+    for name in ("migrate", "web", "worker"):
+        service = services[name]
+        assert service["read_only"] is True and service["cap_drop"] == ["ALL"], name
+        assert service["tmpfs"] == ["/tmp"], name
+        assert service["environment"]["XDG_RUNTIME_DIR"] == "/tmp", name
+    if answers["use_nginx"]:
+        nginx = services["nginx"]
+        assert nginx["read_only"] is True and nginx["cap_drop"] == ["ALL"]
+        assert sorted(nginx["cap_add"]) == ["CHOWN", "NET_BIND_SERVICE", "SETGID", "SETUID"]

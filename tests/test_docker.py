@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 import servers
+from acme import Certbot, issue_serve_and_renew_under_load
 from browser import Browser, signed_in_as
 from servers import docker as containers
 
@@ -318,6 +319,34 @@ def test_image_runs_as_non_root_and_holds_no_secrets_or_tests(stacks):
     assert found.stdout.strip() == ""
 
 
+def process_status(stack, service):
+    """The /proc/1/status fields of a service's first container, as a dict."""
+    status = stack.docker.run("exec", stack.container(service), "cat", "/proc/1/status").stdout
+    return dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+
+
+def test_containers_are_hardened_as_the_kubernetes_pods(stacks):
+    """compose.prod.yaml's hardening, in the running stack: nothing written outside /tmp, no
+    capability in the app's containers and only nginx's four in its own, no privilege
+    gained through a program."""
+    stack = stacks["postgresql-nginx"]
+    web = stack.container("web")
+    refused = stack.docker.run("exec", web, "touch", "/app/instance/x", "/x", check=False)
+    assert "Read-only file system" in refused.stderr
+    assert stack.docker.run("exec", web, "touch", "/tmp/x").returncode == 0
+    bits = {"CHOWN": 0, "SETGID": 6, "SETUID": 7, "NET_BIND_SERVICE": 10}
+    for service, capabilities in (
+        ("web", 0),
+        ("worker", 0),
+        ("nginx", sum(1 << b for b in bits.values())),
+    ):
+        status = process_status(stack, service)
+        assert int(status["CapBnd"], 16) == capabilities, service
+        assert status["NoNewPrivs"].strip() == "1", service
+    for service in ("db", "redis"):
+        assert process_status(stack, service)["NoNewPrivs"].strip() == "1", service
+
+
 # Without nginx -----------------------------------------------------------------------------
 
 
@@ -344,6 +373,30 @@ def test_development_stack_is_healthy_on_the_port_it_serves(stacks):
     assert stack.inspect("web")["State"]["Health"]["Status"] == "healthy"
     page = Browser(stack.web_url).request("/healthz")
     assert page.status == 200
+
+
+# A certificate from an ACME server ---------------------------------------------------------
+
+
+def test_acme_certificate_is_issued_served_and_renewed_without_a_failed_request(stacks, tmp_path):
+    """docs/certificates.md's Compose commands, against Pebble on loopback: certbot on this
+    machine gets the certificate through the stack's nginx (the checks come from certs/www
+    on the published HTTP port), the deploy hook reloads nginx in its container, and a
+    forced renewal under load fails no request. Last before the stacks go: the stack then
+    serves Pebble's certificate, not the trial one the other tests trust."""
+    servers.need("certbot")
+    stack = stacks["sqlite-nginx"]
+    # The docs' reload, with this stack's project name (docker-compose is Compose v1 here).
+    compose = f"docker-compose -p {stack.name} -f {stack.project / stack.file}"
+    settings = {
+        "CERTBOT_DIR": "certs",
+        "ACME_WEBROOT": "certs/www",
+        "ACME_RELOAD": f"{compose} exec -T nginx nginx -s reload",
+    }
+    with servers.pebble(int(stack.ports["HTTP_PORT"])) as pebble:
+        certbot = Certbot(stack.project, pebble, tmp_path, settings, stack.docker.env)
+        load = issue_serve_and_renew_under_load(certbot, int(stack.ports["HTTPS_PORT"]))
+    print(f"compose renewal under load: {sum(load.served)} served, {len(load.retried)} resent")
 
 
 # Taking it all down ----------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import kubernetes_validate
+import pydantic
 import pytest
 import yaml
 
@@ -61,12 +62,15 @@ def kustomize(folder):
 
 
 def by_kind(documents):
-    """Documents by kind (one object of each), the job worker's Deployment as "Worker"."""
+    """Documents by kind (one object of each), the job worker's Deployment as "Worker", the
+    staging Issuer as "StagingIssuer"."""
     found = {}
     for document in documents:
         kind = document["kind"]
         if kind == "Deployment" and document["metadata"]["name"] == "worker":
             kind = "Worker"
+        if kind == "Issuer" and document["metadata"]["name"].endswith("-staging"):
+            kind = "StagingIssuer"
         found[kind] = document
     return found
 
@@ -149,12 +153,64 @@ def test_every_document_passes_the_pinned_kubernetes_schemas(project, objects):
         "HorizontalPodAutoscaler",
         "PodDisruptionBudget",
         "NetworkPolicy",
+        "Issuer",
+        "StagingIssuer",
     }
     for document in documents:
-        try:
-            kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
-        except kubernetes_validate.ValidationError as error:
-            raise AssertionError(f"{document['kind']}: {error}") from error
+        assert_valid(document)
+
+
+def assert_valid(document):
+    """A Kubernetes document against the pinned version's schemas, or cert-manager's."""
+    if document["apiVersion"].startswith("cert-manager.io/"):
+        assert_valid_cert_manager(document)
+        return
+    try:
+        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        raise AssertionError(f"{document['kind']}: {error}") from error
+
+
+def assert_valid_cert_manager(document):
+    """A cert-manager resource against its CRD's models (cloudcoil's, of cert-manager 1.17),
+    strictly: the models ignore unknown fields, so what they keep must be all there was."""
+    from cloudcoil.models.cert_manager import v1
+
+    assert document["apiVersion"] == "cert-manager.io/v1", document["apiVersion"]
+    try:
+        model = getattr(v1, document["kind"]).model_validate(document)
+    except pydantic.ValidationError as error:
+        raise AssertionError(f"{document['kind']}: {error}") from error
+    kept = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    assert kept == document, f"{document['kind']}: fields its schema does not have"
+
+
+def test_a_wrong_cert_manager_field_fails_the_check(objects):
+    wrong = json.loads(json.dumps(objects["Issuer"]))
+    wrong["spec"]["acme"]["servr"] = wrong["spec"]["acme"]["server"]  # a typo, kept aside
+    with pytest.raises(AssertionError, match="fields its schema does not have"):
+        assert_valid_cert_manager(wrong)
+    del wrong["spec"]["acme"]["server"]
+    with pytest.raises(AssertionError, match="Field required"):
+        assert_valid_cert_manager(wrong)
+
+
+def test_lets_encrypt_issues_the_ingress_certificate_production_by_default(objects):
+    """cert-manager gets the certificate through the ingress (http-01) from Let's Encrypt's
+    production directory, which the Ingress names; staging is one word away."""
+    directory = "https://acme-{}v02.api.letsencrypt.org/directory"
+    issuers = {"Issuer": directory.format(""), "StagingIssuer": directory.format("staging-")}
+    for kind, server in issuers.items():
+        acme = objects[kind]["spec"]["acme"]
+        assert acme["server"] == server
+        assert acme["privateKeySecretRef"]["name"]
+        (solver,) = acme["solvers"]
+        assert solver == {"http01": {"ingress": {"ingressClassName": "nginx"}}}
+        assert objects[kind]["metadata"]["namespace"] == NAME  # beside the Ingress
+    ingress = objects["Ingress"]
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations["cert-manager.io/issuer"] == objects["Issuer"]["metadata"]["name"]
 
 
 def test_a_slug_with_underscores_gives_valid_kubernetes_names(bake_once):
@@ -164,7 +220,7 @@ def test_a_slug_with_underscores_gives_valid_kubernetes_names(bake_once):
     assert objects["Namespace"]["metadata"]["name"] == "my--shop-app"
     assert container(objects, "web")["image"] == "registry.example.com/my--shop-app:0.1.0"
     for document in objects.values():
-        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+        assert_valid(document)
 
 
 def test_a_wrong_field_fails_the_schema_check(objects):
@@ -345,7 +401,7 @@ def test_service_and_ingress_route_https_to_the_web_pods(objects):
     (rule,) = ingress["spec"]["rules"]
     (tls,) = ingress["spec"]["tls"]
     assert tls["hosts"] == [rule["host"]] and tls["secretName"]
-    assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"]
+    assert ingress["metadata"]["annotations"]["cert-manager.io/issuer"]
     (path,) = rule["http"]["paths"]
     backend = path["backend"]["service"]
     assert backend == {"name": objects["Service"]["metadata"]["name"], "port": {"name": "http"}}
@@ -391,6 +447,9 @@ def test_only_the_app_reaches_postgresql_and_redis_and_only_the_ingress_the_app(
     elsewhere = ({"kubernetes.io/metadata.name": "default"}, web_labels, {})
 
     assert admits(policy, controller, web, 8000)
+    # cert-manager's http-01 solver pod, which the controller asks for Let's Encrypt's check.
+    solver = (here, {"acme.cert-manager.io/http01-solver": "true"}, {"http": 8089})
+    assert admits(policy, controller, solver, 8089)
     for app in (web, worker):  # the worker sends mails: it reads accounts, takes jobs
         assert admits(policy, app, database, 5432) and admits(policy, app, redis, 6379)
     for intruder in (other_pod, controller, elsewhere):

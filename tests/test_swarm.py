@@ -6,8 +6,9 @@ walks a release's whole life, as each step needs the one before: deploy, then si
 HTTPS through nginx (the mail sent by a job worker); a second image under load, replica
 by replica, with no failed request; then a broken image (its Gunicorn listens on the wrong
 port, so its health check fails), which Swarm rolls back by itself, again with no failed
-request. The second and the broken image are thin layers on the first, so only one image is
-really built.
+request; last, a certificate from Pebble (Let's Encrypt's test server) replaces the trial one
+and renews under load with no failed request, as docs/certificates.md runs certbot. The second
+and the broken image are thin layers on the first, so only one image is really built.
 
 This machine's kernel has no IPVS, so the stack uses what works on any swarm: DNS round robin
 and ports published on the node itself. Those bind to loopback only, as docker_gwbridge is
@@ -18,6 +19,7 @@ checks that the machine is as it was.
 
 import contextlib
 import dataclasses
+import hashlib
 import http.client
 import json
 import re
@@ -29,6 +31,13 @@ from pathlib import Path
 import pytest
 
 import servers
+from acme import (
+    Certbot,
+    first_certificate,
+    issue_serve_and_renew_under_load,
+    served_once_reloaded,
+)
+from acme import Load as RetryingLoad
 from browser import Browser, signed_in_as
 from servers import docker as containers
 
@@ -103,9 +112,9 @@ def project(tmp_path_factory):
         cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(output), extra_context=answers)
     )
     servers.make_certificate(project, project)
-    (project / MAIL_FILE).write_text(
+    (project / MAIL_FILE).write_text(  # a relay outside the stack's internal network
         'version: "3.8"\nservices:\n  mailpit:\n    image: axllent/mailpit:v1.20.4\n'
-        "    deploy:\n      endpoint_mode: dnsrr\n"
+        "    networks: [outside]\n    deploy:\n      endpoint_mode: dnsrr\n"
     )
     return project
 
@@ -194,8 +203,13 @@ class Stack:
 
     def __init__(self, swarm, project, env):
         self.swarm, self.project, self.env = swarm, project, env
-        self.setup, *self.make_secrets, self.deploy_command = header_commands(project)
-        assert self.setup == "set -a && . ./.env && set +a"
+        *commands, self.deploy_command = header_commands(project)
+        self.make_secrets = [c for c in commands if c.startswith("printf")]
+        self.setup = [c for c in commands if c not in self.make_secrets]
+        assert self.setup == [
+            "set -a && . ./.env && set +a",
+            f"SITE_VERSION=$(sha256sum nginx/{SLUG}.conf | cut -c1-12) && export SITE_VERSION",
+        ]
         assert self.deploy_command == f"docker stack deploy -c compose.swarm.yaml {STACK}"
         self.https_url = f"https://localhost:{env['HTTPS_PORT']}"
 
@@ -208,23 +222,23 @@ class Stack:
     def deploy(self, tag, first=False):
         secrets_made = self.make_secrets if first else []
         deploy = f"{self.deploy_command} -c {MAIL_FILE}"  # the stand-in Mailpit beside it
-        self.shell(self.setup, *secrets_made, deploy, tag=tag)
+        self.shell(*self.setup, *secrets_made, deploy, tag=tag)
 
     def service(self, name):
         return f"{STACK}_{name}"
 
-    def update_status(self):
+    def update_status(self, service="web"):
         inspect = ("service", "inspect", "--format", "{{json .UpdateStatus}}")
-        return json.loads(self.swarm.run(*inspect, self.service("web")).stdout)
+        return json.loads(self.swarm.run(*inspect, self.service(service)).stdout)
 
-    def release(self, tag):
-        """Deploy the image `tag`; wait until web's update ends; (its state, seconds)."""
-        before = self.update_status()
+    def release(self, tag, service="web"):
+        """Deploy the image `tag`; wait until the service's update ends; (its state, seconds)."""
+        before = self.update_status(service)
         started = time.monotonic()
         self.deploy(tag)
         ends = ("completed", "paused", "rollback_completed", "rollback_paused")
         while True:
-            status = self.update_status()
+            status = self.update_status(service)
             if status != before and status and status.get("State") in ends:
                 return status["State"], time.monotonic() - started
             assert time.monotonic() - started < SETTLE_SECONDS, status
@@ -243,6 +257,16 @@ class Stack:
         label = f"label=com.docker.swarm.service.name={self.service(service)}"
         found = self.swarm.run("ps", "-q", "--filter", label, "--filter", "health=healthy")
         return len(found.stdout.split()) == count
+
+    def running(self, service):
+        """The full ids of a service's running containers."""
+        label = f"label=com.docker.swarm.service.name={self.service(service)}"
+        return self.swarm.run("ps", "-q", "--no-trunc", "--filter", label).stdout.split()
+
+    def bridged(self):
+        """The containers with an address on docker_gwbridge, which the node can reach."""
+        inspect = ("network", "inspect", "--format", "{{json .Containers}}", "docker_gwbridge")
+        return set(json.loads(self.swarm.run(*inspect).stdout))
 
     def containers(self, service=None):
         label = f"com.docker.stack.namespace={STACK}"
@@ -268,7 +292,8 @@ class Stack:
                 if self.swarm.run(*volume, check=False).returncode == 0:
                     break
                 time.sleep(1)
-        for name in self.secret_names():
+        made = self.swarm.run("secret", "ls", "--format", "{{.Name}}").stdout.split()
+        for name in {*self.secret_names(), *(n for n in made if n.startswith(f"{STACK}-"))}:
             self.swarm.run("secret", "rm", name, check=False)
 
     def secret_names(self):
@@ -306,7 +331,16 @@ def https_status(url, certificate, path="/readyz"):
 # The test --------------------------------------------------------------------------------
 
 
-def test_deploy_sign_up_update_and_roll_back_without_a_failed_request(swarm, project, images):
+def swarm_reload_command(project):
+    """docs/certificates.md's deploy hook for Swarm: reload each nginx task on this node."""
+    docs = (project / "docs" / "certificates.md").read_text()
+    (command,) = re.findall(r"ACME_RELOAD='(docker ps [^']*)'", docs)
+    return command
+
+
+def test_deploy_sign_up_update_and_roll_back_without_a_failed_request(
+    swarm, project, images, tmp_path
+):
     ports = {"HTTP_PORT": str(servers.free_port()), "HTTPS_PORT": str(servers.free_port())}
     env = {
         **ports,
@@ -334,6 +368,14 @@ def test_deploy_sign_up_update_and_roll_back_without_a_failed_request(swarm, pro
         while not stack.healthy("worker", 2):  # their health check: a heartbeat in Redis
             assert time.monotonic() - started < SETTLE_SECONDS, swarm.run("service", "ls").stdout
             time.sleep(1)
+        # Gunicorn, PostgreSQL and Redis are on the stack's internal network only: no address
+        # on docker_gwbridge, through which a process on the node would reach them. nginx (its
+        # ports) and the job workers (the mail relay) have one.
+        bridged = stack.bridged()
+        for service in ("web", "db", "redis"):
+            assert not bridged & set(stack.running(service)), service
+        for service in ("nginx", "worker"):
+            assert bridged & set(stack.running(service)), service
         # Only this machine can reach the published ports.
         https, http = (int(ports[name]) for name in ("HTTPS_PORT", "HTTP_PORT"))
         assert tcp_listeners(https) == tcp_listeners(http) == ["0100007F"]
@@ -352,11 +394,21 @@ def test_deploy_sign_up_update_and_roll_back_without_a_failed_request(swarm, pro
         css = browser.request("/static/style.css")
         assert css.text == (project / SLUG / "static" / "style.css").read_text()
 
-        # Release 2, replica by replica, under load.
+        # Release 2, replica by replica, under load, with a new mail password: a numbered
+        # secret, as docs/swarm.md rotates one; the old one is then in use no more.
+        new_password = secrets.token_urlsafe(12)
+        rotate = f"printf %s {new_password} | docker secret create {STACK}-mail-password-2 -"
+        stack.shell(rotate, tag="2")
+        stack.env["MAIL_PASSWORD_VERSION"] = "2"
         with Load(https, certificate) as update:
             state, seconds = stack.release("2")
         assert state == "completed"
         assert stack.running_images() == [[f"{IMAGE}:2", "Running"]] * 3
+        label = f"label=com.docker.swarm.service.name={stack.service('web')}"
+        for container in swarm.run("ps", "-q", "--filter", label).stdout.split():
+            read = swarm.run("exec", container, "cat", "/run/secrets/MAIL_PASSWORD")
+            assert read.stdout == new_password
+        swarm.run("secret", "rm", f"{STACK}-mail-password-1")  # refused while a task uses it
         assert update.failed == [] and update.requests > 0, stack.nginx_errors()
         assert browser.request("/static/style.css").text.endswith("/* release 2 */\n")
         report["update"] = (seconds, update.requests, len(update.failed))
@@ -373,6 +425,43 @@ def test_deploy_sign_up_update_and_roll_back_without_a_failed_request(swarm, pro
             rollback.requests,
             len(rollback.failed),
         )
+
+        # A certificate from an ACME server (Pebble on loopback) with docs/certificates.md's
+        # Swarm commands, through the stack's nginx; then its renewal under load, which reloads
+        # nginx in place: no request fails.
+        started = time.monotonic()
+        settings = {
+            "CERTBOT_DIR": "certs",
+            "ACME_WEBROOT": "certs/www",
+            "ACME_RELOAD": swarm_reload_command(project),
+        }
+        with servers.pebble(http) as pebble:
+            certbot = Certbot(project, pebble, tmp_path, settings, swarm.env)
+            acme = issue_serve_and_renew_under_load(certbot, https)
+            trusting_pebble = certbot.trusting_pebble()  # its root, while Pebble runs
+        report["certificate issued, renewed under load"] = (
+            time.monotonic() - started,
+            sum(acme.served),
+            len(acme.failed),
+        )
+
+        # An edited site: a new config named by its hash, swapped in by the same deploy, no
+        # `docker stack rm`. nginx is replaced (stop-first: its ports allow no other way),
+        # which one node cannot hide (docs/swarm.md): the refused requests are counted.
+        site = project / "nginx" / f"{SLUG}.conf"
+        site.write_text(site.read_text() + "# edited\n")
+        digest = hashlib.sha256(site.read_bytes()).hexdigest()[:12]
+        served = first_certificate(certbot.live / "fullchain.pem")
+        with RetryingLoad(https, trusting_pebble) as edit:
+            state, seconds = stack.release("2", service="nginx")
+            # The new nginx serves, with the certificate from certs/ on the node.
+            assert served_once_reloaded(https, trusting_pebble, served) == served
+        assert state == "completed"
+        configs = "{{range .Spec.TaskTemplate.ContainerSpec.Configs}}{{.ConfigName}}{{end}}"
+        inspect = ("service", "inspect", "--format", configs, stack.service("nginx"))
+        assert swarm.run(*inspect).stdout.strip() == f"{STACK}-site-{digest}"
+        assert sum(edit.served) > 0
+        report["site edited, nginx replaced"] = (seconds, sum(edit.served), len(edit.failed))
     finally:
         stack.remove()
         print(f"\nswarm: {report}")

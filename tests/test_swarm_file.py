@@ -52,7 +52,7 @@ CONFIGS_IGNORED = "Some services (nginx) use the 'configs' key, which will be ig
 
 @pytest.fixture(scope="module")
 def stack(project):
-    result = resolve(project, IMAGE=IMAGE, TAG=TAG, BASE_URL=BASE_URL, **MAIL)
+    result = resolve(project, IMAGE=IMAGE, TAG=TAG, BASE_URL=BASE_URL, SITE_VERSION="abc", **MAIL)
     assert result.returncode == 0, result.stderr
     assert [line for line in result.stderr.splitlines() if line.strip()] == [
         CONFIGS_IGNORED + " Compose does not support 'configs' configuration - use "
@@ -80,17 +80,17 @@ def test_tls_ends_at_nginx_on_each_nodes_own_ports_and_the_app_publishes_none(pr
     assert ports == {(80, 80, "host"), (443, 443, "host")}
     assert nginx["deploy"]["mode"] == "global"
     assert not any("ports" in stack["services"][name] for name in ("web", "worker", "db", "redis"))
-    # The shipped site and certbot's certificate, as a config and secrets any node can get.
+    # The shipped site as a config any node can get; certbot's folder and its checks' webroot
+    # from the node, read-only, where certbot renews the certificate (nginx reloads in place).
     (site,) = nginx["configs"]
     assert site["target"] == "/etc/nginx/conf.d/default.conf"
     assert stack["configs"][site["source"]]["file"] == str(project / "nginx" / f"{SLUG}.conf")
+    assert "secrets" not in nginx
+    assert nginx["volumes"] == [
+        f"{project / 'certs'}:/etc/letsencrypt:ro",
+        f"{project / 'certs' / 'www'}:/var/www/certbot:ro",
+    ]
     live = f"/etc/letsencrypt/live/{SLUG}"
-    files = {item["target"]: stack["secrets"][item["source"]]["file"] for item in nginx["secrets"]}
-    certificate = project / "certs" / "live" / SLUG
-    assert files == {
-        f"{live}/fullchain.pem": str(certificate / "fullchain.pem"),
-        f"{live}/privkey.pem": str(certificate / "privkey.pem"),
-    }
     site_text = (project / "nginx" / f"{SLUG}.conf").read_text()
     assert f"ssl_certificate {live}/fullchain.pem;" in site_text
     assert f"ssl_certificate_key {live}/privkey.pem;" in site_text
@@ -125,9 +125,9 @@ def test_secrets_reach_the_containers_as_files_only(project, stack):
     assert db["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres_password"
     names = ("secret_key", "postgres_password", "mail_password")
     assert {stack["secrets"][name]["name"] for name in names} == {
-        "my-flask-app-secret-key",
-        "my-flask-app-postgres-password",
-        "my-flask-app-mail-password",
+        "my-flask-app-secret-key-1",
+        "my-flask-app-postgres-password-1",
+        "my-flask-app-mail-password-1",
     }
     # No secret in any environment: .env is not read, and the URL names no password.
     dotenv = dict(
@@ -139,9 +139,38 @@ def test_secrets_reach_the_containers_as_files_only(project, stack):
     assert not any("env_file" in service for service in services.values())
     # The header's commands make both secrets from .env.
     text = (project / FILE).read_text()
-    assert 'printf %s "$SECRET_KEY" | docker secret create my-flask-app-secret-key -' in text
-    assert '"$POSTGRES_PASSWORD" | docker secret create my-flask-app-postgres-password -' in text
-    assert '"${MAIL_PASSWORD:-none}" | docker secret create my-flask-app-mail-password -' in text
+    assert 'printf %s "$SECRET_KEY" | docker secret create my-flask-app-secret-key-1 -' in text
+    assert '"$POSTGRES_PASSWORD" | docker secret create my-flask-app-postgres-password-1 -' in text
+    assert '"${MAIL_PASSWORD:-none}" | docker secret create my-flask-app-mail-password-1 -' in text
+
+
+def test_a_changed_site_or_secret_is_a_new_name_for_the_next_deploy(project):
+    """Configs and secrets cannot change once made: the site's name is its content's hash,
+    each secret's carries a number that .env or the shell may raise."""
+    env = dict(IMAGE=IMAGE, TAG=TAG, BASE_URL=BASE_URL, **MAIL)
+    result = resolve(project, **env, SITE_VERSION="1a2b", MAIL_PASSWORD_VERSION="2")
+    assert result.returncode == 0, result.stderr
+    resolved = yaml.safe_load(result.stdout)
+    assert resolved["configs"]["site"]["name"] == "my-flask-app-site-1a2b"
+    assert resolved["secrets"]["mail_password"]["name"] == "my-flask-app-mail-password-2"
+    assert resolved["secrets"]["secret_key"]["name"] == "my-flask-app-secret-key-1"
+    assert "SITE_VERSION" in resolve(project, **env).stderr  # refused without it
+    text = (project / FILE).read_text()
+    assert f"SITE_VERSION=$(sha256sum nginx/{SLUG}.conf | cut -c1-12)" in text
+
+
+def test_nginx_is_replaced_one_node_at_a_time_and_finishes_its_requests(services):
+    """Its ports allow no start-first; SIGQUIT (the image's) with time to finish requests."""
+    nginx = services["nginx"]
+    update = nginx["deploy"]["update_config"]
+    assert (update["order"], update["parallelism"], update["failure_action"]) == (
+        "stop-first",
+        1,
+        "rollback",
+    )
+    assert update["delay"] == "30s"
+    assert nginx["deploy"]["rollback_config"]["order"] == "stop-first"
+    assert nginx["stop_grace_period"] == "30s"
 
 
 def test_three_web_replicas_updated_start_first_and_rolled_back_on_failure(services):
@@ -243,3 +272,19 @@ def test_two_job_workers_send_the_mails_and_finish_a_job_before_they_stop(servic
     assert deploy["replicas"] == 2
     assert deploy["update_config"]["failure_action"] == "rollback"
     assert deploy["restart_policy"]["condition"] == "any"
+
+
+def test_gunicorn_postgresql_and_redis_are_on_the_internal_network_only(stack):
+    """An internal overlay gives its tasks no docker_gwbridge address, through which a
+    process on the node would reach them (test_swarm.py checks it on a swarm); nginx's ports
+    and the workers' mail relay go through the other network."""
+    services, networks = stack["services"], stack["networks"]
+    assert networks["backend"]["internal"] is True
+    assert not networks["outside"].get("internal")
+    assert {name: set(s["networks"]) for name, s in services.items()} == {
+        "nginx": {"backend", "outside"},
+        "web": {"backend"},
+        "worker": {"backend", "outside"},
+        "db": {"backend"},
+        "redis": {"backend"},
+    }
