@@ -82,6 +82,7 @@ def prune(project, answers):
         after.write_text(text, encoding="utf-8")
     if answers["database"] != "postgresql":
         remove(project / "docs" / "postgresql.md")
+        remove(project / answers["project_slug"] / "postgres.py")
     licence = answers["open_source_license"]
     if licence != "none":
         (project / "licenses" / f"{licence}.txt").replace(project / "LICENSE")

@@ -36,7 +36,7 @@ NGINX_FILES = {
 SWARM_FILE = "compose.swarm.yaml"  # Docker, nginx and PostgreSQL
 SWARM_PAGE = "docs/swarm.md"
 KUBERNETES_PAGE = "docs/kubernetes.md"
-POSTGRESQL_PAGE = "docs/postgresql.md"
+POSTGRESQL_FILES = {"docs/postgresql.md", f"{SLUG}/postgres.py"}
 KUBERNETES_FOLDER = "k8s/"
 KUBERNETES_ENV = "k8s/overlays/production/.env"  # written by the hook, like .env
 API_FILES = {
@@ -108,7 +108,7 @@ def expected_files(answers):
         files = {name for name in files if not name.startswith(KUBERNETES_FOLDER)}
         files.discard(KUBERNETES_PAGE)
     if answers.get("database", "sqlite") != "postgresql":
-        files.discard(POSTGRESQL_PAGE)
+        files -= POSTGRESQL_FILES
     if not answers.get("use_api", True):
         files = {name for name in files - API_FILES if not name.startswith(API_PACKAGE)}
     return files
