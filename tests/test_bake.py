@@ -36,6 +36,7 @@ NGINX_FILES = {
 SWARM_FILE = "compose.swarm.yaml"  # Docker, nginx and PostgreSQL
 SWARM_PAGE = "docs/swarm.md"
 KUBERNETES_PAGE = "docs/kubernetes.md"
+PG_BACKUP = "bin/pg-backup.sh"  # the Compose and Swarm backup service's: Docker and PostgreSQL
 POSTGRESQL_FILES = {"docs/postgresql.md", f"{SLUG}/postgres.py"}
 KUBERNETES_FOLDER = "k8s/"
 KUBERNETES_ENV = "k8s/overlays/production/.env"  # written by the hook, like .env
@@ -109,6 +110,8 @@ def expected_files(answers):
         files.discard(KUBERNETES_PAGE)
     if answers.get("database", "sqlite") != "postgresql":
         files -= POSTGRESQL_FILES
+    if answers.get("database", "sqlite") != "postgresql" or not answers.get("use_docker", True):
+        files.discard(PG_BACKUP)
     if not answers.get("use_api", True):
         files = {name for name in files - API_FILES if not name.startswith(API_PACKAGE)}
     return files

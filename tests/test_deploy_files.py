@@ -146,8 +146,14 @@ def test_production_compose_runs_migrations_then_gunicorn(bake_once, answers):
     postgres = answers["database"] == "postgresql"
     expected = {"migrate", "web", "worker", "redis", "prometheus"}
     expected |= {"nginx"} if answers["use_nginx"] else set()
-    assert set(services) == expected | ({"db"} if postgres else set())
+    assert set(services) == expected | ({"db", "backup"} if postgres else set())
     assert services["prometheus"]["profiles"] == ["monitoring"]  # started only when asked
+    if postgres:  # pg_dump from the database's own image, into a volume (docs/backups.md)
+        backup = services["backup"]
+        assert backup["image"] == services["db"]["image"]
+        assert backup["entrypoint"] == ["sh", "/pg-backup.sh"]
+        assert backup["depends_on"] == {"db": {"condition": "service_healthy"}}
+        assert any(volume.startswith("backups:/backups") for volume in backup["volumes"])
 
     for name in ["migrate", "web", "worker"]:
         env = services[name]["environment"]
