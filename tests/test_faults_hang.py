@@ -316,6 +316,8 @@ def postgres_pids(stack):
 def test_postgres_hung(stack):
     """Every PostgreSQL process SIGSTOPped: pooled connections stay open and nothing answers,
     new ones get no reply (the kernel completes the handshake). 4 logins at once, which query."""
+    with ThreadPoolExecutor(WORKERS) as pool:  # every worker has a pooled connection open
+        list(pool.map(lambda _: log_in(stack), range(2 * WORKERS)))
     pids = postgres_pids(stack)
     signal_all(pids, signal.SIGSTOP)
     try:
