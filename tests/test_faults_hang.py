@@ -180,16 +180,16 @@ def stack(baked_python, tmp_path_factory):
 
 
 @contextlib.contextmanager
-def under_load(stack):
-    """wrk on the pages that need no dependency for LOAD_SECONDS, 8 connections; yields a dict
+def under_load(stack, seconds=LOAD_SECONDS):
+    """wrk on the pages that need no dependency for `seconds`, 8 connections; yields a dict
     that gets the Load when the block ends. A request may wait for a worker while all four are
     in a login that waits for Redis (2 x REDIS_TIMEOUT): wrk gives up after 10 s, not 5."""
-    command = [servers.need("wrk"), "-t2", "-c8", f"-d{LOAD_SECONDS}s", f"--timeout={CALM * 2}s"]
+    command = [servers.need("wrk"), "-t2", "-c8", f"-d{seconds}s", f"--timeout={CALM * 2}s"]
     command += ["-s", str(stack.script), stack.nginx.url, "--", *PAGES]
     run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     result = {}
     yield result
-    result["load"] = finish_wrk(run, LOAD_SECONDS)
+    result["load"] = finish_wrk(run, seconds)
 
 
 def check_pages_held(load):
@@ -388,6 +388,7 @@ def test_smtp_hung_a_mail_waits_in_the_queue(stack):
 # Seconds each proxy holds every chunk a dependency sends back, well within its timeout: the
 # site must slow down, never fail. (Past its timeout a slow dependency is a hung one.)
 SLOW = {"redis": 0.2, "database": 0.2, "mail": 0.5}
+SLOW_LOAD_SECONDS = 5  # as long as the slow case's requests take
 
 
 @contextlib.contextmanager
@@ -401,7 +402,7 @@ def slowed(stack, name):
 
 def test_redis_slow(stack):
     login_up = log_in(stack)
-    with under_load(stack) as loaded, slowed(stack, "redis"):
+    with under_load(stack, SLOW_LOAD_SECONDS) as loaded, slowed(stack, "redis"):
         time.sleep(0.5)
         login = log_in(stack)
         signup = sign_up(stack, "slowredis")
@@ -429,7 +430,7 @@ def test_redis_slow(stack):
 
 def test_postgres_slow(stack):
     login_up = log_in(stack)
-    with under_load(stack) as loaded, slowed(stack, "database"):
+    with under_load(stack, SLOW_LOAD_SECONDS) as loaded, slowed(stack, "database"):
         time.sleep(0.5)
         login = log_in(stack)
         signup = sign_up(stack, "slowdatabase")
@@ -456,7 +457,7 @@ def test_postgres_slow(stack):
 
 
 def test_smtp_slow(stack):
-    with under_load(stack) as loaded, slowed(stack, "mail"):
+    with under_load(stack, SLOW_LOAD_SECONDS) as loaded, slowed(stack, "mail"):
         status, seconds = sign_up(stack, "slowsmtp")
         started = time.monotonic()
         stack.mailbox.wait_for("slowsmtp@example.com", seconds=40)
