@@ -82,6 +82,9 @@ def prune(project, answers):
         after.write_text(text, encoding="utf-8")
     if answers["database"] != "postgresql":
         remove(project / "docs" / "postgresql.md")
+        remove(project / answers["project_slug"] / "postgres.py")
+    if answers["database"] != "postgresql" or not answers["use_docker"]:
+        remove(project / "bin" / "pg-backup.sh")  # the Compose and Swarm backup service's
     licence = answers["open_source_license"]
     if licence != "none":
         (project / "licenses" / f"{licence}.txt").replace(project / "LICENSE")

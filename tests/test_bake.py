@@ -36,7 +36,8 @@ NGINX_FILES = {
 SWARM_FILE = "compose.swarm.yaml"  # Docker, nginx and PostgreSQL
 SWARM_PAGE = "docs/swarm.md"
 KUBERNETES_PAGE = "docs/kubernetes.md"
-POSTGRESQL_PAGE = "docs/postgresql.md"
+PG_BACKUP = "bin/pg-backup.sh"  # the Compose and Swarm backup service's: Docker and PostgreSQL
+POSTGRESQL_FILES = {"docs/postgresql.md", f"{SLUG}/postgres.py"}
 KUBERNETES_FOLDER = "k8s/"
 KUBERNETES_ENV = "k8s/overlays/production/.env"  # written by the hook, like .env
 API_FILES = {
@@ -127,7 +128,9 @@ def expected_files(answers):
         files = {name for name in files if not name.startswith(KUBERNETES_FOLDER)}
         files.discard(KUBERNETES_PAGE)
     if answers.get("database", "sqlite") != "postgresql":
-        files.discard(POSTGRESQL_PAGE)
+        files -= POSTGRESQL_FILES
+    if answers.get("database", "sqlite") != "postgresql" or not answers.get("use_docker", True):
+        files.discard(PG_BACKUP)
     if not answers.get("use_api", True):
         files = {name for name in files - API_FILES if not name.startswith(API_PACKAGE)}
     return files

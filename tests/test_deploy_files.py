@@ -146,8 +146,14 @@ def test_production_compose_runs_migrations_then_gunicorn(bake_once, answers):
     postgres = answers["database"] == "postgresql"
     expected = {"migrate", "web", "worker", "redis", "prometheus"}
     expected |= {"nginx"} if answers["use_nginx"] else set()
-    assert set(services) == expected | ({"db"} if postgres else set())
+    assert set(services) == expected | ({"db", "backup"} if postgres else set())
     assert services["prometheus"]["profiles"] == ["monitoring"]  # started only when asked
+    if postgres:  # pg_dump from the database's own image, into a volume (docs/backups.md)
+        backup = services["backup"]
+        assert backup["image"] == services["db"]["image"]
+        assert backup["entrypoint"] == ["sh", "/pg-backup.sh"]
+        assert backup["depends_on"] == {"db": {"condition": "service_healthy"}}
+        assert any(volume.startswith("backups:/backups") for volume in backup["volumes"])
 
     for name in ["migrate", "web", "worker"]:
         env = services[name]["environment"]
@@ -380,10 +386,14 @@ def test_production_containers_are_hardened_as_the_kubernetes_pods(bake_once, an
     (tests/test_docker.py checks the running containers.)"""
     project = bake_once(**answers)
     services = compose_config(project, "compose.prod.yaml")["services"]
-    for name in ("migrate", "web", "worker", "redis", *services.keys() & {"nginx", "db"}):
+    optional = services.keys() & {"nginx", "db", "backup"}
+    for name in ("migrate", "web", "worker", "redis", *optional):
         service = services[name]
         assert service["security_opt"] == ["no-new-privileges:true"], name
         assert service["mem_limit"] and service["cpus"] and service["pids_limit"], name
+    if "backup" in services:  # pg_dump into its volume needs no capability either
+        backup = services["backup"]
+        assert backup["read_only"] is True and backup["cap_drop"] == ["ALL"]
     for name in ("migrate", "web", "worker"):
         service = services[name]
         assert service["read_only"] is True and service["cap_drop"] == ["ALL"], name

@@ -375,6 +375,59 @@ def test_development_stack_is_healthy_on_the_port_it_serves(stacks):
     assert page.status == 200
 
 
+# Backups: the `backup` service and the restore drill (docs/backups.md) ---------------------
+
+DRILL_PASSWORD = "a quiet heron at dawn"
+
+
+def api_call(stack, path, data=None, token=None):
+    """(status, JSON body) of an API request through nginx, over HTTPS."""
+    import urllib.error
+    import urllib.request
+
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    body = json.dumps(data).encode() if data is not None else None
+    request = urllib.request.Request(stack.https_url + path, body, headers)
+    context = servers.trusting(stack.certificate())
+    try:
+        with urllib.request.urlopen(request, timeout=30, context=context) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def test_a_dropped_database_comes_back_from_the_backup_service(stacks):
+    """The drill on the Compose stack: an account and an API token, a backup by the `backup`
+    service, the database dropped and made again empty, the documented restore command, then
+    the same password and the same token work through nginx."""
+    from test_backups_e2e import CREATE_ACCOUNT
+
+    stack = stacks["postgresql-nginx"]
+    backup = ("exec", "-T", "backup", "sh", "/pg-backup.sh")
+    listed = stack.compose(*backup, "list").stdout
+    assert re.search(r"Z-\w+\.dump", listed), listed  # the one it made when it started
+    create = CREATE_ACCOUNT.replace('"ada"', '"grace"').replace("ada@", "grace@")
+    made = stack.compose("exec", "-T", "web", "python", "-c", create, DRILL_PASSWORD)
+    token = made.stdout.split()[-1]
+    assert api_call(stack, "/api/users/me", token=token)[0] == 200
+    file = stack.compose(*backup, "now").stdout.split()[-1]
+    assert file.startswith("/backups/") and file.endswith(".dump")
+
+    env = stack_env(stack)
+    psql = ["exec", "-T", "db", "psql", "-U", env["POSTGRES_USER"], "-d", "postgres"]
+    psql += ["-v", "ON_ERROR_STOP=1", "-c"]
+    stack.compose(*psql, f'DROP DATABASE "{env["POSTGRES_DB"]}" WITH (FORCE)')
+    stack.compose(*psql, f'CREATE DATABASE "{env["POSTGRES_DB"]}"')
+
+    assert "restored" in stack.compose(*backup, "restore", file).stdout
+    me = api_call(stack, "/api/users/me", token=token)
+    new = api_call(stack, "/api/tokens", {"username": "grace", "password": DRILL_PASSWORD})
+    assert me[0] == 200 and me[1]["username"] == "grace"
+    assert new[0] == 201 and new[1]["token"]
+
+
 # A certificate from an ACME server ---------------------------------------------------------
 
 

@@ -5,7 +5,8 @@ One PostgreSQL + API bake, served as production serves it: the shipped gunicorn.
 sync workers behind the shipped nginx site (HTTPS), Redis (Debian's redis-server) for rate
 limits and the job queue, the baked `flask jobs worker`, and an SMTP server, all on loopback
 and shared by every case (they leave the stack as they found it). Each case breaks one
-dependency (SIGSTOP: connections stay open and nothing answers; or a clean stop) while `wrk`
+dependency (SIGSTOP: connections stay open and nothing answers; a clean stop; or slow: the
+delaying proxy the app reaches it through holds each answer) while `wrk`
 keeps a bounded load on GET / and a static file, and visitors log in and sign up from their
 own loopback addresses (so no per-client limit counts two). Each prints its row of the matrix;
 the module prints the whole table at the end (`pytest -s`), as docs/faults.md shows it.
@@ -55,6 +56,7 @@ class Stack:
     database: servers.PostgresProject
     mailbox: servers.Mailbox
     script: Path
+    slow: dict  # the delaying proxy in front of each dependency, by name
     visitors: int = 1  # the last loopback address given to a visitor
     accounts: list = field(default_factory=list)
 
@@ -139,17 +141,25 @@ def stack(baked_python, tmp_path_factory):
         servers.postgres_project(baked_python, folder) as database,
         servers.redis(persist=True) as redis,
         servers.smtp() as mailbox,
+        # Every dependency is reached through a proxy that passes bytes as they come (a
+        # stopped or SIGSTOPped server behind it looks the same to the app) or late (slow).
+        servers.proxy(database.server.port) as slow_database,
+        servers.proxy(redis.port) as slow_redis,
+        servers.proxy(mailbox.port) as slow_mail,
     ):
+        redis_uri = f"redis://{slow_redis.address}/0"
         env = clean_env(
             APP_CONFIG="production",
             SECRET_KEY=secrets.token_hex(32),
-            DATABASE_URL=database.url,
+            DATABASE_URL=database.url.replace(
+                f":{database.server.port}/", f":{slow_database.port}/"
+            ),
             TRUSTED_PROXIES="1",
-            RATELIMIT_STORAGE_URI=redis.uri,
-            JOBS_REDIS_URL=redis.uri,
+            RATELIMIT_STORAGE_URI=redis_uri,
+            JOBS_REDIS_URL=redis_uri,
             REDIS_TIMEOUT=str(REDIS_TIMEOUT),
             MAIL_SERVER="127.0.0.1",
-            MAIL_PORT=str(mailbox.port),
+            MAIL_PORT=str(slow_mail.port),
             MAIL_TIMEOUT="2",
             LOGIN_REQUIRES_VERIFIED_EMAIL="0",
         )
@@ -159,7 +169,8 @@ def stack(baked_python, tmp_path_factory):
             servers.nginx(project, [gunicorn.address]) as nginx,
             servers.worker(project, baked_python, env) as worker,
         ):
-            yield Stack(gunicorn, nginx, worker, redis, database, mailbox, script)
+            slow = {"redis": slow_redis, "database": slow_database, "mail": slow_mail}
+            yield Stack(gunicorn, nginx, worker, redis, database, mailbox, script, slow)
             log = gunicorn.log()
     assert "WORKER TIMEOUT" not in log
     print("\n| Dependency | Failure | What a visitor sees | Recovery |")
@@ -169,16 +180,16 @@ def stack(baked_python, tmp_path_factory):
 
 
 @contextlib.contextmanager
-def under_load(stack):
-    """wrk on the pages that need no dependency for LOAD_SECONDS, 8 connections; yields a dict
+def under_load(stack, seconds=LOAD_SECONDS):
+    """wrk on the pages that need no dependency for `seconds`, 8 connections; yields a dict
     that gets the Load when the block ends. A request may wait for a worker while all four are
     in a login that waits for Redis (2 x REDIS_TIMEOUT): wrk gives up after 10 s, not 5."""
-    command = [servers.need("wrk"), "-t2", "-c8", f"-d{LOAD_SECONDS}s", f"--timeout={CALM * 2}s"]
+    command = [servers.need("wrk"), "-t2", "-c8", f"-d{seconds}s", f"--timeout={CALM * 2}s"]
     command += ["-s", str(stack.script), stack.nginx.url, "--", *PAGES]
     run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     result = {}
     yield result
-    result["load"] = finish_wrk(run, LOAD_SECONDS)
+    result["load"] = finish_wrk(run, seconds)
 
 
 def check_pages_held(load):
@@ -295,6 +306,51 @@ def test_postgres_stopped(stack):
     )
 
 
+def postgres_pids(stack):
+    """The postmaster (first line of postmaster.pid) and every backend and helper under it."""
+    database = stack.database.server
+    postmaster = int((database.data / "postmaster.pid").read_text().split()[0])
+    return [postmaster, *servers.descendants(postmaster)]
+
+
+def test_postgres_hung(stack):
+    """Every PostgreSQL process SIGSTOPped: pooled connections stay open and nothing answers,
+    new ones get no reply (the kernel completes the handshake). 4 logins at once, which query."""
+    with ThreadPoolExecutor(WORKERS) as pool:  # every worker has a pooled connection open
+        list(pool.map(lambda _: log_in(stack), range(2 * WORKERS)))
+    pids = postgres_pids(stack)
+    signal_all(pids, signal.SIGSTOP)
+    try:
+        with under_load(stack) as loaded, ThreadPoolExecutor(WORKERS) as pool:
+            time.sleep(0.5)
+            logins = list(pool.map(lambda _: log_in(stack), range(WORKERS)))
+            ready = readiness(stack)
+            again = log_in(stack)  # a worker whose pool already gave up
+    finally:
+        signal_all(pids, signal.SIGCONT)
+    recovered = wait_ready(stack)
+    load = loaded["load"]
+    load.report("PostgreSQL hung")
+    slowest = max(seconds for _, seconds in logins)
+    print(f"logins {logins}, then {again}; /readyz {ready[0]} in {ready[2]:.2f} s")
+    check_pages_held(load)
+    assert {status for status, _ in logins} == {503} and slowest < CALM
+    assert again[0] == 503 and again[1] < CALM
+    assert ready[0] == 503 and '"database":"unavailable"' in ready[1].replace(" ", "")
+    assert ready[2] < 2
+    assert log_in(stack)[0] == 200  # queries again
+    MATRIX.append(
+        (
+            "PostgreSQL",
+            "hung (SIGSTOP)",
+            f"GET / and static: {load.requests} x 200 (p99 {load.p99_ms / 1000:.1f} s); "
+            f"4 logins at once: the 503 page in {slowest:.1f} s at worst, then "
+            f"{again[1]:.1f} s; /readyz 503 in {ready[2]:.1f} s",
+            f"/readyz 200 {recovered:.1f} s after SIGCONT",
+        )
+    )
+
+
 def test_smtp_hung_a_mail_waits_in_the_queue(stack):
     """The mail server takes every connection and answers RCPT TO never (past MAIL_TIMEOUT):
     sign-up answers at once, the worker's try times out (logged as a timeout) and the retry,
@@ -325,6 +381,100 @@ def test_smtp_hung_a_mail_waits_in_the_queue(stack):
             f"GET / and static: {load.requests} x 200; sign-up {seconds:.1f} s, "
             "the mail waits in the queue",
             f"mail delivered {delivered:.1f} s after the server answered (next retry)",
+        )
+    )
+
+
+# Seconds each proxy holds every chunk a dependency sends back, well within its timeout: the
+# site must slow down, never fail. (Past its timeout a slow dependency is a hung one.)
+SLOW = {"redis": 0.2, "database": 0.2, "mail": 0.5}
+SLOW_LOAD_SECONDS = 5  # as long as the slow case's requests take
+
+
+@contextlib.contextmanager
+def slowed(stack, name):
+    stack.slow[name].delay = SLOW[name]
+    try:
+        yield
+    finally:
+        stack.slow[name].delay = 0
+
+
+def test_redis_slow(stack):
+    login_up = log_in(stack)
+    with under_load(stack, SLOW_LOAD_SECONDS) as loaded, slowed(stack, "redis"):
+        time.sleep(0.5)
+        login = log_in(stack)
+        signup = sign_up(stack, "slowredis")
+        ready = readiness(stack)
+    stack.mailbox.wait_for("slowredis@example.com", seconds=40)  # queued, then delivered
+    after = log_in(stack)
+    load = loaded["load"]
+    load.report("Redis slow")
+    print(f"login {login} ({login_up} before, {after} after); sign-up {signup}; /readyz {ready}")
+    check_pages_held(load)
+    assert login[0] == 200 and login[1] < CALM
+    assert signup[0] == 302 and signup[1] < CALM
+    assert ready[2] < 2
+    MATRIX.append(
+        (
+            "Redis",
+            f"slow (+{SLOW['redis']:g} s per answer)",
+            f"GET / and static: {load.requests} x 200; login {login[1]:.1f} s "
+            f"({login_up[1]:.1f} s before); sign-up {signup[1]:.1f} s, its mail delivered; "
+            f"/readyz {ready[0]} in {ready[2]:.1f} s",
+            f"at once: login {after[1]:.1f} s after",
+        )
+    )
+
+
+def test_postgres_slow(stack):
+    login_up = log_in(stack)
+    with under_load(stack, SLOW_LOAD_SECONDS) as loaded, slowed(stack, "database"):
+        time.sleep(0.5)
+        login = log_in(stack)
+        signup = sign_up(stack, "slowdatabase")
+        ready = readiness(stack)
+    stack.mailbox.wait_for("slowdatabase@example.com", seconds=40)
+    after = log_in(stack)
+    load = loaded["load"]
+    load.report("PostgreSQL slow")
+    print(f"login {login} ({login_up} before, {after} after); sign-up {signup}; /readyz {ready}")
+    check_pages_held(load)
+    assert login[0] == 200 and login[1] < CALM
+    assert signup[0] == 302 and signup[1] < CALM
+    assert ready[2] < 2
+    MATRIX.append(
+        (
+            "PostgreSQL",
+            f"slow (+{SLOW['database']:g} s per answer)",
+            f"GET / and static: {load.requests} x 200; login {login[1]:.1f} s "
+            f"({login_up[1]:.1f} s before); sign-up {signup[1]:.1f} s; "
+            f"/readyz {ready[0]} in {ready[2]:.1f} s",
+            f"at once: login {after[1]:.1f} s after",
+        )
+    )
+
+
+def test_smtp_slow(stack):
+    with under_load(stack, SLOW_LOAD_SECONDS) as loaded, slowed(stack, "mail"):
+        status, seconds = sign_up(stack, "slowsmtp")
+        started = time.monotonic()
+        stack.mailbox.wait_for("slowsmtp@example.com", seconds=40)
+        delivered = time.monotonic() - started
+        ready = readiness(stack)
+    load = loaded["load"]
+    load.report("SMTP slow")
+    check_pages_held(load)
+    assert status == 302 and seconds < CALM
+    assert ready[0] == 200
+    MATRIX.append(
+        (
+            "SMTP",
+            f"slow (+{SLOW['mail']:g} s per reply)",
+            f"GET / and static: {load.requests} x 200; sign-up {seconds:.1f} s; "
+            f"the mail delivered {delivered:.1f} s after sign-up",
+            "at once",
         )
     )
 

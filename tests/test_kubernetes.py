@@ -155,6 +155,8 @@ def test_every_document_passes_the_pinned_kubernetes_schemas(project, objects):
         "NetworkPolicy",
         "Issuer",
         "StagingIssuer",
+        "CronJob",
+        "PersistentVolumeClaim",
     }
     for document in documents:
         assert_valid(document)
@@ -459,6 +461,57 @@ def test_only_the_app_reaches_postgresql_and_redis_and_only_the_ingress_the_app(
     assert not admits(policy, worker, web, 8000)
     assert not admits(policy, elsewhere, web, 8000)
     assert not admits(policy, controller, database, 8000)  # the named port is the web pods'
+    backup = (
+        here,
+        objects["CronJob"]["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"],
+        {},
+    )
+    assert admits(policy, backup, database, 5432) and not admits(policy, backup, redis, 6379)
+    assert not admits(policy, backup, web, 8000)
+
+
+def test_a_cronjob_backs_the_database_up_daily_into_a_volume_keeping_14(objects, tmp_path):
+    """Its script, run here against a throwaway PostgreSQL with the Secret's DATABASE_URL (the
+    SQLAlchemy form the app reads): a custom-format dump, and only the newest 14 kept."""
+    cron = objects["CronJob"]
+    assert cron["spec"]["schedule"] == "15 3 * * *"
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (job,) = pod["containers"]
+    assert job["image"].startswith("postgres:") and "latest" not in job["image"]
+    assert (
+        pod["securityContext"]["runAsNonRoot"] and job["securityContext"]["readOnlyRootFilesystem"]
+    )
+    assert job["resources"]["requests"] and job["resources"]["limits"]
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    claim = objects["PersistentVolumeClaim"]["metadata"]["name"]
+    assert volumes["backups"]["persistentVolumeClaim"]["claimName"] == claim
+    assert volumes["secrets"]["secret"]["secretName"] == objects["Secret"]["metadata"]["name"]
+
+    shell, flag, script = job["command"]
+    backups, secrets_dir = tmp_path / "backups", tmp_path / "secrets"
+    backups.mkdir()
+    secrets_dir.mkdir()
+    for day in range(1, 16):  # 15 older backups
+        (backups / f"2026-01-{day:02d}T031500Z-app.dump").write_text("old")
+    script = script.replace("/run/secrets/app", str(secrets_dir)).replace("/backups", str(backups))
+    with servers.postgres() as database:
+        url = database.create_database("app", "a-password")  # postgresql+psycopg://...
+        (secrets_dir / "DATABASE_URL").write_text(url)
+        database.psql("CREATE TABLE kept (name text); ALTER TABLE kept OWNER TO app", "app")
+        path = f"{database.bin}:/usr/bin:/bin"
+        done = subprocess.run(
+            [shell, flag, script], env={"PATH": path}, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        (made,) = done.stdout.split()
+        listed = subprocess.run(
+            [str(database.bin / "pg_restore"), "--list", made], capture_output=True, text=True
+        )
+    assert "TABLE DATA public kept" in listed.stdout
+    names = sorted(path.name for path in backups.iterdir())
+    assert len(names) == 14 and names[-1] == Path(made).name and made.endswith("-app.dump")
+    assert "2026-01-01T031500Z-app.dump" not in names and not list(backups.glob("*.partial"))
 
 
 def test_settings_come_from_the_configmap_and_the_secret(objects):

@@ -212,6 +212,11 @@ class Stack:
         ]
         assert self.deploy_command == f"docker stack deploy -c compose.swarm.yaml {STACK}"
         self.https_url = f"https://localhost:{env['HTTPS_PORT']}"
+        lines = (project / ".env").read_text().splitlines()
+        self.env_file = dict(x.split("=", 1) for x in lines if "=" in x and x[:1] != "#")
+
+    def certificate(self):
+        return self.project / "certs" / "live" / SLUG / "fullchain.pem"
 
     def shell(self, *commands, tag):
         """Run commands in one shell in the bake's folder, as a person would, with TAG set."""
@@ -286,7 +291,7 @@ class Stack:
         deadline = time.monotonic() + 120
         while self.containers() and time.monotonic() < deadline:
             time.sleep(1)
-        for name in ("postgres-data", "redis-data"):
+        for name in ("postgres-data", "redis-data", "backups"):
             while time.monotonic() < deadline:  # a volume is free once its container is gone
                 volume = ("volume", "rm", f"{STACK}_{name}")
                 if self.swarm.run(*volume, check=False).returncode == 0:
@@ -326,6 +331,33 @@ def verification_link(stack, address):
 def https_status(url, certificate, path="/readyz"):
     with contextlib.suppress(OSError):
         return Browser(url, servers.trusting(certificate)).request(path).status
+
+
+def restore_drill(stack):
+    """An account and an API token; a backup by the `backup` service; the database dropped and
+    made again empty; the restore command docs/backups.md gives; the same password and the
+    same token work through nginx."""
+    from test_backups_e2e import CREATE_ACCOUNT
+    from test_docker import DRILL_PASSWORD, api_call
+
+    def run(service, *command):
+        label = f"label=com.docker.swarm.service.name={stack.service(service)}"
+        (container, *_) = stack.swarm.run("ps", "-q", "--filter", label).stdout.split()
+        return stack.swarm.run("exec", container, *command).stdout
+
+    create = CREATE_ACCOUNT.replace('"ada"', '"grace"').replace("ada@", "grace@")
+    token = run("web", "python", "-c", create, DRILL_PASSWORD).split()[-1]
+    assert re.search(r"Z-\w+\.dump", run("backup", "sh", "/pg-backup.sh", "list"))
+    file = run("backup", "sh", "/pg-backup.sh", "now").split()[-1]
+    user, database = (stack.env_file[name] for name in ("POSTGRES_USER", "POSTGRES_DB"))
+    psql = ("psql", "-U", user, "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c")
+    run("db", *psql, f'DROP DATABASE "{database}" WITH (FORCE)')
+    run("db", *psql, f'CREATE DATABASE "{database}"')
+    assert "restored" in run("backup", "sh", "/pg-backup.sh", "restore", file)
+    me = api_call(stack, "/api/users/me", token=token)
+    new = api_call(stack, "/api/tokens", {"username": "grace", "password": DRILL_PASSWORD})
+    assert me[0] == 200 and me[1]["username"] == "grace"
+    assert new[0] == 201 and new[1]["token"]
 
 
 # The test --------------------------------------------------------------------------------
@@ -425,6 +457,11 @@ def test_deploy_sign_up_update_and_roll_back_without_a_failed_request(
             rollback.requests,
             len(rollback.failed),
         )
+
+        # Backups (docs/backups.md): the restore drill with the `backup` service.
+        started = time.monotonic()
+        restore_drill(stack)
+        report["restore drill"] = time.monotonic() - started
 
         # A certificate from an ACME server (Pebble on loopback) with docs/certificates.md's
         # Swarm commands, through the stack's nginx; then its renewal under load, which reloads

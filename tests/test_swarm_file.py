@@ -47,7 +47,7 @@ def project(bake_once):
 
 
 # docker-compose's only remark: it runs no stacks, so it would not use the configs.
-CONFIGS_IGNORED = "Some services (nginx) use the 'configs' key, which will be ignored."
+CONFIGS_IGNORED = "Some services (backup, nginx) use the 'configs' key, which will be ignored."
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def test_tls_ends_at_nginx_on_each_nodes_own_ports_and_the_app_publishes_none(pr
 def test_every_service_is_found_by_dns_not_a_virtual_address(services):
     """Service VIPs need IPVS too; nginx asks Docker's DNS for the healthy replicas."""
     assert {name: s["deploy"]["endpoint_mode"] for name, s in services.items()} == {
-        name: "dnsrr" for name in ("nginx", "web", "worker", "db", "redis")
+        name: "dnsrr" for name in ("nginx", "web", "worker", "db", "redis", "backup")
     }
 
 
@@ -120,9 +120,9 @@ def test_secrets_reach_the_containers_as_files_only(project, stack):
             "MAIL_PASSWORD": "mail_password",
         }
     # The database server reads the same password secret (the official image's _FILE way).
-    db = services["db"]
-    assert [item["source"] for item in db["secrets"]] == ["postgres_password"]
-    assert db["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres_password"
+    for db in (services["db"], services["backup"]):  # and its backups (bin/pg-backup.sh)
+        assert [item["source"] for item in db["secrets"]] == ["postgres_password"]
+        assert db["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres_password"
     names = ("secret_key", "postgres_password", "mail_password")
     assert {stack["secrets"][name]["name"] for name in names} == {
         "my-flask-app-secret-key-1",

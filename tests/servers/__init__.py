@@ -50,6 +50,7 @@ from .process import (
     worker_pids,
 )
 from .prometheus import Prometheus, prometheus, promtool
+from .proxy import Proxy, proxy
 from .redis import Redis, redis
 from .sentry import SentryStandIn, sentry
 from .smtp import Mailbox, smtp

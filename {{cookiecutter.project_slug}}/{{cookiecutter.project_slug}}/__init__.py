@@ -57,6 +57,11 @@ def register_extensions(app: Flask) -> None:
     from .extensions import csrf, db, limiter, login_manager, mail
 
     db.init_app(app)
+{%- if cookiecutter.database == "postgresql" %}
+    from . import postgres
+
+    postgres.init_app(app)  # a limit on every wait for PostgreSQL's answer
+{%- endif %}
     app.teardown_appcontext(end_database_session)
     if click.get_current_context(silent=True):
         # Only `flask db ...` needs Alembic, a large import: web workers never load it.

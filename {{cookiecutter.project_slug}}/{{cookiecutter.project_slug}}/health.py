@@ -9,10 +9,13 @@ Neither is rate limited, and Gunicorn's and nginx's access logs leave both out.
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as NoAnswer
+
 from flask import Blueprint, current_app
 from flask.typing import ResponseReturnValue
 from limits.storage import storage_from_string
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import jobs
@@ -46,10 +49,27 @@ def readyz() -> ResponseReturnValue:
 
 
 def database_answers() -> bool:
+    """Ask the database from a thread and wait at most half of DATABASE_TIMEOUT: a PostgreSQL
+    that hangs holds the question for its pre-ping limit and a new connection's
+    connect_timeout (2 s at least), longer than a load balancer's check waits. One question
+    at a time: while it waits, later checks wait for the same answer."""
+    probe = current_app.extensions.setdefault("readyz_database", {})
+    asked: Future[bool] | None = probe.get("asked")
+    if asked is None or asked.done():
+        if "thread" not in probe:
+            probe["thread"] = ThreadPoolExecutor(1, thread_name_prefix="readyz")
+        asked = probe["asked"] = probe["thread"].submit(select_one, db.engine)
     try:
-        db.session.execute(text("SELECT 1"))
+        return asked.result(timeout=current_app.config["DATABASE_TIMEOUT"] / 2)
+    except NoAnswer:
+        return False
+
+
+def select_one(engine: Engine) -> bool:
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
     except SQLAlchemyError:
-        db.session.rollback()
         return False
     return True
 
