@@ -204,7 +204,8 @@ def test_the_headers_an_auditor_expects(stack, path):
     assert "publickey-credentials" not in permissions  # passkeys keep their default: self
     assert headers.get_all("Strict-Transport-Security") == ["max-age=63072000; includeSubDomains"]
     (policy,) = headers.get_all("Content-Security-Policy")
-    assert "default-src 'self'" in policy  # Trusted Types: not with htmx (docs/security.md)
+    assert "default-src 'self'" in policy  # nginx's map (static files) repeats the app's:
+    assert "require-trusted-types-for 'script'; trusted-types default" in policy
     assert len(headers.get_all("X-Request-ID")) == 1
 
 
