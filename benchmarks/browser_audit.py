@@ -2,7 +2,9 @@
 
 Every page of tests/pages.py: the public ones, the error pages, /api/docs before and with
 Swagger UI opened (#/users opens it at once), and the account and admin pages of a logged-in
-administrator, whose cookies Lighthouse sends with each request (--extra-headers). A default
+administrator (and of one between the password and the second factor, and of an account
+without a second factor, enrolling one), whose cookies Lighthouse sends with each request
+(--extra-headers). A default
 bake, migrated, served by Gunicorn behind its own nginx site over HTTPS on loopback (the
 tests' servers, with only addresses and paths changed; site_pages.py). Lighthouse 12 (npm,
 installed into .cache/lighthouse/ on first use) drives Debian's Chromium with its default
@@ -25,7 +27,7 @@ from urllib.parse import urlsplit
 
 from baked import TEMPLATE
 from measure import markdown
-from site_pages import ERROR_PAGES, PAGES, QUICK_PAGES, logged_in_cookies, served_site
+from site_pages import ERROR_PAGES, PAGES, QUICK_PAGES, cookies_of, logged_in_cookies, served_site
 
 CATEGORIES = ["performance", "accessibility", "best-practices", "seo"]
 TARGET = 100  # in every category, on every page but one:
@@ -129,9 +131,13 @@ def run(rounds, quick=False):
     command = lighthouse()
     results = {label(path, who): [] for path, who in pages}
     with served_site("browser-audit-") as site:
-        cookie = "; ".join(f"{c['name']}={c['value']}" for c in logged_in_cookies(site))
+        # The administrator's session (its first login turns a second factor on); each other
+        # viewer's is made just before its page, so none expires (the second step in 5 min).
+        admin = logged_in_cookies(site)
         for _ in range(rounds):
             for path, who in pages:
+                cookies = admin if who == "admin" else cookies_of(site, who) if who else []
+                cookie = "; ".join(f"{c['name']}={c['value']}" for c in cookies)
                 headers = {"Cookie": cookie} if who else None
                 with tempfile.TemporaryDirectory(prefix="lighthouse-") as folder:
                     found = audit(command, site.url + path, Path(folder), headers)

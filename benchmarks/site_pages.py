@@ -3,7 +3,8 @@ list of its pages: what the screenshots, Lighthouse and axe-core go through.
 
 A default bake, migrated, served by Gunicorn behind its own nginx site over HTTPS on loopback
 (the tests' servers). `logged_in_cookies` logs the administrator in through the login form,
-as a person would, and returns the cookies a browser would keep.
+as a person would, and returns the cookies a browser would keep; `cookies_of` does the same
+for each viewer of tests/pages.py.
 """
 
 import contextlib
@@ -65,4 +66,17 @@ def logged_in_cookies(site):
         done = client.request("/auth/totp", {"csrf_token": token, "code": totp_code(secret)})
         assert done.status == 200, done.status
         site.recovery_codes = re.findall(RECOVERY_CODE, done.text)
+    return [{"name": c.name, "value": c.value} for c in client.cookies]
+
+
+def cookies_of(site, who):
+    """The cookies of a viewer of PAGES: the administrator's (logged_in_cookies, made before),
+    the administrator's after the password only ("second step"), or an account's ("ada")."""
+    if who == "admin":
+        return logged_in_cookies(site)
+    client = Browser(site.url, site.ssl_context())
+    name = ADMIN if who == "second step" else who
+    answer = client.submit("/auth/login", username=name, password=PASSWORD)
+    expected = "/auth/second-factor" if who == "second step" else "/"
+    assert answer.status == 302 and answer.headers["Location"] == expected, answer.status
     return [{"name": c.name, "value": c.value} for c in client.cookies]

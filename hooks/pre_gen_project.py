@@ -38,7 +38,8 @@ EMAIL_MAX_LENGTH = 254  # the longest address SMTP allows
 # bake needs neither the network nor an installed environment.
 DEPENDENCY_NAMES = {
     "alembic", "anyio", "apispec", "ast_serialize", "blinker", "cbor2", "certifi", "cffi",
-    "cfgv", "charset_normalizer", "click", "croniter", "cryptography", "dateutil",
+    "cfgv", "charset_normalizer", "click", "confusable_homoglyphs", "croniter",
+    "cryptography", "dateutil",
     "deprecated", "distlib", "distutils", "dns", "dnspython", "dotenv", "email_validator",
     "filelock", "flask", "flask_limiter", "flask_login", "flask_mail", "flask_migrate",
     "flask_smorest", "flask_sqlalchemy", "flask_swagger_ui", "flask_wtf", "graphql",

@@ -4,7 +4,9 @@ accessibility test, the screenshots and Lighthouse (benchmarks/) go through."""
 ADMIN, PASSWORD = "root", "correct horse battery"
 ACCOUNTS = ["ada", "grace", "linus", "margaret"]  # ada is account 2
 
-# (path, who sees it): None is a visitor, "admin" the logged-in administrator.
+# (path, who sees it): None is a visitor, "admin" the logged-in administrator, "second step"
+# the administrator between the password and the second factor, "ada" an account without a
+# second factor (logged in with the password alone).
 PAGES = [
     ("/", None),
     ("/auth/login", None),
@@ -27,6 +29,8 @@ PAGES = [
     ("/admin/users/2", "admin"),
     ("/admin/users/2/delete", "admin"),
     ("/admin/audit", "admin"),
+    ("/auth/second-factor", "second step"),  # a code, a recovery code or a passkey
+    ("/auth/totp", "ada"),  # enrolment of an authenticator app: its QR code and key
 ]
 # One page of each kind above: public, an error status, Swagger UI opened, logged in.
 QUICK_PAGES = [("/", None), ("/no/such/page", None), ("/api/docs#/users", None), ("/", "admin")]

@@ -15,7 +15,7 @@ import time
 import pytest
 
 import servers
-from test_accounts_abuse import PASSWORD, api, message, sign_up, stack, submit
+from test_accounts_abuse import PASSWORD, api, mails_to, message, sign_up, stack, submit
 from test_rate_limits import Visitor, behind_nginx
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("accounts_abuse")]
@@ -204,7 +204,8 @@ def test_the_headers_an_auditor_expects(stack, path):
     assert "publickey-credentials" not in permissions  # passkeys keep their default: self
     assert headers.get_all("Strict-Transport-Security") == ["max-age=63072000; includeSubDomains"]
     (policy,) = headers.get_all("Content-Security-Policy")
-    assert "default-src 'self'" in policy  # Trusted Types: not with htmx (docs/security.md)
+    assert "default-src 'self'" in policy  # nginx's map (static files) repeats the app's:
+    assert "require-trusted-types-for 'script'; trusted-types default" in policy
     assert len(headers.get_all("X-Request-ID")) == 1
 
 
@@ -276,6 +277,26 @@ def test_look_alike_and_reserved_identities_are_refused(stack, username, address
             'SELECT count(*) FROM "user" WHERE username = ? OR email = ?', (username, address)
         ).fetchone()
     assert taken == (0,)
+
+
+def test_whole_script_look_alikes_of_an_account_are_taken(stack):
+    """Before: an all-Cyrillic domain (сору.example) passed the mixed-script check and made a
+    second account that read as `nola@copy.example`; `n0la` joined `nola` the same way."""
+    site, mail, database = stack
+    assert sign_up(Visitor(site, "127.0.19.1"), "nola", "nola@copy.example")[0] == 200
+    status, page = sign_up(Visitor(site, "127.0.19.2"), "n0la", "other@example.com")
+    assert status == 200 and "That username is taken." in page
+    status, page = sign_up(
+        Visitor(site, "127.0.19.3"), "nils", "nola@\u0441\u043e\u0440\u0443.example"
+    )
+    assert status == 200 and "nola@\u0441\u043e\u0440\u0443.example" in message(page)
+    with sqlite3.connect(database) as connection:
+        names = connection.execute(
+            'SELECT username FROM "user" WHERE username IN (?, ?, ?)', ("nola", "n0la", "nils")
+        ).fetchall()
+    assert names == [("nola",)]
+    subjects = [m["Subject"].split(": ")[-1] for m in mails_to(mail, "nola@copy.example")]
+    assert subjects == ["verify your email address", "your account"]  # its owner is told
 
 
 def test_sign_up_then_log_in_tells_nobody_whether_the_address_had_an_account(stack):

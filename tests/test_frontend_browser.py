@@ -1,7 +1,8 @@
 """The baked app's pages in Debian's Chromium: axe-core finds no accessibility violation on
-any page, in light and dark mode; no page asks any origin but the site's own; and the htmx
-parts (live search, page links, forms' errors in place) work, as does everything with
-JavaScript switched off.
+any page, in light and dark mode; no page asks any origin but the site's own, nor breaks its
+Content-Security-Policy (Trusted Types included); the htmx parts (live search, page links,
+forms' errors in place) work under Trusted Types, which refuse a page script's plain string;
+and everything works with JavaScript switched off.
 
 The site is test_browser.py's (Gunicorn behind the shipped nginx site, over HTTPS); axe-core
 comes from npm (installed into .cache/axe-core/ on first use) and is run in the page through
@@ -84,15 +85,18 @@ def site(served_app):  # noqa: F811
     return served_app
 
 
-def log_in(page, site):
-    """Log the administrator in. Administrators need a second factor for /admin: the first
-    login turns on an authenticator app, later ones give one of its recovery codes."""
+def log_in(page, site, who="admin"):
+    """Log a viewer of PAGES in. Administrators need a second factor for /admin: the first
+    login turns on an authenticator app, later ones give one of its recovery codes; "second
+    step" stops before it. "ada" has no second factor."""
     page.goto(f"{site.url}/auth/login")
     page.wait_for_load_state("networkidle")  # the passkey autofill's request, first
-    page.fill("input[name=username]", ADMIN)
+    page.fill("input[name=username]", "ada" if who == "ada" else ADMIN)
     page.fill("input[name=password]", PASSWORD)
     with page.expect_navigation():
         page.click("main button[type=submit]")
+    if who != "admin":
+        return
     if page.url.endswith("/auth/second-factor"):
         page.fill("input[name=code]", site.recovery_codes.pop())
         with page.expect_navigation():
@@ -101,6 +105,20 @@ def log_in(page, site):
         page.goto(f"{site.url}/auth/account")
         _, site.recovery_codes = enrol_totp(page)
         page.goto(f"{site.url}/")
+
+
+# Every CSP violation of a document (Trusted Types' included), as the page's own scripts see
+# them: recorded from the first script on, read with violations(page).
+RECORD_VIOLATIONS = """
+window.__violations = [];
+document.addEventListener("securitypolicyviolation", (e) => window.__violations.push(
+  `${e.effectiveDirective}: ${e.blockedURI} ${e.sample} (${e.sourceFile}:${e.lineNumber})`
+), true);
+"""
+
+
+def violations(page):
+    return page.evaluate("window.__violations")
 
 
 def audit(page, source):
@@ -118,9 +136,10 @@ def audit(page, source):
 def test_no_page_has_an_accessibility_violation_or_asks_another_origin(site, browser, scheme):
     source = axe_source()
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(site.url))
-    found, elsewhere = {}, []
-    for who in (None, "admin"):
+    found, elsewhere, refused = {}, [], {}
+    for who in dict.fromkeys(who for _, who in PAGES):  # the administrator before the step
         context = browser.new_context(color_scheme=scheme, viewport={"width": 390, "height": 844})
+        context.add_init_script(RECORD_VIOLATIONS)
         page = context.new_page()
         page.on(
             "request",
@@ -131,7 +150,7 @@ def test_no_page_has_an_accessibility_violation_or_asks_another_origin(site, bro
             ),
         )
         if who:
-            log_in(page, site)
+            log_in(page, site, who)
         for path, viewer in PAGES:
             if viewer != who:
                 continue
@@ -141,16 +160,34 @@ def test_no_page_has_an_accessibility_violation_or_asks_another_origin(site, bro
             if "#/" in path:  # Swagger UI: wait until it has drawn the operations
                 page.wait_for_selector(".opblock")
             page.wait_for_load_state("networkidle")
-            violations = audit(page, source)
-            if violations:
-                found[f"{path} ({who or 'visitor'})"] = violations
+            if violations(page):  # before axe-core, which is no script of the page's
+                refused[f"{path} ({who or 'visitor'})"] = violations(page)
+            found_here = audit(page, source)
+            if found_here:
+                found[f"{path} ({who or 'visitor'})"] = found_here
         context.close()
     assert not found, json.dumps(found, indent=1)
     assert elsewhere == []
+    assert not refused, json.dumps(refused, indent=1)
+
+
+# A page script handing HTML strings to the DOM's sinks: each answer is "allowed" or the
+# error the browser threw.
+SINKS = """() => Object.entries({
+  innerHTML: () => { document.querySelector("main").innerHTML = "<img src=x>"; },
+  insertAdjacentHTML: () => document.body.insertAdjacentHTML("beforeend", "<b>x</b>"),
+  DOMParser: () => new DOMParser().parseFromString("<b>x</b>", "text/html"),
+  scriptSrc: () => { document.createElement("script").src = "/static/x.js"; },
+}).map(([sink, write]) => {
+  try { write(); return [sink, "allowed"]; } catch (error) { return [sink, error.name]; }
+})"""
 
 
 def test_htmx_updates_the_admin_search_pages_and_form_errors_in_place(site, browser):
+    """Under Trusted Types, as served: static/trusted-types.js lets htmx's swaps through, and
+    nothing else."""
     context = browser.new_context()
+    context.add_init_script(RECORD_VIOLATIONS)
     page = context.new_page()
     log_in(page, site)
     page.goto(f"{site.url}/admin/users")
@@ -165,6 +202,30 @@ def test_htmx_updates_the_admin_search_pages_and_form_errors_in_place(site, brow
     page.click("main button[type=submit]")
     page.wait_for_selector("[aria-invalid=true]")
     assert page.url == f"{site.url}/auth/change-password" and loads == []
+    assert violations(page) == []
+
+    # Where the CSP requires Trusted Types (every page but Swagger UI's), a string a page
+    # script gives innerHTML and the like is refused and reported; Swagger UI's page allows it.
+    response = page.goto(f"{site.url}/")
+    assert "require-trusted-types-for 'script'" in response.headers["content-security-policy"]
+    assert dict(page.evaluate(SINKS)) == dict.fromkeys(
+        ["innerHTML", "insertAdjacentHTML", "DOMParser", "scriptSrc"], "TypeError"
+    )
+    page.wait_for_function("window.__violations.length >= 4")
+    reported = [line.split(":")[0] for line in violations(page)]
+    assert reported == ["require-trusted-types-for"] * 4
+    assert page.evaluate("trustedTypes.defaultPolicy.name") == "default"
+    # No second policy: `trusted-types default` names the only one.
+    refused = page.evaluate(
+        "() => { try { trustedTypes.createPolicy('mine', {}); return 'made' }"
+        " catch (error) { return error.name } }"
+    )
+    assert refused == "TypeError"
+    page.goto("about:blank")
+    page.goto(f"{site.url}/api/docs#/users")
+    page.wait_for_selector(".opblock")
+    assert violations(page) == []
+    assert set(dict(page.evaluate(SINKS)).values()) == {"allowed"}
     context.close()
 
 

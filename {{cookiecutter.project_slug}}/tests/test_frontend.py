@@ -58,7 +58,9 @@ def htmx_config(page):
 
 def test_pages_load_htmx_configured_for_the_csp(client):
     page = client.get("/").text
-    assert re.search(r'<script src="/static/vendor/htmx\.min\.js\?v=[0-9a-f]{12}" defer>', page)
+    policy = r'<script src="/static/trusted-types\.js\?v=[0-9a-f]{12}" defer></script>\s*'
+    htmx = r'<script src="/static/vendor/htmx\.min\.js\?v=[0-9a-f]{12}" defer>'
+    assert re.search(policy + htmx, page)  # the Trusted Types policy first
     config = htmx_config(page)
     assert config["includeIndicatorStyles"] is False  # it would inject an inline <style>
     assert config["allowEval"] is False and config["allowScriptTags"] is False

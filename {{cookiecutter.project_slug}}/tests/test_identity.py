@@ -154,3 +154,78 @@ def test_look_alike_domains_are_refused(client, address):
 @pytest.mark.parametrize("address", ["ana@bücher.de", "ana@例え.jp", "ana@παράδειγμα.gr"])
 def test_domains_in_one_script_are_welcome(address):
     assert rules.check_email(address).startswith("ana@")
+
+
+def add_user(username, email):
+    user = User(username=username, email=email, email_verified=True)
+    user.set_password("correct horse")
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("root", "r00t"),  # digits that read as letters
+        ("lola", "1o1a"),
+        ("bob@copy.example", "bob@\u0441\u043e\u0440\u0443.example"),  # an all-Cyrillic сору
+        ("bob@\u0440\u0430\u0443.example", "bob@pay.example"),  # рау, then a Latin one
+        ("ana@\u03bf\u03bf.example", "ana@oo.example"),  # Greek ο ο
+    ],
+)
+def test_confusable_skeletons_are_one(one, other):
+    """Unicode TR39: strings that differ only by look-alike characters, whichever scripts."""
+    assert rules.skeleton(one) == rules.skeleton(other)
+
+
+@pytest.mark.parametrize(("one", "other"), [("ada", "adam"), ("bill", "bi11y"), ("ana", "anna")])
+def test_different_names_keep_different_skeletons(one, other):
+    assert rules.skeleton(one) != rules.skeleton(other)
+
+
+@pytest.mark.parametrize("name", ["l0la", "1ola", "lo1a", "LOLA"])
+def test_usernames_that_only_look_like_one_taken_are_taken(client, name):
+    add_user("lola", "lola@example.com")
+    response = register(client, username=name, email="other@example.com")
+    assert "That username is taken." in response.text, name
+    assert db.session.scalar(select(func.count()).select_from(User)) == 1
+
+
+@pytest.mark.parametrize(
+    ("taken", "look_alike"),
+    [
+        # A whole-script confusable: every letter of the domain Cyrillic (сору), so no label
+        # mixes alphabets, yet it reads as the Latin one.
+        ("lola@copy.example", "lola@\u0441\u043e\u0440\u0443.example"),
+        ("lola@\u0441\u043e\u0440\u0443.example", "lola@copy.example"),  # and the other way
+        ("lola@example.com", "l0la@example.com"),
+    ],
+)
+def test_an_address_that_looks_like_one_taken_makes_no_account(client, outbox, taken, look_alike):
+    """Sign-up answers as for a free address (so it tells no one who has an account) and
+    mails the owner of the address it looks like; no second account reads the same."""
+    add_user("lola", taken)
+    response = register(client, username="grace", email=look_alike)
+    assert response.status_code == 302
+    assert db.session.scalar(select(func.count()).select_from(User)) == 1
+    (mail,) = outbox
+    assert mail.recipients == [taken] and "already" in mail.body
+
+
+def test_the_database_refuses_a_look_alike_of_an_account(app, user):
+    """Also between two sign-ups at once: the skeletons are unique in the database."""
+    for username, email in [("bob", "ada@examp1e.com"), ("ad\u0430", "bob@example.com")]:
+        db.session.add(User(username=username, email=email, password_hash="x"))
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()
+
+
+@pytest.mark.parametrize(
+    ("name", "email"), [("l0la", "other@example.com"), ("other", "lola@examp1e.com")]
+)
+def test_the_command_line_refuses_a_look_alike_too(app, runner, name, email):
+    add_user("lola", "lola@example.com")
+    args = ["create-user", name, email, "--password", "a quiet heron at dawn"]
+    assert "exists already" in runner.invoke(args=args).output

@@ -132,6 +132,27 @@ def test_accounts_made_before_the_admin_area_stay_as_they_were(migrated_app):
     upgrade()
 
 
+def test_accounts_get_their_skeletons_and_old_look_alikes_stay(migrated_app):
+    """0009: every account gets its confusable skeletons; of two that look alike already, the
+    later keeps its name and address but no skeleton, and nobody new can join them."""
+    upgrade(revision="0008")
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                'INSERT INTO "user" (username, email, email_verified, is_admin, password_hash, '
+                "session_token, created_at) VALUES "
+                "('root', 'root@example.com', true, true, 'x', 't1', '2026-01-01'), "
+                "('r00t', 'root@examp1e.com', true, false, 'x', 't2', '2026-01-01')"
+            )
+        )
+    upgrade()
+    root, look_alike = db.session.query(User).order_by(User.id)
+    assert (root.username_skeleton, root.email_skeleton) == ("root", "root@example.com")
+    assert (look_alike.username, look_alike.email) == ("r00t", "root@examp1e.com")
+    assert (look_alike.username_skeleton, look_alike.email_skeleton) == (None, None)
+    assert differences_from_the_models() == []
+
+
 def test_the_chain_of_migrations_is_whole():
     """One head and one base, whichever files the bake kept (0003 is the API's)."""
     from alembic.config import Config
@@ -140,7 +161,7 @@ def test_the_chain_of_migrations_is_whole():
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     scripts = ScriptDirectory.from_config(config)
-    assert scripts.get_heads() == ["0008"]
+    assert scripts.get_heads() == ["0009"]
     assert scripts.get_bases() == ["0001"]
     chain = [script.revision for script in scripts.walk_revisions()]
-    assert chain[0] == "0008" and chain[-1] == "0001"
+    assert chain[0] == "0009" and chain[-1] == "0001"

@@ -38,7 +38,13 @@ def create_user(username: str, email: str, password: str | None, admin: bool) ->
     own_name = functools.partial(rules.check_username, allow_reserved=True)
     username = checked(own_name, "username", username)
     email = checked(rules.check_email, "email", email)
-    taken = select(User.id).where(or_(User.username == username, User.email == email))
+    # Taken, or only looks like one taken (rules.skeleton: `r00t` beside `root`).
+    taken = select(User.id).where(
+        or_(
+            User.username_skeleton == rules.skeleton(username),
+            User.email_skeleton == rules.skeleton(email),
+        )
+    )
     if db.session.scalar(taken):  # say so before asking for a password
         raise click.ClickException(f"user {username!r} or address {email!r} exists already")
     if password is None:

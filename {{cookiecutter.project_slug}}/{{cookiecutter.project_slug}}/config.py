@@ -114,10 +114,12 @@ class Config:
         "base-uri": "'self'",
         "form-action": "'self'",
         "frame-ancestors": "'none'",
-        # Not "require-trusted-types-for 'script'" (Trusted Types): htmx writes the HTML it
-        # swaps in through DOMParser and insertAdjacentHTML, which Trusted Types refuse, on
-        # every page. A project without htmx may add it (headers.py then leaves it out for
-        # Swagger UI's page, whose bundle writes HTML too).
+        # Trusted Types: DOM sinks (innerHTML, DOMParser, a script's src...) take no plain
+        # string; the one policy allowed, static/trusted-types.js's "default", passes only the
+        # HTML htmx swaps in from this site's responses. Swagger UI's page goes without them
+        # (headers.py), as its bundle writes HTML from strings.
+        "require-trusted-types-for": "'script'",
+        "trusted-types": "default",
     }
     # Permissions-Policy: browser features no page here uses, denied to the site and anything
     # it embeds ({feature: allowlist}, () for none). Passkeys (publickey-credentials-get and

@@ -7,9 +7,11 @@ them in three hooks (measured side by side, in process). HSTS goes only on HTTPS
 Pages that show an account (a logged-in session, or a request with credentials) are never
 stored by a browser or proxy cache: `Cache-Control: no-store`, unless the view chose its own.
 
-A page whose scripts cannot live with Trusted Types (Swagger UI's, which loads its bundle by
-setting a script's src) is named in app.extensions["trusted_types_exempt"] by its endpoint,
-and gets the same policy without `require-trusted-types-for`.
+The policy requires Trusted Types (config.py; static/trusted-types.js is its one policy). A page
+whose scripts cannot live with them (Swagger UI's: its bundle writes HTML from strings, and
+docs.js loads the bundle by setting a script's src) is named in
+app.extensions["trusted_types_exempt"] by its endpoint, and gets the same policy without
+`require-trusted-types-for` and `trusted-types`.
 """
 
 from collections.abc import Mapping
@@ -18,14 +20,14 @@ from typing import Any
 import secure
 from flask import Flask, Response, current_app, request, session
 
-TRUSTED_TYPES = "require-trusted-types-for"
+TRUSTED_TYPES = ("require-trusted-types-for", "trusted-types")
 
 
 def init_app(app: Flask) -> None:
     exempt: set[str] = app.extensions.setdefault("trusted_types_exempt", set())
     csp = app.config["CONTENT_SECURITY_POLICY"]
     strict = build(app, csp)
-    relaxed = build(app, {key: value for key, value in csp.items() if key != TRUSTED_TYPES})
+    relaxed = build(app, {key: value for key, value in csp.items() if key not in TRUSTED_TYPES})
 
     @app.after_request
     def set_security_headers(response: Response) -> Response:

@@ -8,7 +8,7 @@ from blinker import Namespace
 from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import DateTime, String, func, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db, login_manager
@@ -25,7 +25,8 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]  # db.Model: made
     """Someone who can log in. Only a salted hash of the password is stored.
 
     The username and email are stored in the canonical form of auth/rules.py, so the unique
-    constraints treat `Ada` and `ada` as one name.
+    constraints treat `Ada` and `ada` as one name; their confusable skeletons (rules.skeleton,
+    set with them) are unique too, so `r00t` or a Cyrillic `rооt` cannot join `root`.
     """
 
     # AUTOINCREMENT: SQLite would otherwise give a deleted user's id to the next sign-up.
@@ -36,6 +37,9 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]  # db.Model: made
     # None only for accounts made before addresses were asked for.
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
     email_verified: Mapped[bool] = mapped_column(default=False)
+    # None only for the later of two look-alikes that were there before the skeletons were.
+    username_skeleton: Mapped[str | None] = mapped_column(String(256), unique=True, index=True)
+    email_skeleton: Mapped[str | None] = mapped_column(String(1024), unique=True, index=True)
     # Administrators manage accounts (/admin) and list them (GET /api/users); `flask set-admin`.
     is_admin: Mapped[bool] = mapped_column(default=False)
     password_hash: Mapped[str] = mapped_column(String(256))
@@ -49,6 +53,13 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]  # db.Model: made
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # When revoke_sessions() last ran: no session is open unless a login came after it.
     sessions_ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @validates("username", "email")
+    def set_skeleton(self, key: str, value: str | None) -> str | None:
+        from .auth.rules import skeleton
+
+        setattr(self, f"{key}_skeleton", None if value is None else skeleton(value))
+        return value
 
     @property
     def is_active(self) -> bool:

@@ -9,6 +9,7 @@ from flask_smorest.pagination import PaginationParameters
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from ..auth.rules import skeleton
 from ..extensions import db
 from ..models import User
 from .auth import caller, login_required, protect_cookie_sessions
@@ -68,7 +69,8 @@ def update_me(changes: dict[str, Any]) -> User:
     """Change the caller's username (the rules of the registration form apply)."""
     user = caller()
     name = changes["username"]
-    taken = db.session.scalar(select(User.id).filter_by(username=name))
+    # Taken, or only looks like one taken (`r00t` beside `root`): rules.skeleton.
+    taken = db.session.scalar(select(User.id).filter_by(username_skeleton=skeleton(name)))
     if taken is not None and taken != user.id:
         abort(409, problem="username-taken", message=TAKEN, errors={"json": {"username": [TAKEN]}})
     user.username = name

@@ -18,7 +18,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..extensions import db, limiter
 from ..models import User
 from ..ratelimit import password_guesses
-from . import bp, email, guesses, tokens
+from . import bp, email, guesses, rules, tokens
 from .factors.forms import PasskeyNameForm
 from .factors.fresh import fresh_login_required
 from .factors.routes import password_checked
@@ -67,12 +67,14 @@ def register() -> ResponseReturnValue:
             db.session.commit()  # the unique constraints decide, also between two sign-ups at once
         except IntegrityError:
             db.session.rollback()
-            if db.session.scalar(select(User.id).filter_by(username=form.username.data)):
+            # Taken, or only looks like one taken (rules.skeleton): `r00t` beside `root`.
+            taken = select(User.id).filter_by(username_skeleton=user.username_skeleton)
+            if db.session.scalar(taken):
                 form.username.errors.append("That username is taken.")  # type: ignore[attr-defined]
                 return render_template("register.html", form=form)
-            # The address has an account: mail its owner, and answer as for a new account, so
-            # the page does not tell who has an account here.
-            owner = db.session.scalar(select(User).filter_by(email=form.email.data))
+            # The address (or a look-alike) has an account: mail its owner, and answer as for
+            # a new account, so the page does not tell who has an account here.
+            owner = db.session.scalar(select(User).filter_by(email_skeleton=user.email_skeleton))
             sent = owner is not None and email.send_account_exists(owner)
         else:
             sent = email.send_verification(user)
@@ -251,9 +253,11 @@ def change_email() -> ResponseReturnValue:
     form = ChangeEmailForm()
     if form.validate_on_submit() and right_password(form):
         address = form.email.data
-        owner = db.session.scalar(select(User).filter_by(email=address))
-        # An address with an account: its owner is told by mail, and this page says what it
-        # says for any address, so it tells no one who has an account here.
+        look_alike = select(User).filter_by(email_skeleton=rules.skeleton(address or ""))
+        owner = db.session.scalar(look_alike)
+        # An address with an account (or one that reads the same): its owner is told by
+        # mail, and this page says what it says for any address, so it tells no one who has
+        # an account here.
         if owner is not None and owner.id != current_user.id:
             sent = email.send_account_exists(owner)
         else:

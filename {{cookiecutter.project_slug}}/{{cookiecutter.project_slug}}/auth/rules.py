@@ -7,12 +7,18 @@ give two accounts addresses that read the same. Domains may be internationalised
 Passwords must be hard to guess: zxcvbn (Dropbox's estimator, offline) scores each against its
 lists of common passwords, words and names, and against the account's own name and address.
 
+Names and addresses that only look alike are one identity too: Unicode TR39's confusable
+skeleton (`skeleton()`) maps each character to the one it is confused with, so `r00t`,
+`rооt` (Cyrillic о) and `root` share one, as do `ada@copy.example` and an all-Cyrillic
+`ada@сору.example`; the database keeps each account's skeletons under unique constraints.
+
 Each check takes what a person typed and returns it in canonical form, or raises
 InvalidValue with a message to show them. Names and addresses are compared in canonical
 form (Unicode NFKC, then case-folded), so `Ada`, `ADA` and a full-width `Ａｄａ` are one
 person; the database stores that form under a unique constraint.
 """
 
+import functools
 import re
 import unicodedata
 
@@ -88,6 +94,32 @@ def single_script(label: str) -> bool:
     letters): one script per label, or one of the mixes that CJK writing uses."""
     found = scripts(label)
     return len(found) <= 1 or any(found <= mix for mix in SCRIPT_MIXES)
+
+
+def skeleton(text: str) -> str:
+    """Unicode TR39's skeleton of a canonical name or address, case-folded: equal for two
+    strings that differ only by characters that look alike (`0` and `o`, Cyrillic `а`
+    and Latin `a`), whichever scripts they are written in."""
+    decomposed = unicodedata.normalize("NFD", text)
+    prototypes = "".join(map(prototype, decomposed))
+    return unicodedata.normalize("NFD", prototypes).casefold()
+
+
+@functools.cache
+def look_alikes(char: str) -> tuple[str, ...]:
+    """The character and the single characters Unicode's confusables.txt confuses it with."""
+    # Imported here: it loads Unicode's table (1 MB of JSON), for forms and the CLI only.
+    from confusable_homoglyphs import confusables
+
+    found = confusables.is_confusable(char, greedy=True) or []
+    return (char, *(h["c"] for entry in found for h in entry["homoglyphs"] if len(h["c"]) == 1))
+
+
+@functools.cache
+def prototype(char: str) -> str:
+    """The character that stands for its set of look-alikes: the one most others are
+    confused with (`l` for `1`, `I` and `|`), the lowest code point on a tie."""
+    return max(look_alikes(char), key=lambda other: (len(look_alikes(other)), -ord(other)))
 
 
 def check_email(text: str) -> str:

@@ -21,7 +21,8 @@
     const sections = "h3.opblock-tag:not([aria-level]), section.models > h4:not([aria-level])";
     // Each operation's summary is a button holding a link to the operation (a control inside
     // a control, which screen readers cannot reach): the button alone stays, and it puts the
-    // same link in the address bar when it opens the operation (deepLinking).
+    // same link in the address bar when it opens the operation (deepLinking). The link left
+    // without its href is only its text: role "none" says so to crawlers too.
     const nested = ".opblock-summary-control a[href]";
     new MutationObserver(() => {
       for (const heading of root.querySelectorAll(sections)) {
@@ -29,6 +30,7 @@
       }
       for (const link of root.querySelectorAll(nested)) {
         link.removeAttribute("href");
+        link.setAttribute("role", "none");
       }
       // The API's title and description sit outside Swagger UI's <main>: a region of its own.
       for (const about of root.querySelectorAll(".information-container:not([role])")) {
