@@ -210,6 +210,17 @@ def test_rename_to_a_taken_name_is_a_conflict(client, user, spelling):
     assert problem["errors"] == {"json": {"username": ["That username is taken."]}}
 
 
+@pytest.mark.parametrize("name", ["owner", "Admin_2"])
+def test_rename_to_a_reserved_name_is_a_conflict_too(client, user, name):
+    """A reserved name fits the document's pattern, so it is refused as unavailable (409), as
+    a taken one: a 422 would say the document allowed an invalid request."""
+    response = client.patch(
+        "/api/users/me", json={"username": name}, headers=bearer(get_token(client))
+    )
+    problem = assert_problem(response, 409, "username-taken", "Username taken")
+    assert problem["detail"] == "That username is reserved. Please choose another."
+
+
 def test_users_by_id_and_by_page(client, user):
     user.is_admin = True
     db.session.add_all(User(username=f"user{n}", password_hash="x") for n in range(12))

@@ -9,7 +9,7 @@ from flask_smorest.pagination import PaginationParameters
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from ..auth.rules import skeleton
+from ..auth.rules import RESERVED, reserved, skeleton
 from ..extensions import db
 from ..models import User
 from .auth import caller, login_required, protect_cookie_sessions
@@ -69,17 +69,25 @@ def update_me(changes: dict[str, Any]) -> User:
     """Change the caller's username (the rules of the registration form apply)."""
     user = caller()
     name = changes["username"]
+    if reserved(name):  # `owner`, `admin`...: taken by the site itself
+        unavailable(RESERVED)
     # Taken, or only looks like one taken (`r00t` beside `root`): rules.skeleton.
     taken = db.session.scalar(select(User.id).filter_by(username_skeleton=skeleton(name)))
     if taken is not None and taken != user.id:
-        abort(409, problem="username-taken", message=TAKEN, errors={"json": {"username": [TAKEN]}})
+        unavailable(TAKEN)
     user.username = name
     try:
         db.session.commit()  # the unique constraint decides between two renames at once
     except IntegrityError:
         db.session.rollback()
-        abort(409, problem="username-taken", message=TAKEN, errors={"json": {"username": [TAKEN]}})
+        unavailable(TAKEN)
     return user
+
+
+def unavailable(reason: str) -> None:
+    """Stop the request with a 409 (abort raises): the name is taken, reserved, or looks like
+    one taken."""
+    abort(409, problem="username-taken", message=reason, errors={"json": {"username": [reason]}})
 
 
 @bp.get(f"/<int(max={MAX_ID}):user_id>")

@@ -74,14 +74,22 @@ def refuse_control_characters(text: str) -> str:
     return text
 
 
+RESERVED = "That username is reserved. Please choose another."
+
+
 def check_username(text: str, allow_reserved: bool = False) -> str:
     refuse_control_characters(text)
     name = canonical(text)
     if not USERNAME_PATTERN.fullmatch(name):
         raise InvalidValue("Use 3 to 64 letters, digits, '.', '_' or '-'.")
-    if not allow_reserved and re.sub(r"[._-]", "", name).rstrip("0123456789") in RESERVED_NAMES:
-        raise InvalidValue("That username is reserved. Please choose another.")
+    if not allow_reserved and reserved(name):
+        raise InvalidValue(RESERVED)
     return name
+
+
+def reserved(name: str) -> bool:
+    """Whether a canonical name reads as the site speaking (RESERVED_NAMES)."""
+    return re.sub(r"[._-]", "", name).rstrip("0123456789") in RESERVED_NAMES
 
 
 def scripts(label: str) -> set[str]:
