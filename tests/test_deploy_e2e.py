@@ -332,8 +332,9 @@ def test_static_file_is_served_with_gunicorn_stopped(deployment):
 
 def test_api_docs_files_are_compressed_and_cached_a_year(browser):
     files = linked_files(browser.request("/api/docs")) + ["/api/openapi.json"]
-    # the layout's favicon, stylesheet and htmx, the docs page's own files, and the document
-    assert len(files) == 8
+    # the layout's favicon, stylesheet, Trusted Types policy and htmx, the docs page's own
+    # files, and the document
+    assert len(files) == 9
     for url in files:
         page = browser.request(url, headers=GZIP)
         assert page.status == 200, url

@@ -400,17 +400,19 @@ def slowed(stack, name):
         stack.slow[name].delay = 0
 
 
-def test_redis_slow(stack):
+@pytest.mark.parametrize("dependency, name", [("redis", "Redis"), ("database", "PostgreSQL")])
+def test_redis_or_postgres_slow(stack, dependency, name):
+    address = f"slow{dependency}@example.com"
     login_up = log_in(stack)
-    with under_load(stack, SLOW_LOAD_SECONDS) as loaded, slowed(stack, "redis"):
+    with under_load(stack, SLOW_LOAD_SECONDS) as loaded, slowed(stack, dependency):
         time.sleep(0.5)
         login = log_in(stack)
-        signup = sign_up(stack, "slowredis")
+        signup = sign_up(stack, address.split("@")[0])
         ready = readiness(stack)
-    stack.mailbox.wait_for("slowredis@example.com", seconds=40)  # queued, then delivered
+    stack.mailbox.wait_for(address, seconds=40)  # queued, then delivered
     after = log_in(stack)
     load = loaded["load"]
-    load.report("Redis slow")
+    load.report(f"{name} slow")
     print(f"login {login} ({login_up} before, {after} after); sign-up {signup}; /readyz {ready}")
     check_pages_held(load)
     assert login[0] == 200 and login[1] < CALM
@@ -418,38 +420,10 @@ def test_redis_slow(stack):
     assert ready[2] < 2
     MATRIX.append(
         (
-            "Redis",
-            f"slow (+{SLOW['redis']:g} s per answer)",
+            name,
+            f"slow (+{SLOW[dependency]:g} s per answer)",
             f"GET / and static: {load.requests} x 200; login {login[1]:.1f} s "
             f"({login_up[1]:.1f} s before); sign-up {signup[1]:.1f} s, its mail delivered; "
-            f"/readyz {ready[0]} in {ready[2]:.1f} s",
-            f"at once: login {after[1]:.1f} s after",
-        )
-    )
-
-
-def test_postgres_slow(stack):
-    login_up = log_in(stack)
-    with under_load(stack, SLOW_LOAD_SECONDS) as loaded, slowed(stack, "database"):
-        time.sleep(0.5)
-        login = log_in(stack)
-        signup = sign_up(stack, "slowdatabase")
-        ready = readiness(stack)
-    stack.mailbox.wait_for("slowdatabase@example.com", seconds=40)
-    after = log_in(stack)
-    load = loaded["load"]
-    load.report("PostgreSQL slow")
-    print(f"login {login} ({login_up} before, {after} after); sign-up {signup}; /readyz {ready}")
-    check_pages_held(load)
-    assert login[0] == 200 and login[1] < CALM
-    assert signup[0] == 302 and signup[1] < CALM
-    assert ready[2] < 2
-    MATRIX.append(
-        (
-            "PostgreSQL",
-            f"slow (+{SLOW['database']:g} s per answer)",
-            f"GET / and static: {load.requests} x 200; login {login[1]:.1f} s "
-            f"({login_up[1]:.1f} s before); sign-up {signup[1]:.1f} s; "
             f"/readyz {ready[0]} in {ready[2]:.1f} s",
             f"at once: login {after[1]:.1f} s after",
         )

@@ -277,7 +277,8 @@ def test_two_job_workers_send_the_mails_and_finish_a_job_before_they_stop(servic
 def test_gunicorn_postgresql_and_redis_are_on_the_internal_network_only(stack):
     """An internal overlay gives its tasks no docker_gwbridge address, through which a
     process on the node would reach them (test_swarm.py checks it on a swarm); nginx's ports
-    and the workers' mail relay go through the other network."""
+    and the workers' mail relay go through the other network; the backup service needs only
+    the database."""
     services, networks = stack["services"], stack["networks"]
     assert networks["backend"]["internal"] is True
     assert not networks["outside"].get("internal")
@@ -287,4 +288,5 @@ def test_gunicorn_postgresql_and_redis_are_on_the_internal_network_only(stack):
         "worker": {"backend", "outside"},
         "db": {"backend"},
         "redis": {"backend"},
+        "backup": {"backend"},
     }
