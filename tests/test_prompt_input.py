@@ -73,9 +73,9 @@ nasty_answers = answers_of(free_text)
 # A line typed at a terminal cannot hold a line break: Enter ends it.
 typed_answers = answers_of(free_text.map(lambda text: text.replace("\n", " ").replace("\r", " ")))
 PROPERTY_SETTINGS = settings(
-    # A quick sample before each commit (10 drawn examples beside the @example ones, and
+    # A quick sample before each commit (5 drawn examples beside the @example ones, and
     # Hypothesis replays any failure it found before); CI, with time to spare, tries 60.
-    max_examples=60 if os.environ.get("CI") else 10,
+    max_examples=60 if os.environ.get("CI") else 5,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

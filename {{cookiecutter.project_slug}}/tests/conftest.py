@@ -3,6 +3,7 @@ import weakref
 
 import pytest
 from flask.testing import FlaskClient
+from jinja2 import BytecodeCache
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -41,6 +42,25 @@ def close_databases():
         engine.dispose()
 
 
+class CompiledTemplates(BytecodeCache):
+    """Templates compiled once for the session: each test makes an app, which would compile
+    them again (a fifth of the suite's time). Jinja checks each template's source against the
+    code it gets, so an edited template is compiled afresh."""
+
+    def __init__(self):
+        self.code = {}
+
+    def load_bytecode(self, bucket):
+        if bucket.key in self.code:
+            bucket.bytecode_from_string(self.code[bucket.key])
+
+    def dump_bytecode(self, bucket):
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+COMPILED_TEMPLATES = CompiledTemplates()
+
+
 @pytest.fixture
 def app(request):
     """The app on the testing config, with empty tables: in memory, or in TEST_DATABASE_URL.
@@ -51,6 +71,7 @@ def app(request):
     marker = request.node.get_closest_marker("settings")
     app = create_app(marker.kwargs if marker else "testing")
     app.test_client_class = ServerLikeClient
+    app.jinja_env.bytecode_cache = COMPILED_TEMPLATES
     with app.app_context():
         db.create_all()
         yield app

@@ -257,6 +257,7 @@ class TestingConfig(Config):
     WTF_CSRF_ENABLED = False  # tests that check CSRF turn it back on
     RATELIMIT_ENABLED = False
     HASH_METHOD = "pbkdf2:sha256:1000"  # fast password hashes for fast tests only
+    FORGOT_PASSWORD_SECONDS = 0  # test_accounts.py sets a floor where it checks the floor
     SENTRY_ENVIRONMENT = "testing"
 
     def __init__(self) -> None:
