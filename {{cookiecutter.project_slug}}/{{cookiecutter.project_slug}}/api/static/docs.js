@@ -41,6 +41,7 @@
   };
 
   const open = () => {
+    root.classList.add("opened");
     button.disabled = true;
     button.textContent = "Loading Swagger UI…";
     const stylesheet = document.createElement("link");
