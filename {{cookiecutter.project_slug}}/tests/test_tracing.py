@@ -6,13 +6,21 @@ OTLP/HTTP) is the template's end-to-end test; here the parts, in this process.
 
 import json
 import logging
+from unittest.mock import ANY
 
 import pytest
 from opentelemetry import trace
+from opentelemetry.instrumentation import wsgi
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Decision
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    Decision,
+    ParentBased,
+    TraceIdRatioBased,
+)
 from opentelemetry.trace import SpanKind
 from sqlalchemy import select
 
@@ -28,7 +36,7 @@ EXPORTER = InMemorySpanExporter()
 @pytest.fixture(scope="session", autouse=True)
 def provider():
     """One provider for the session (OpenTelemetry lets a process set it once)."""
-    provider = TracerProvider(sampler=tracing.in_traces(ALWAYS_ON))
+    provider = TracerProvider(sampler=tracing.in_traces(ParentBased(ALWAYS_ON)))
     provider.add_span_processor(SimpleSpanProcessor(EXPORTER))
     trace.set_tracer_provider(provider)
     return provider
@@ -80,6 +88,67 @@ def test_probes_have_no_spans_nor_their_queries(app, client, spans):
     client.get("/healthz")
     client.get("/readyz")
     assert spans() == ()
+
+
+@pytest.mark.settings(**TRACING_ON)
+def test_a_request_dropped_skips_the_instrumentation(app, client, spans, provider, monkeypatch):
+    """Decided at the door (tracing.sampled_first): a request the sampler drops, for a caller's
+    `traceparent` or at its root, gets no span and none of the instrumentation's work (the
+    request's attributes), and runs in a context not sampled: no query span, no trace id in
+    its log lines, and a job it queues carries that decision."""
+    collected = []
+
+    def collect(*args, **kwargs):
+        collected.append(args[0]["PATH_INFO"])
+        return attributes(*args, **kwargs)
+
+    attributes = wsgi.collect_request_attributes
+    monkeypatch.setattr(wsgi, "collect_request_attributes", collect)
+    seen = []
+
+    @app.after_request
+    def look(response):
+        carrier = {}
+        tracing.inject(carrier)
+        seen.append((tracing.current_ids(), carrier.get("traceparent", "")))
+        return response
+
+    form = {"username": "nobody", "password": "wrong password"}
+    caller = f"00-{'1' * 32}-{'2' * 16}-00"  # a caller that traces, but not this one
+    client.post("/auth/login", data=form, headers={"traceparent": caller})
+    with monkeypatch.context() as dropping:
+        dropping.setattr(provider, "sampler", tracing.in_traces(ParentBased(ALWAYS_OFF)))
+        client.post("/auth/login", data=form)
+    assert spans() == ()
+    assert collected == []
+    (_, followed), (_, root) = seen
+    assert followed == caller
+    assert root.endswith("-00") and root != caller
+    assert [ids for ids, _ in seen] == [None, None]
+
+    client.get("/auth/login", headers={"traceparent": caller[:-2] + "01"})  # one that keeps it
+    (request,) = named(spans, "GET /auth/login")
+    assert request.context.trace_id == int("1" * 32, 16)
+    assert request.parent.span_id == int("2" * 16, 16)
+    assert collected and seen[-1][0] == (format(request.context.trace_id, "032x"), ANY)
+
+
+def test_a_request_kept_at_the_door_is_kept_by_its_span():
+    """The span takes the trace id the request was sampled on, so the ratio agrees."""
+    sampler = tracing.in_traces(ParentBased(TraceIdRatioBased(0.5)))
+    provider = TracerProvider(sampler, id_generator=tracing.planned_ids(), shutdown_on_exit=False)
+    tracer = provider.get_tracer(__name__)
+    for trace_id, kept in ((1, True), (2**64 - 1, False)):  # the ratio reads the low 64 bits
+        assert sampler.should_sample(None, trace_id, "GET").decision.is_sampled() == kept
+        token = tracing.PLANNED.set(trace_id)
+        try:
+            span = tracer.start_span("GET /", kind=SpanKind.SERVER)
+            other = tracer.start_span("GET /", kind=SpanKind.SERVER)
+        finally:
+            tracing.PLANNED.reset(token)
+        assert span.get_span_context().trace_id == trace_id
+        assert span.is_recording() == kept
+        assert other.get_span_context().trace_id != trace_id  # the request's span only
 
 
 def test_a_query_outside_any_trace_is_not_sampled():

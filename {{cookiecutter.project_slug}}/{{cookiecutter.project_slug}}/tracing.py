@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from flask import Flask, request
 
 if TYPE_CHECKING:  # no import of the SDK while traces are off, not even for the types
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from opentelemetry.context import Context
+    from opentelemetry.sdk.trace.id_generator import IdGenerator
     from opentelemetry.sdk.trace.sampling import Sampler, SamplingResult
     from opentelemetry.trace import Link, Span, SpanKind, TraceState
     from opentelemetry.util.types import Attributes
@@ -35,6 +38,9 @@ DEFAULT_SAMPLER_ARG = "0.1"
 EXCLUDED_URLS = "/healthz,/readyz"
 
 STATE: dict[str, bool] = {"on": False}  # True once this process imported the instrumentation
+# The trace id a request was sampled on at the door (sampled_first), for its span to take.
+PLANNED: ContextVar[int | None] = ContextVar("planned_trace_id", default=None)
+DROPPED = "tracing.dropped"  # in the environ of a request the sampler did not keep
 
 
 def setup(service: str) -> None:
@@ -52,7 +58,8 @@ def setup(service: str) -> None:
     )
     resource = Resource.create({} if named else {"service.name": service})
     configured = TracerProvider(shutdown_on_exit=False).sampler  # as OTEL_TRACES_SAMPLER says
-    provider = TracerProvider(resource=resource, sampler=in_traces(configured))
+    sampler = in_traces(configured)
+    provider = TracerProvider(resource=resource, sampler=sampler, id_generator=planned_ids())
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     STATE["on"] = True
@@ -76,6 +83,10 @@ def init_app(app: Flask) -> None:
 
     STATE["on"] = True
     excluded = os.environ.get("OTEL_PYTHON_FLASK_EXCLUDED_URLS")
+    untraced = app.wsgi_app
+    before, teardown = app.before_request_funcs[None], app.teardown_request_funcs[None]
+    hook_lists: list[list[Any]] = [before, teardown]
+    known = [list(hooks) for hooks in hook_lists]
     FlaskInstrumentor().instrument_app(  # type: ignore[no-untyped-call]
         app,
         request_hook=request_started,
@@ -83,9 +94,78 @@ def init_app(app: Flask) -> None:
         excluded_urls=f"{EXCLUDED_URLS},{excluded}" if excluded else EXCLUDED_URLS,
         enable_commenter=False,
     )
+    # Only the requests the sampler keeps go through the instrumentation: its WSGI wrapper
+    # and the before/teardown hooks it added, wherever it put them.
+    app.wsgi_app = sampled_first(untraced, app.wsgi_app)  # type: ignore[method-assign,assignment]
+    for hooks, ours in zip(hook_lists, known, strict=True):
+        hooks[:] = [hook if hook in ours else when_kept(hook) for hook in hooks]
     if not RedisInstrumentor().is_instrumented_by_opentelemetry:
         RedisInstrumentor().instrument()
     trace_queries()
+
+
+def sampled_first(untraced: WSGIApplication, traced: WSGIApplication) -> WSGIApplication:
+    """Ask the sampler at the door, on the trace id the request's span will take: only the
+    requests it keeps go through the instrumentation, which collects a request's attributes
+    before the sampler decides (most of what tracing cost). The others run under a context
+    that is not sampled, as they did in the instrumentation's, so that their queries and jobs
+    are not traced either, and an incoming `traceparent` is followed as before."""
+    from opentelemetry import context, propagate, trace
+    from opentelemetry.instrumentation.wsgi import wsgi_getter
+    from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+    from opentelemetry.sdk.trace.sampling import Decision
+
+    ids = RandomIdGenerator()
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        sampler: Sampler | None = getattr(trace.get_tracer_provider(), "sampler", None)
+        if sampler is None:  # no SDK set up in this process
+            return traced(environ, start_response)
+        incoming = propagate.extract(environ, getter=wsgi_getter)
+        trace_id = ids.generate_trace_id()
+        method = environ.get("REQUEST_METHOD", "GET")
+        kind = trace.SpanKind.SERVER
+        if sampler.should_sample(incoming, trace_id, method, kind).decision != Decision.DROP:
+            planned = PLANNED.set(trace_id)
+            try:
+                return traced(environ, start_response)
+            finally:
+                PLANNED.reset(planned)
+        if not trace.get_current_span(incoming).get_span_context().is_valid:  # no caller's
+            root = trace.SpanContext(trace_id, ids.generate_span_id(), is_remote=False)
+            incoming = trace.set_span_in_context(trace.NonRecordingSpan(root), incoming)
+        environ[DROPPED] = True
+        token = context.attach(incoming)
+        try:
+            return untraced(environ, start_response)
+        finally:
+            context.detach(token)
+
+    return app
+
+
+def when_kept(hook: Callable[..., Any]) -> Callable[..., Any]:
+    """One of the instrumentation's before/teardown hooks, run only for the requests traced."""
+
+    def hook_when_kept(*args: Any) -> Any:
+        return None if request.environ.get(DROPPED) else hook(*args)
+
+    return hook_when_kept
+
+
+def planned_ids() -> IdGenerator:
+    """Random ids, but a request's span takes the trace id it was sampled on (sampled_first)."""
+    from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+
+    class PlannedIds(RandomIdGenerator):
+        def generate_trace_id(self) -> int:
+            planned = PLANNED.get()
+            if planned is None:
+                return super().generate_trace_id()
+            PLANNED.set(None)  # the request's span only: its children share its trace id
+            return planned
+
+    return PlannedIds()
 
 
 def request_started(span: Span, environ: dict[str, Any]) -> None:
