@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 from cookiecutter.environment import StrictEnvironment
-from jinja2 import BytecodeCache
+from jinja2 import FileSystemBytecodeCache
 
 TEMPLATE = Path(__file__).resolve().parent.parent
 TEMPLATE_PYPROJECT = TEMPLATE / "{{cookiecutter.project_slug}}" / "pyproject.toml"
@@ -27,26 +27,13 @@ BAKED_CONSTRAINTS = (
 )
 
 
-class CompiledTemplates(BytecodeCache):
-    """The template's files compiled once per test process rather than once per bake (a third of
-    a bake's time). Jinja checks each file's source against the code it gets back, so an
-    edited file is compiled afresh; every bake's environment has the same settings."""
-
-    def __init__(self):
-        self.code = {}
-
-    def load_bytecode(self, bucket):
-        if bucket.key in self.code:
-            bucket.bytecode_from_string(self.code[bucket.key])
-
-    def dump_bytecode(self, bucket):
-        self.code[bucket.key] = bucket.bytecode_to_string()
-
-
 @pytest.fixture(scope="session", autouse=True)
-def compiled_templates():
-    """Cookiecutter makes a new Jinja environment for each bake: give each the shared cache."""
-    cache, make = CompiledTemplates(), StrictEnvironment.__init__
+def compiled_templates(tmp_path_factory):
+    """Cookiecutter makes a new Jinja environment for each bake, which compiles the template's
+    files again (a third of a bake's time): give each one cache of compiled files for the
+    session. Jinja checks each file's source against the code it finds there."""
+    cache = FileSystemBytecodeCache(str(tmp_path_factory.mktemp("compiled-templates")))
+    make = StrictEnvironment.__init__
 
     def make_with_cache(environment, **options):
         make(environment, **options)

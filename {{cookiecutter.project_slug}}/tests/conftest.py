@@ -3,7 +3,7 @@ import weakref
 
 import pytest
 from flask.testing import FlaskClient
-from jinja2 import BytecodeCache
+from jinja2 import FileSystemBytecodeCache
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -42,27 +42,16 @@ def close_databases():
         engine.dispose()
 
 
-class CompiledTemplates(BytecodeCache):
+@pytest.fixture(scope="session")
+def compiled_templates(tmp_path_factory):
     """Templates compiled once for the session: each test makes an app, which would compile
     them again (a fifth of the suite's time). Jinja checks each template's source against the
-    code it gets, so an edited template is compiled afresh."""
-
-    def __init__(self):
-        self.code = {}
-
-    def load_bytecode(self, bucket):
-        if bucket.key in self.code:
-            bucket.bytecode_from_string(self.code[bucket.key])
-
-    def dump_bytecode(self, bucket):
-        self.code[bucket.key] = bucket.bytecode_to_string()
-
-
-COMPILED_TEMPLATES = CompiledTemplates()
+    code it finds there."""
+    return FileSystemBytecodeCache(str(tmp_path_factory.mktemp("compiled-templates")))
 
 
 @pytest.fixture
-def app(request):
+def app(request, compiled_templates):
     """The app on the testing config, with empty tables: in memory, or in TEST_DATABASE_URL.
 
     Mark a test with @pytest.mark.settings(NAME=value) to change settings before the
@@ -71,7 +60,7 @@ def app(request):
     marker = request.node.get_closest_marker("settings")
     app = create_app(marker.kwargs if marker else "testing")
     app.test_client_class = ServerLikeClient
-    app.jinja_env.bytecode_cache = COMPILED_TEMPLATES
+    app.jinja_env.bytecode_cache = compiled_templates
     with app.app_context():
         db.create_all()
         yield app
