@@ -43,6 +43,9 @@ REDIS_TIMEOUT = 1  # the default; the settings below say it outright
 # Gunicorn's 30 s: a login hashes a password with scrypt (slow on purpose), four at once on
 # this shared 2-core machine, and the first on each worker waits twice for a hung Redis.
 CALM = 10
+# Seconds within which /readyz must answer 503 and name the dependency, hung or stopped: its
+# checks wait REDIS_TIMEOUT or half of DATABASE_TIMEOUT, and a loaded machine adds to that.
+NAMED_WITHIN = 2
 LOAD_SECONDS = 8
 MATRIX = []  # (dependency, failure, what a visitor sees, recovery), printed at the end
 
@@ -236,7 +239,7 @@ def test_redis_hung(stack):
     assert {status for status, _ in logins} == {200}  # the form again: wrong password
     assert slowest < CALM
     assert ready[0] == 503 and '"redis":"unavailable"' in ready[1].replace(" ", "")
-    assert ready[2] < REDIS_TIMEOUT + 0.5
+    assert ready[2] < NAMED_WITHIN
     assert signup[0] == 302 and signup[1] < CALM  # the account exists; the mail could not queue
     MATRIX.append(
         (
@@ -265,7 +268,7 @@ def test_redis_stopped(stack):
     load.report("Redis stopped")
     check_pages_held(load)
     assert login[0] == 200 and login[1] < CALM
-    assert ready[0] == 503 and ready[2] < REDIS_TIMEOUT + 0.5
+    assert ready[0] == 503 and ready[2] < NAMED_WITHIN
     MATRIX.append(
         (
             "Redis",
@@ -293,7 +296,7 @@ def test_postgres_stopped(stack):
     check_pages_held(load)
     assert status in (200, 503) and seconds < CALM  # the form needs no query: 200
     assert ready[0] == 503 and '"database":"unavailable"' in ready[1].replace(" ", "")
-    assert ready[2] < 2
+    assert ready[2] < NAMED_WITHIN
     assert log_in(stack)[0] == 200  # queries again
     MATRIX.append(
         (
@@ -337,7 +340,7 @@ def test_postgres_hung(stack):
     assert {status for status, _ in logins} == {503} and slowest < CALM
     assert again[0] == 503 and again[1] < CALM
     assert ready[0] == 503 and '"database":"unavailable"' in ready[1].replace(" ", "")
-    assert ready[2] < 2
+    assert ready[2] < NAMED_WITHIN
     assert log_in(stack)[0] == 200  # queries again
     MATRIX.append(
         (
@@ -417,7 +420,7 @@ def test_redis_or_postgres_slow(stack, dependency, name):
     check_pages_held(load)
     assert login[0] == 200 and login[1] < CALM
     assert signup[0] == 302 and signup[1] < CALM
-    assert ready[2] < 2
+    assert ready[2] < NAMED_WITHIN
     MATRIX.append(
         (
             name,
