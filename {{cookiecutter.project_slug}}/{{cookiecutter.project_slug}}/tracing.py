@@ -84,8 +84,10 @@ def init_app(app: Flask) -> None:
     STATE["on"] = True
     excluded = os.environ.get("OTEL_PYTHON_FLASK_EXCLUDED_URLS")
     untraced = app.wsgi_app
-    before, teardown = app.before_request_funcs[None], app.teardown_request_funcs[None]
-    hook_lists: list[list[Any]] = [before, teardown]
+    hook_lists: list[list[Any]] = [
+        app.before_request_funcs[None],
+        app.teardown_request_funcs[None],
+    ]
     known = [list(hooks) for hooks in hook_lists]
     FlaskInstrumentor().instrument_app(  # type: ignore[no-untyped-call]
         app,
