@@ -28,19 +28,41 @@ BAKED_CONSTRAINTS = (
 
 
 @pytest.fixture(scope="session", autouse=True)
+def baked_suites_temproot(tmp_path_factory):
+    """The baked projects' pytest makes its temporary folders in this session's. In the
+    machine's it would number its runs after this session and, keeping three, delete the
+    folders of this suite's last runs (thousands of files) in the middle of this one."""
+    os.environ["PYTEST_DEBUG_TEMPROOT"] = str(tmp_path_factory.mktemp("baked-suites"))
+
+
+@pytest.fixture(scope="session", autouse=True)
 def compiled_templates(tmp_path_factory):
     """Cookiecutter makes a new Jinja environment for each bake, which compiles the template's
     files again (a third of a bake's time): give each one cache of compiled files for the
-    session. Jinja checks each file's source against the code it finds there."""
+    session, shared by the workers (Jinja checks each file's source against the code it finds
+    there). The names of files and folders and the answers are rendered from strings, which
+    no such cache holds: each worker compiles each string once."""
     cache = FileSystemBytecodeCache(str(tmp_path_factory.mktemp("compiled-templates")))
-    make = StrictEnvironment.__init__
+    make, compile_source = StrictEnvironment.__init__, StrictEnvironment.compile
 
     def make_with_cache(environment, **options):
         make(environment, **options)
         environment.bytecode_cache = cache
 
+    compiled = {}
+
+    def compile_once(environment, source, *options):
+        if not isinstance(source, str):  # a parsed template
+            return compile_source(environment, source, *options)
+        # The code depends on the source, the syntax (one lexer per setting) and the extensions.
+        key = (source, options, environment.lexer, tuple(environment.extensions))
+        if key not in compiled:
+            compiled[key] = compile_source(environment, source, *options)
+        return compiled[key]
+
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(StrictEnvironment, "__init__", make_with_cache)
+        patch.setattr(StrictEnvironment, "compile", compile_once)
         yield
 
 
@@ -210,6 +232,10 @@ def baked_python():
 def clean_env(**extra):
     """The environment for a baked project's processes, without this session's Flask settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "APP_"))}
+    # Bytecode caches are written (into the bake and the shared venv, never the template): where
+    # the machine sets PYTHONDONTWRITEBYTECODE, every baked pytest would otherwise compile again
+    # the ~300 modules of its plugins whose asserts it rewrites (a second of each run).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.pop("SECRET_KEY", None)
     env.pop("DATABASE_URL", None)
     env.update(extra)

@@ -41,6 +41,14 @@ def combination_id(answers):
     return f"{answers['database']}-{docker}-{nginx}"
 
 
+def compose_cases():
+    """Every option set with Docker, the defaults' alone in the fast tier: docker-compose takes
+    half a second to read a file, and the other sets' files are the slow tier's."""
+    for answers in WITH_DOCKER:
+        marks = [] if answers == WITH_DOCKER[0] else [pytest.mark.slow]
+        yield pytest.param(answers, marks=marks, id=combination_id(answers))
+
+
 def run(command, cwd=None):
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120)
 
@@ -131,7 +139,7 @@ def test_build_context_has_the_app_and_no_secrets_or_tests(bake_copy):
 
 @pytest.mark.xdist_group("compose")
 @pytest.mark.parametrize("filename", ["compose.yaml", "compose.prod.yaml"])
-@pytest.mark.parametrize("answers", WITH_DOCKER, ids=combination_id)
+@pytest.mark.parametrize("answers", compose_cases())
 def test_compose_file_is_valid(bake_once, answers, filename):
     project = bake_once(**answers)
     assert compose_config(project, filename)["services"]
@@ -139,7 +147,7 @@ def test_compose_file_is_valid(bake_once, answers, filename):
 
 
 @pytest.mark.xdist_group("compose")
-@pytest.mark.parametrize("answers", WITH_DOCKER, ids=combination_id)
+@pytest.mark.parametrize("answers", compose_cases())
 def test_production_compose_runs_migrations_then_gunicorn(bake_once, answers):
     project = bake_once(**answers)
     services = compose_config(project, "compose.prod.yaml")["services"]
@@ -205,7 +213,7 @@ def test_production_redis_is_private_and_checked_with_a_ping(bake_once, database
 
 
 @pytest.mark.xdist_group("compose")
-@pytest.mark.parametrize("answers", WITH_DOCKER, ids=combination_id)
+@pytest.mark.parametrize("answers", compose_cases())
 @pytest.mark.parametrize("filename", ["compose.yaml", "compose.prod.yaml"])
 def test_compose_runs_a_health_checked_job_worker(bake_once, answers, filename):
     services = compose_config(bake_once(**answers), filename)["services"]
@@ -244,7 +252,7 @@ def test_production_nginx_serves_the_static_folder_the_site_names(bake_once, dat
 
 
 @pytest.mark.xdist_group("compose")
-@pytest.mark.parametrize("answers", WITH_DOCKER, ids=combination_id)
+@pytest.mark.parametrize("answers", compose_cases())
 def test_compose_gates_on_readiness_and_the_image_checks_liveness(bake_once, answers):
     """An orchestrator replaces an unhealthy container: the image's own check must not fail
     for a database outage, while compose's `web` is ready only when the database answers."""
@@ -256,7 +264,7 @@ def test_compose_gates_on_readiness_and_the_image_checks_liveness(bake_once, ans
 
 
 @pytest.mark.xdist_group("compose")
-@pytest.mark.parametrize("answers", WITH_DOCKER, ids=combination_id)
+@pytest.mark.parametrize("answers", compose_cases())
 def test_development_compose_runs_flask_on_the_mounted_source(bake_once, answers):
     project = bake_once(**answers)
     services = compose_config(project, "compose.yaml")["services"]
@@ -378,7 +386,7 @@ def test_gunicorn_bind_and_workers_come_from_the_environment(bake_once, run_in_p
 
 
 @pytest.mark.xdist_group("compose")
-@pytest.mark.parametrize("answers", WITH_DOCKER, ids=combination_id)
+@pytest.mark.parametrize("answers", compose_cases())
 def test_production_containers_are_hardened_as_the_kubernetes_pods(bake_once, answers):
     """The app's containers: a read-only filesystem but /tmp, no capability, no privilege
     gained through a program, limits; nginx keeps only what its root master needs; the
