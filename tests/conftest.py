@@ -32,7 +32,9 @@ def baked_suites_temproot(tmp_path_factory):
     """The baked projects' pytest makes its temporary folders in this session's. In the
     machine's it would number its runs after this session and, keeping three, delete the
     folders of this suite's last runs (thousands of files) in the middle of this one."""
-    os.environ["PYTEST_DEBUG_TEMPROOT"] = str(tmp_path_factory.mktemp("baked-suites"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTEST_DEBUG_TEMPROOT", str(tmp_path_factory.mktemp("baked-suites")))
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)
