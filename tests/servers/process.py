@@ -95,6 +95,15 @@ def answers_http(url):
         return False
 
 
+def answers_ok(url):
+    """True when `url` answers with a success status: a readiness endpoint says ready."""
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except OSError:  # HTTPError too: prometheus's /-/ready is a 503 until it has started
+        return False
+
+
 def worker_pids(master):
     """The pids of the processes whose parent is `master`: a Gunicorn master's workers."""
     pids = []

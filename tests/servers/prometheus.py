@@ -9,7 +9,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from .process import Server, answers_http, free_port, need, show_log_on_failure, wait_until
+from .process import Server, answers_ok, free_port, need, show_log_on_failure, wait_until
 
 SCRAPE_SECONDS = 1
 
@@ -64,7 +64,7 @@ def prometheus(targets, rules=None):
     server = Prometheus(process, port, log)
     try:
         with show_log_on_failure("prometheus", log):
-            wait_until(lambda: answers_http(f"{server.url}/-/ready"), "prometheus", process, log)
+            wait_until(lambda: answers_ok(f"{server.url}/-/ready"), "prometheus", process, log)
             yield server
     finally:
         server.stop()
