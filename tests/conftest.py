@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 import yaml
 from cookiecutter.environment import StrictEnvironment
-from jinja2 import FileSystemBytecodeCache
 
 TEMPLATE = Path(__file__).resolve().parent.parent
 TEMPLATE_PYPROJECT = TEMPLATE / "{{cookiecutter.project_slug}}" / "pyproject.toml"
@@ -38,19 +37,11 @@ def baked_suites_temproot(tmp_path_factory):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def compiled_templates(tmp_path_factory):
+def compiled_templates():
     """Cookiecutter makes a new Jinja environment for each bake, which compiles the template's
-    files again (a third of a bake's time): give each one cache of compiled files for the
-    session, shared by the workers (Jinja checks each file's source against the code it finds
-    there). The names of files and folders and the answers are rendered from strings, which
-    no such cache holds: each worker compiles each string once."""
-    cache = FileSystemBytecodeCache(str(tmp_path_factory.mktemp("compiled-templates")))
-    make, compile_source = StrictEnvironment.__init__, StrictEnvironment.compile
-
-    def make_with_cache(environment, **options):
-        make(environment, **options)
-        environment.bytecode_cache = cache
-
+    files, their names and the answers again (a third of a bake's time): each test process
+    compiles each source once, for every bake of the session."""
+    compile_source = StrictEnvironment.compile
     compiled = {}
 
     def compile_once(environment, source, *options):
@@ -63,9 +54,17 @@ def compiled_templates(tmp_path_factory):
         return compiled[key]
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(StrictEnvironment, "__init__", make_with_cache)
         patch.setattr(StrictEnvironment, "compile", compile_once)
         yield
+
+
+def the_defaults_fast(option_sets, ids):
+    """The option sets as a test's parameters, the first (the defaults') alone in the fast
+    tier: the others are the slow tier's "for more option sets, what a fast test checks"."""
+    return [
+        pytest.param(answers, id=ids(answers), marks=[] if n == 0 else [pytest.mark.slow])
+        for n, answers in enumerate(option_sets)
+    ]
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import PurePosixPath
 
 import pytest
 
-from conftest import TEMPLATE, assert_files_parse
+from conftest import TEMPLATE, assert_files_parse, the_defaults_fast
 
 SLUG = "my_flask_app"
 TEMPLATE_TREE = TEMPLATE / "{{cookiecutter.project_slug}}"
@@ -186,16 +186,7 @@ def test_no_template_markers_left(project):
         assert "cookiecutter" not in text, name
 
 
-def the_defaults_fast(bakes):
-    """Every bake as the `answers` of a test, the defaults' alone in the fast tier: for checks
-    whose other option sets change few files, which the slow tier checks."""
-    return [
-        pytest.param(answers, id=bake_id(answers), marks=[] if n == 0 else [pytest.mark.slow])
-        for n, answers in enumerate(bakes)
-    ]
-
-
-@pytest.mark.parametrize("answers", the_defaults_fast(ALL_BAKES), indirect=True)
+@pytest.mark.parametrize("answers", the_defaults_fast(ALL_BAKES, bake_id), indirect=True)
 def test_files_parse(project):
     assert_files_parse(project)
 
@@ -231,7 +222,7 @@ def test_licence(project, answers):
         assert "Your Name" in (project / "LICENSE").read_text() or licence == "Apache-2.0"
 
 
-@pytest.mark.parametrize("answers", the_defaults_fast(ALL_BAKES), indirect=True)
+@pytest.mark.parametrize("answers", the_defaults_fast(ALL_BAKES, bake_id), indirect=True)
 def test_ruff_is_clean(project, run_in_project):
     for command in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):
         result = run_in_project(project, "ruff", *command)

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 import servers
-from conftest import TEMPLATE
+from conftest import TEMPLATE, the_defaults_fast
 
 SLUG = "my_flask_app"
 TEMPLATE_TREE = TEMPLATE / "{{cookiecutter.project_slug}}"
@@ -41,12 +41,8 @@ def combination_id(answers):
     return f"{answers['database']}-{docker}-{nginx}"
 
 
-def compose_cases():
-    """Every option set with Docker, the defaults' alone in the fast tier: docker-compose takes
-    half a second to read a file, and the other sets' files are the slow tier's."""
-    for answers in WITH_DOCKER:
-        marks = [] if answers == WITH_DOCKER[0] else [pytest.mark.slow]
-        yield pytest.param(answers, marks=marks, id=combination_id(answers))
+# docker-compose takes half a second to read a file: the defaults' alone in the fast tier.
+COMPOSE_CASES = the_defaults_fast(WITH_DOCKER, combination_id)
 
 
 def run(command, cwd=None):
@@ -138,7 +134,7 @@ def test_build_context_has_the_app_and_no_secrets_or_tests(bake_copy):
 
 @pytest.mark.xdist_group("compose")
 @pytest.mark.parametrize("filename", ["compose.yaml", "compose.prod.yaml"])
-@pytest.mark.parametrize("answers", compose_cases())
+@pytest.mark.parametrize("answers", COMPOSE_CASES)
 def test_compose_file_is_valid(bake_once, answers, filename):
     project = bake_once(**answers)
     assert compose_config(project, filename)["services"]
@@ -146,7 +142,7 @@ def test_compose_file_is_valid(bake_once, answers, filename):
 
 
 @pytest.mark.xdist_group("compose")
-@pytest.mark.parametrize("answers", compose_cases())
+@pytest.mark.parametrize("answers", COMPOSE_CASES)
 def test_production_compose_runs_migrations_then_gunicorn(bake_once, answers):
     project = bake_once(**answers)
     services = compose_config(project, "compose.prod.yaml")["services"]
@@ -212,7 +208,7 @@ def test_production_redis_is_private_and_checked_with_a_ping(bake_once, database
 
 
 @pytest.mark.xdist_group("compose")
-@pytest.mark.parametrize("answers", compose_cases())
+@pytest.mark.parametrize("answers", COMPOSE_CASES)
 @pytest.mark.parametrize("filename", ["compose.yaml", "compose.prod.yaml"])
 def test_compose_runs_a_health_checked_job_worker(bake_once, answers, filename):
     services = compose_config(bake_once(**answers), filename)["services"]
@@ -251,7 +247,7 @@ def test_production_nginx_serves_the_static_folder_the_site_names(bake_once, dat
 
 
 @pytest.mark.xdist_group("compose")
-@pytest.mark.parametrize("answers", compose_cases())
+@pytest.mark.parametrize("answers", COMPOSE_CASES)
 def test_compose_gates_on_readiness_and_the_image_checks_liveness(bake_once, answers):
     """An orchestrator replaces an unhealthy container: the image's own check must not fail
     for a database outage, while compose's `web` is ready only when the database answers."""
@@ -263,7 +259,7 @@ def test_compose_gates_on_readiness_and_the_image_checks_liveness(bake_once, ans
 
 
 @pytest.mark.xdist_group("compose")
-@pytest.mark.parametrize("answers", compose_cases())
+@pytest.mark.parametrize("answers", COMPOSE_CASES)
 def test_development_compose_runs_flask_on_the_mounted_source(bake_once, answers):
     project = bake_once(**answers)
     services = compose_config(project, "compose.yaml")["services"]
@@ -385,7 +381,7 @@ def test_gunicorn_bind_and_workers_come_from_the_environment(bake_once, run_in_p
 
 
 @pytest.mark.xdist_group("compose")
-@pytest.mark.parametrize("answers", compose_cases())
+@pytest.mark.parametrize("answers", COMPOSE_CASES)
 def test_production_containers_are_hardened_as_the_kubernetes_pods(bake_once, answers):
     """The app's containers: a read-only filesystem but /tmp, no capability, no privilege
     gained through a program, limits; nginx keeps only what its root master needs; the
