@@ -1,5 +1,6 @@
 """Password reset and change, address change, account deletion, and sessions that end."""
 
+import io
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -299,3 +300,18 @@ def test_a_long_value_is_refused_before_any_check(client, path, field):
 def test_a_form_over_64_kib_is_a_413(client):
     response = client.post("/auth/forgot-password", data={"email": "a" * 70_000})
     assert response.status_code == 413
+
+
+@pytest.mark.parametrize(("size", "read_to_the_end"), [(70_000, True), (2 * 1024 * 1024, False)])
+def test_a_refused_body_is_read_to_its_end_up_to_1_mib(client, size, read_to_the_end):
+    """Gunicorn closes the connection after each answer: nginx, still sending a body left
+    unread, would answer 502 instead of the 413. Over MAX_CONTENT_LENGTH nginx refuses first."""
+    body = io.BytesIO(b"email=" + b"a" * size)
+    response = client.post(
+        "/auth/forgot-password",
+        input_stream=body,
+        content_length=len(body.getvalue()),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 413
+    assert (body.tell() == len(body.getvalue())) is read_to_the_end

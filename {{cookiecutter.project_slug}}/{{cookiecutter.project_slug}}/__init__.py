@@ -9,6 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import assets, headers, htmx, jobs, logs, sentry, telemetry, tracing
+from .bodies import AppRequest
 from .config import engine_options, load_config
 
 __version__ = "{{ cookiecutter.version }}"  # the same as in pyproject.toml (a test checks)
@@ -20,10 +21,8 @@ def create_app(config: str | Mapping[str, Any] | None = None) -> Flask:
     `config` is a configuration name ("development", "testing", "production"), or a mapping
     of settings applied over the testing configuration. By default APP_CONFIG names it.
     """
-    from .auth.forms import FormRequest  # here: Gunicorn's master imports this module
-
     app = Flask(__name__, instance_relative_config=True)
-    app.request_class = FormRequest  # forms' bodies capped smaller than JSON's
+    app.request_class = AppRequest  # forms' bodies capped smaller than JSON's, refused ones read
     if isinstance(config, Mapping):
         app.config.from_object(load_config("testing"))
         app.config.update(config)

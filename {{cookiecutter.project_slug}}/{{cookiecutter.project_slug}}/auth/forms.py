@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from flask import Request, current_app
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, Field, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length, StopValidation
@@ -14,26 +13,6 @@ from . import rules
 
 if TYPE_CHECKING:
     from ..models import User
-
-
-FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
-
-
-class FormRequest(Request):
-    """Flask's request, with form bodies capped at MAX_FORM_LENGTH (create_app uses it):
-    Werkzeug reads a urlencoded body whole, and the CSRF check reads it before any view."""
-
-    @property
-    def max_content_length(self) -> int | None:
-        limit = super().max_content_length
-        if self.mimetype in FORM_TYPES:
-            cap: int = current_app.config["MAX_FORM_LENGTH"]
-            return min(limit, cap) if limit else cap
-        return limit
-
-    @max_content_length.setter
-    def max_content_length(self, value: int | None) -> None:
-        self._max_content_length = value  # as Flask's own setter
 
 
 class Rule:
