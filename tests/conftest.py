@@ -2,6 +2,7 @@
 
 import fcntl
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -56,6 +57,15 @@ def compiled_templates():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(StrictEnvironment, "compile", compile_once)
         yield
+
+
+# The options that change the deployment files, each with each; the defaults first.
+COMBINATIONS = [
+    {"database": database, "use_docker": docker, "use_nginx": nginx}
+    for database, docker, nginx in itertools.product(
+        ["sqlite", "postgresql"], [True, False], [True, False]
+    )
+]
 
 
 def the_defaults_fast(option_sets, ids):

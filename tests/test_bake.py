@@ -1,14 +1,13 @@
 """Every combination of options bakes a complete, clean project whose own tests pass."""
 
 import fnmatch
-import itertools
 import json
 import tomllib
 from pathlib import PurePosixPath
 
 import pytest
 
-from conftest import TEMPLATE, assert_files_parse, the_defaults_fast
+from conftest import COMBINATIONS, TEMPLATE, assert_files_parse, the_defaults_fast
 
 SLUG = "my_flask_app"
 TEMPLATE_TREE = TEMPLATE / "{{cookiecutter.project_slug}}"
@@ -50,12 +49,6 @@ API_FILES = {
 }
 API_PACKAGE = f"{SLUG}/api/"
 
-COMBINATIONS = [
-    {"database": database, "use_docker": docker, "use_nginx": nginx}
-    for database, docker, nginx in itertools.product(
-        ["sqlite", "postgresql"], [True, False], [True, False]
-    )
-]
 # Kubernetes needs Docker and PostgreSQL, and its files do not depend on nginx: one bake.
 KUBERNETES = [
     {"database": "postgresql", "use_docker": True, "use_nginx": True, "use_kubernetes": True}

@@ -20,17 +20,11 @@ import pytest
 import yaml
 
 import servers
-from conftest import TEMPLATE, the_defaults_fast
+from conftest import COMBINATIONS, TEMPLATE, the_defaults_fast
 
 SLUG = "my_flask_app"
 TEMPLATE_TREE = TEMPLATE / "{{cookiecutter.project_slug}}"
 
-COMBINATIONS = [
-    {"database": database, "use_docker": docker, "use_nginx": nginx}
-    for database, docker, nginx in itertools.product(
-        ["sqlite", "postgresql"], [True, False], [True, False]
-    )
-]
 WITH_DOCKER = [answers for answers in COMBINATIONS if answers["use_docker"]]
 WITH_NGINX = [answers for answers in COMBINATIONS if answers["use_nginx"]]
 
