@@ -34,14 +34,14 @@ class AppRequest(Request):
         900 kB). Bodies over MAX_CONTENT_LENGTH, which nginx refuses itself, stay unread."""
         length = self.content_length
         if length and length <= current_app.config["MAX_CONTENT_LENGTH"]:
-            body = self._unread_body()
+            body = self._unread_body(length)
             with contextlib.suppress(HTTPException, OSError):  # the client went: nothing to do
                 while body.read(64 * 1024):
                     pass
         super().close()
 
-    def _unread_body(self) -> IO[bytes] | LimitedStream:
+    def _unread_body(self, length: int) -> IO[bytes] | LimitedStream:
         if "stream" in self.__dict__:  # Werkzeug's stream: it knows how much was read
             return self.stream
         # Never opened, or refused for its length: nothing of it was read.
-        return LimitedStream(self.environ["wsgi.input"], self.content_length or 0)
+        return LimitedStream(self.environ["wsgi.input"], length)
